@@ -1,0 +1,85 @@
+"""``create_app()``: the only bridge between pluggy and Litestar.
+
+Each plugin's routes are mounted on its surface (``/api/v1``, ``/api-internal/v1`` or the root)
+in a router tagged with the plugin's name, so the gate can answer 404 while it is disabled.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+
+from kernel.gate import before_send, gate
+from kernel.plugins import PluginManager
+from kernel.responses import exception_handlers
+from kernel.runtime import Kernel
+from kernel.settings import CONFIG_FILE_ENV, Settings, load_settings
+from kernel.types import ApiSurface, RouteSet
+
+__all__ = ["SURFACE_PATHS", "create_app", "create_app_from_env"]
+
+SURFACE_PATHS: dict[ApiSurface, str] = {
+    "public": "/api/v1",
+    "internal": "/api-internal/v1",
+    "root": "/",
+}
+
+
+def _plugin_routers(kernel: Kernel) -> list[ControllerRouterHandler]:
+    every_plugin = kernel.plugins.names
+    routers: list[ControllerRouterHandler] = []
+    for plugin, route_set in kernel.plugins.collect("enclava_routes", every_plugin, kernel=kernel):
+        if not isinstance(route_set, RouteSet):
+            raise TypeError(f"plugin '{plugin}' returned {type(route_set).__name__}, not RouteSet")
+        for surface, handlers in (
+            ("public", route_set.public),
+            ("internal", route_set.internal),
+            ("root", route_set.root),
+        ):
+            if handlers:
+                routers.append(
+                    Router(
+                        path=SURFACE_PATHS[surface],  # type: ignore[index]
+                        route_handlers=list(handlers),
+                        opt={"enclava_plugin": plugin, "enclava_surface": surface},
+                        tags=[plugin],
+                    )
+                )
+    return routers
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: PluginManager | None = None,
+    config_file: Path | None = None,
+) -> Litestar:
+    """Assemble the app from plugin contributions; stores open in the app's startup."""
+    plugins = plugins or PluginManager()
+    if settings is None:
+        settings = load_settings(config_file, plugin_schemas=plugins.settings_schemas())
+    kernel = Kernel(settings, plugins)
+    return Litestar(
+        route_handlers=_plugin_routers(kernel),
+        guards=[gate],
+        before_send=[before_send],
+        exception_handlers=exception_handlers(),
+        on_startup=[kernel.start],
+        on_shutdown=[kernel.stop],
+        request_max_body_size=settings.kernel.server.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Enclava", version="0.1.0", path="/schema"),
+        state=State({"kernel": kernel}),
+        debug=False,
+        logging_config=None,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Uvicorn factory for ``enclava serve``: the config file path comes from the environment."""
+    config = os.environ.get(CONFIG_FILE_ENV)
+    return create_app(config_file=Path(config) if config else None)

@@ -1,0 +1,212 @@
+"""The ``enclava`` command. Plugins add subcommands through ``enclava_cli``.
+
+Exit codes: 0 success, 1 operation failed, 2 usage error, 3 configuration error,
+4 a required store is unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kernel.errors import ConfigError, EnclavaError, StoreUnavailableError
+from kernel.operations import plugin_table, run_migrations, toggle_plugin
+from kernel.plugins import PluginManager
+from kernel.runtime import Kernel
+from kernel.settings import CONFIG_FILE_ENV, Settings, load_settings, masked_settings
+from kernel.storage.stores import require_shared_stores
+from kernel.types import CliCommand
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+Handler = Callable[[argparse.Namespace, "Context"], int]
+
+
+class Context:
+    """What a command needs: the plugin manager and settings (loaded on first use)."""
+
+    def __init__(self, config: Path | None, overrides: dict[str, str]) -> None:
+        self.config = config
+        self.overrides = overrides
+        self._plugins: PluginManager | None = None
+        self._settings: Settings | None = None
+
+    @property
+    def plugins(self) -> PluginManager:
+        if self._plugins is None:
+            self._plugins = PluginManager()
+        return self._plugins
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            env = {**os.environ, **self.overrides}
+            self._settings = load_settings(
+                self.config, env=env, plugin_schemas=self.plugins.settings_schemas()
+            )
+        return self._settings
+
+
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    overrides = {
+        "ENCLAVA_SERVER_HOST": args.host,
+        "ENCLAVA_SERVER_PORT": None if args.port is None else str(args.port),
+        "ENCLAVA_SERVER_WORKERS": None if args.workers is None else str(args.workers),
+    }
+    ctx.overrides.update({k: v for k, v in overrides.items() if v is not None})
+    settings = ctx.settings
+    require_shared_stores(settings)
+    asyncio.run(run_migrations(settings, ctx.plugins))
+    os.environ.update(ctx.overrides)
+    if ctx.config is not None:
+        os.environ[CONFIG_FILE_ENV] = str(ctx.config.resolve())
+    server = settings.kernel.server
+    import uvicorn
+
+    uvicorn.run(
+        "kernel.app:create_app_from_env",
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=server.workers if server.workers > 1 else None,
+        log_level=server.log_level,
+        server_header=False,
+        lifespan="on",
+    )
+    return EXIT_OK
+
+
+def _migrate(_args: argparse.Namespace, ctx: Context) -> int:
+    asyncio.run(run_migrations(ctx.settings, ctx.plugins))
+    print("database is up to date")
+    return EXIT_OK
+
+
+def _plugins_list(args: argparse.Namespace, ctx: Context) -> int:
+    rows = asyncio.run(plugin_table(ctx.settings, ctx.plugins))
+    if args.json:
+        data = [
+            {"name": i.name, "kind": i.kind, "version": i.version, "enabled": on,
+             "essential": i.essential, "description": i.description}
+            for i, on in rows
+        ]
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"{'NAME':<24} {'KIND':<8} {'VERSION':<10} {'ENABLED':<8} ESSENTIAL")
+    for info, on in rows:
+        print(f"{info.name:<24} {info.kind:<8} {info.version:<10} {str(on).lower():<8} "
+              f"{str(info.essential).lower()}")
+    return EXIT_OK
+
+
+def _plugins_toggle(enabled: bool) -> Handler:
+    def run(args: argparse.Namespace, ctx: Context) -> int:
+        asyncio.run(toggle_plugin(ctx.settings, ctx.plugins, args.name, enabled=enabled))
+        print(f"plugin {args.name} {'enabled' if enabled else 'disabled'}")
+        return EXIT_OK
+
+    return run
+
+
+def _config_show(_args: argparse.Namespace, ctx: Context) -> int:
+    print(json.dumps(masked_settings(ctx.settings), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def _add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+         help_text: str, handler: Handler, common: argparse.ArgumentParser
+         ) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text, parents=[common])
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _kernel_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    serve = _add(sub, "serve", "Run the gateway (migrates first).", _serve, common)
+    serve.add_argument("--host", help="bind address (default from settings: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default from settings: 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (> 1 needs Redis + Qdrant)")
+    _add(sub, "migrate", "Apply database migrations of the kernel and every plugin.", _migrate,
+         common)
+    plugins = sub.add_parser("plugins", help="List and toggle plugins.")
+    plugin_sub = plugins.add_subparsers(dest="plugins_command", required=True, metavar="ACTION")
+    listing = _add(plugin_sub, "list", "List plugins and their state.", _plugins_list, common)
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    for action, on in (("enable", True), ("disable", False)):
+        p = _add(plugin_sub, action, f"{action.capitalize()} a plugin on every replica.",
+                 _plugins_toggle(on), common)
+        p.add_argument("name", help="plugin name")
+    config = sub.add_parser("config", help="Inspect settings.")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    _add(config_sub, "show", "Print effective settings with secrets masked.", _config_show, common)
+
+
+def _plugin_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], ctx: Context
+) -> None:
+    kernel = Kernel(ctx.settings, ctx.plugins)
+    for plugin, commands in ctx.plugins.collect("enclava_cli", ctx.plugins.names, kernel=kernel):
+        for command in commands:
+            if not isinstance(command, CliCommand):
+                raise ConfigError(f"plugin '{plugin}' returned a bad CLI command")
+            parser = sub.add_parser(command.name, help=command.help, description=command.help)
+            command.configure(parser)
+            parser.set_defaults(handler=lambda a, _c, run=command.run: run(a))
+
+
+def build_parser(ctx: Context | None) -> argparse.ArgumentParser:
+    """The full parser; plugin commands are added when ``ctx`` can load settings."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
+    parser = argparse.ArgumentParser(prog="enclava", description="Enclava confidential AI gateway.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _kernel_commands(sub, common)
+    if ctx is not None:
+        _plugin_commands(sub, ctx)
+    return parser
+
+
+def _run(argv: Sequence[str]) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    known, _ = pre.parse_known_args(argv)
+    config = known.config or (Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None)
+    ctx = Context(config, {})
+    try:
+        parser = build_parser(ctx)
+    except ConfigError:
+        parser = build_parser(None)  # still offer --help and kernel commands
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args, ctx)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``enclava`` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"enclava: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreUnavailableError as exc:
+        print(f"enclava: {exc.message}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except EnclavaError as exc:
+        print(f"enclava: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The one app-level guard: plugin enabled? body acceptable? who is calling? do checks pass?
+
+Runs before every handler. Handlers carry ``opt`` keys set by :mod:`kernel.app`:
+``enclava_plugin`` (owner), ``enclava_surface`` (public/internal/root); plugins may set
+``enclava_anonymous=True`` on a handler that needs no principal.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from kernel.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from kernel.types import ApiSurface, RequestContext
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.connection import ASGIConnection
+    from litestar.handlers.base import BaseRouteHandler
+    from litestar.types import Message, Scope
+
+    from kernel.runtime import Kernel
+
+__all__ = ["CONTEXT_KEY", "before_send", "gate", "request_context"]
+
+CONTEXT_KEY = "enclava"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def request_context(scope: Scope) -> RequestContext | None:
+    """The request's context, once the gate has run."""
+    ctx = scope.get("state", {}).get(CONTEXT_KEY)
+    return ctx if isinstance(ctx, RequestContext) else None
+
+
+def _request_id(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    incoming = connection.headers.get("x-request-id")
+    if incoming and _REQUEST_ID.match(incoming):
+        return incoming
+    return f"req_{uuid.uuid4().hex}"
+
+
+def _check_body(request: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, limit: int) -> None:
+    if request.scope.get("method") not in _BODY_METHODS:
+        return
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
+    if "data" not in handler.parsed_fn_signature.parameters:
+        return
+    media = handler.opt.get("enclava_media_type", "application/json")
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != media:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type must be {media}, got '{content_type or 'none'}'."
+        )
+
+
+async def _authenticate(kernel: Kernel, request: Request[Any, Any, Any], ctx: RequestContext) -> None:
+    for authenticator in kernel.components.authenticators:
+        if ctx.surface in authenticator.surfaces:
+            principal = await authenticator.authenticate(request)
+            if principal is not None:
+                ctx.principal = principal
+                return
+
+
+async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Refuse with an EnclavaError, or let the request through with its context set."""
+    kernel: Kernel = connection.app.state.kernel
+    components = kernel.components
+    plugin = handler.opt.get("enclava_plugin")
+    if plugin is not None and plugin not in components.enabled:
+        raise NotFoundError(f"Invalid URL ({connection.scope.get('method')} {connection.url.path})")
+    surface: ApiSurface = handler.opt.get("enclava_surface", "root")
+    client = connection.client
+    ctx = RequestContext(
+        request_id=_request_id(connection),
+        surface=surface,
+        client_ip=client.host if client else "",
+        response_headers={},
+        state={},
+    )
+    connection.scope.setdefault("state", {})[CONTEXT_KEY] = ctx
+    _check_body(connection, handler, kernel.settings.kernel.server.max_body_bytes)
+    if surface == "root":
+        return
+    request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
+    await _authenticate(kernel, request, ctx)
+    if ctx.principal is None and not handler.opt.get("enclava_anonymous", False):
+        raise AuthenticationError(
+            "You didn't provide valid credentials. Send an API key as 'Authorization: Bearer KEY'."
+        )
+    for check in components.request_checks:
+        if surface in check.surfaces:
+            await check.check(request, ctx)
+
+
+async def before_send(message: Message, scope: Scope) -> None:
+    """Stamp ``x-request-id`` and headers set by checks on every response start."""
+    if message["type"] != "http.response.start":
+        return
+    headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+    ctx = request_context(scope)
+    request_id = ctx.request_id if ctx else f"req_{uuid.uuid4().hex}"
+    headers.append((b"x-request-id", request_id.encode()))
+    if ctx is not None:
+        headers.extend((k.encode(), v.encode()) for k, v in ctx.response_headers.items())
+    message["headers"] = headers

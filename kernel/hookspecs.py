@@ -1,0 +1,113 @@
+"""Every extension point of Enclava, and nothing else.
+
+Hooks are registration points: the kernel calls them at startup and again whenever a plugin is
+enabled or disabled, and keeps what they return in an immutable component snapshot. The hot path
+never dispatches hooks per request. Collect hooks return a list (or None for "nothing"); the one
+firstresult hook is synchronous and side-effect free. All arguments are keyword-only; hooks grow
+by adding arguments, never by changing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from kernel.runtime import Kernel
+    from kernel.types import (
+        Authenticator,
+        BackgroundTask,
+        ChatFilter,
+        CliCommand,
+        Provider,
+        RequestCheck,
+        RouteSet,
+        SettingsSection,
+        UsageSink,
+        Verifier,
+    )
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+PROJECT = "enclava"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def enclava_settings_schema() -> SettingsSection | None:
+    """Collect, sync, called before settings load: this plugin's settings section or None."""
+
+
+@hookspec
+def enclava_migrations() -> str | None:
+    """Collect, sync: the path of this plugin's Alembic version folder, or None if it has no tables.
+
+    The folder's first revision carries ``branch_labels = ("<plugin name>",)``; cross-plugin order
+    is expressed with Alembic ``depends_on``.
+    """
+
+
+@hookspec
+def enclava_startup(kernel: Kernel) -> Awaitable[None] | None:
+    """Collect, called after storage is ready and when the plugin is enabled: awaitable or None."""
+
+
+@hookspec
+def enclava_shutdown(kernel: Kernel) -> Awaitable[None] | None:
+    """Collect, called at shutdown and when the plugin is disabled: awaitable or None."""
+
+
+@hookspec
+def enclava_routes(kernel: Kernel) -> RouteSet | None:
+    """Collect, sync, called once when the app is built: this plugin's route handlers.
+
+    Routes of a disabled plugin answer 404; they come back when it is enabled.
+    """
+
+
+@hookspec
+def enclava_authenticators(kernel: Kernel) -> Sequence[Authenticator] | None:
+    """Collect, sync: authenticators tried in order until one returns a Principal."""
+
+
+@hookspec
+def enclava_request_checks(kernel: Kernel) -> Sequence[RequestCheck] | None:
+    """Collect, sync: checks every authenticated request passes, sorted by their ``order``."""
+
+
+@hookspec
+def enclava_providers(kernel: Kernel) -> Sequence[Provider] | None:
+    """Collect, sync: inference provider adapters."""
+
+
+@hookspec
+def enclava_attestation_verifiers(kernel: Kernel) -> Sequence[Verifier] | None:
+    """Collect, sync: attestation verifiers, one per provider kind."""
+
+
+@hookspec(firstresult=True)
+def enclava_route_model(kernel: Kernel, request: Any, candidates: Sequence[Any]) -> Sequence[Any] | None:
+    """Firstresult, sync, side-effect free: reorder routing candidates, or None to keep them."""
+
+
+@hookspec
+def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter] | None:
+    """Collect, sync: chat request/response filters, applied by ascending ``order``."""
+
+
+@hookspec
+def enclava_usage_sinks(kernel: Kernel) -> Sequence[UsageSink] | None:
+    """Collect, sync: sinks receiving usage records off the hot path."""
+
+
+@hookspec
+def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask] | None:
+    """Collect, sync: periodic tasks the kernel runs while the plugin is enabled."""
+
+
+@hookspec
+def enclava_cli(kernel: Kernel) -> Sequence[CliCommand] | None:
+    """Collect, sync: extra ``enclava`` subcommands."""

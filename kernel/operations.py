@@ -1,0 +1,55 @@
+"""Offline operations for the CLI: they open only the stores they need, never the vectors store
+(an embedded Qdrant is locked by the running server)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+
+from kernel.plugin_state import load_states, save_state
+from kernel.plugins import PluginInfo, PluginManager
+from kernel.runtime import TOGGLE_CHANNEL
+from kernel.settings import Settings
+from kernel.storage import migrate
+from kernel.storage.kv import open_kv
+from kernel.storage.stores import open_sql
+
+__all__ = ["plugin_table", "run_migrations", "toggle_plugin"]
+
+
+async def run_migrations(settings: Settings, plugins: PluginManager) -> None:
+    """Apply kernel and plugin migrations to the configured database."""
+    db = open_sql(settings)
+    try:
+        await migrate.upgrade(db, plugins.migration_locations())
+    finally:
+        await db.close()
+
+
+async def plugin_table(settings: Settings, plugins: PluginManager) -> list[tuple[PluginInfo, bool]]:
+    """Every registered plugin with its effective enabled state."""
+    db = open_sql(settings)
+    try:
+        try:
+            saved = await load_states(db)
+        except DBAPIError:
+            saved = {}  # not migrated yet: every plugin is at its default
+    finally:
+        await db.close()
+    enabled = plugins.effective_enabled(saved, settings.kernel.plugins.disabled)
+    return [(info, info.name in enabled) for info in plugins.all_info()]
+
+
+async def toggle_plugin(
+    settings: Settings, plugins: PluginManager, name: str, *, enabled: bool
+) -> None:
+    """Persist a toggle and announce it; running replicas apply it at once (or on resync)."""
+    plugins.require_toggleable(name, enabled=enabled)
+    await run_migrations(settings, plugins)
+    db = open_sql(settings)
+    kv = open_kv(settings.kernel.redis.url, prefix=settings.kernel.redis.prefix)
+    try:
+        await save_state(db, name, enabled=enabled)
+        await kv.publish(TOGGLE_CHANNEL, name.encode())
+    finally:
+        await kv.close()
+        await db.close()

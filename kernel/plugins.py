@@ -1,0 +1,192 @@
+"""The plugin manager: discovery, validation and per-plugin hook collection.
+
+Plugins come from :data:`BUILTIN_PLUGINS` (ordinary imports), the ``enclava.plugins`` entry point
+group (pip-installed native plugins, trusted like builtins) and, later, ``plugins/`` (WASM,
+untrusted, issue #7). A misspelt hook or a bad signature fails boot (``check_pending``).
+Which plugins are enabled is decided by :mod:`kernel.runtime`; this module only answers
+"what does each enabled plugin contribute".
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping, Sequence
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, Literal
+
+import msgspec
+import pluggy
+
+from kernel import hookspecs
+from kernel.errors import ConfigError, ConflictError, NotFoundError
+from kernel.types import SettingsSection
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "ESSENTIAL",
+    "PluginInfo",
+    "PluginKind",
+    "PluginManager",
+]
+
+BUILTIN_PLUGINS: tuple[str, ...] = ("builtin_plugins.health",)
+"""Modules registered as builtin plugins, in registration order."""
+
+ESSENTIAL: frozenset[str] = frozenset({"health"})
+"""Plugins that can never be disabled."""
+
+ENTRY_POINT_GROUP = "enclava.plugins"
+
+PluginKind = Literal["builtin", "native", "wasm"]
+
+
+class PluginInfo(msgspec.Struct, frozen=True):
+    """What the manager knows about one registered plugin."""
+
+    name: str
+    kind: PluginKind
+    version: str
+    essential: bool
+    description: str = ""
+
+
+def _plugin_name(plugin: object) -> str:
+    name = getattr(plugin, "PLUGIN_NAME", None) or getattr(plugin, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__.rsplit(".", 1)[-1]
+    raise ConfigError(f"plugin {plugin!r} has no PLUGIN_NAME")
+
+
+def _describe(plugin: object) -> str:
+    doc = (getattr(plugin, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+class PluginManager:
+    """Registers plugins with pluggy and collects their contributions per plugin."""
+
+    def __init__(
+        self,
+        *,
+        builtins: Sequence[str] = BUILTIN_PLUGINS,
+        essential: Iterable[str] = ESSENTIAL,
+        extra: Sequence[object] = (),
+        load_entry_points: bool = True,
+    ) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._info: dict[str, PluginInfo] = {}
+        self._essential = frozenset(essential)
+        for module_name in builtins:
+            self._register(importlib.import_module(module_name), "builtin")
+        if load_entry_points:
+            self._load_entry_points()
+        for plugin in extra:
+            self._register(plugin, "native")
+        self._validate()
+
+    def _register(self, plugin: object, kind: PluginKind, name: str | None = None) -> None:
+        name = name or _plugin_name(plugin)
+        if name in self._info:
+            raise ConfigError(f"two plugins are named '{name}'")
+        version = str(getattr(plugin, "VERSION", None) or getattr(plugin, "version", "0"))
+        self._pm.register(plugin, name=name)
+        self._info[name] = PluginInfo(
+            name=name,
+            kind=kind,
+            version=version,
+            essential=name in self._essential,
+            description=_describe(plugin),
+        )
+
+    def _load_entry_points(self) -> None:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise ConfigError(f"plugin entry point '{ep.name}' failed to load: {exc}") from exc
+            self._register(plugin, "native", name=ep.name)
+
+    def _validate(self) -> None:
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise ConfigError(f"plugin '{exc.plugin_name}' is invalid: {exc}") from None
+        missing = self._essential - set(self._info)
+        if missing:
+            raise ConfigError(f"essential plugins are not registered: {sorted(missing)}")
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._info)
+
+    def info(self, name: str) -> PluginInfo | None:
+        return self._info.get(name)
+
+    def all_info(self) -> list[PluginInfo]:
+        return list(self._info.values())
+
+    def is_essential(self, name: str) -> bool:
+        return name in self._essential
+
+    def effective_enabled(
+        self, saved: Mapping[str, bool], disabled_by_default: Iterable[str]
+    ) -> frozenset[str]:
+        """Enabled plugins: essential always; else the saved state, else the kind's default
+        (builtin and native on unless listed in ``disabled_by_default``; WASM off)."""
+        off = set(disabled_by_default)
+        return frozenset(
+            info.name
+            for info in self._info.values()
+            if info.essential or saved.get(info.name, info.kind != "wasm" and info.name not in off)
+        )
+
+    def require_toggleable(self, name: str, *, enabled: bool) -> None:
+        """NotFoundError for an unknown plugin, ConflictError for disabling an essential one."""
+        if name not in self._info:
+            raise NotFoundError(f"No plugin named '{name}'.")
+        if name in self._essential and not enabled:
+            raise ConflictError(f"Plugin '{name}' is essential and cannot be disabled.")
+
+    def collect(self, hook: str, enabled: Iterable[str], **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` on each enabled plugin in pluggy's order; ``(plugin, result)`` pairs."""
+        allowed = set(enabled)
+        caller = getattr(self._pm.hook, hook)
+        results: list[tuple[str, Any]] = []
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.plugin_name not in allowed:
+                continue
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def first_result(self, hook: str, enabled: Iterable[str], **kwargs: Any) -> Any:
+        """The first non-None result of a firstresult ``hook`` among enabled plugins."""
+        allowed = set(enabled)
+        caller = getattr(self._pm.hook, hook)
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.plugin_name in allowed:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                if result is not None:
+                    return result
+        return None
+
+    def settings_schemas(self) -> Mapping[str, type[msgspec.Struct]]:
+        """Settings sections declared by every registered plugin (enabled or not)."""
+        schemas: dict[str, type[msgspec.Struct]] = {}
+        for plugin, section in self.collect("enclava_settings_schema", self._info):
+            if not isinstance(section, SettingsSection):
+                raise ConfigError(f"plugin '{plugin}' returned a bad settings schema")
+            if section.name in schemas:
+                raise ConfigError(f"settings section [{section.name}] is declared twice")
+            schemas[section.name] = section.schema
+        return schemas
+
+    def migration_locations(self) -> list[str]:
+        """Alembic version folders of every registered plugin."""
+        return [str(path) for _, path in self.collect("enclava_migrations", self._info)]

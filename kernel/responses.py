@@ -1,0 +1,91 @@
+"""Renders every exception as an OpenAI-shaped JSON error; nothing else reaches the client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from kernel.errors import (
+    EnclavaError,
+    InternalError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+    UnsupportedMediaTypeError,
+)
+
+__all__ = ["error_response", "exception_handlers"]
+
+log = logging.getLogger(__name__)
+_ENCODER = msgspec.json.Encoder()
+
+
+def error_response(error: EnclavaError) -> Response[bytes]:
+    """The JSON response for ``error`` with its status and headers."""
+    return Response(
+        content=_ENCODER.encode(error.envelope()),
+        status_code=error.status_code,
+        media_type="application/json",
+        headers=error.headers,
+    )
+
+
+def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first: dict[str, Any] = extra[0] if extra and isinstance(extra[0], dict) else {}
+    detail = str(first.get("message") or "")
+    key = first.get("key")
+    if "decod" in detail.lower() or "malformed" in detail.lower() or "json" in detail.lower():
+        return "We could not parse the JSON body of your request.", None
+    message = "Invalid request body" + (f": {detail}" if detail else ".")
+    return message, str(key) if key else None
+
+
+def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> EnclavaError:
+    status = exc.status_code
+    where = f"{request.method} {request.url.path}"
+    if isinstance(exc, ValidationException) or status == 400:
+        if isinstance(exc, ValidationException):
+            message, param = _validation_message(exc)
+            return InvalidRequestError(message, param=param)
+        return InvalidRequestError("We could not parse the JSON body of your request.")
+    mapped: dict[int, EnclavaError] = {
+        403: PermissionDeniedError("You are not allowed to do this."),
+        404: NotFoundError(f"Invalid URL ({where})"),
+        405: MethodNotAllowedError(f"Method not allowed ({where})"),
+        413: PayloadTooLargeError("Request body is too large."),
+        415: UnsupportedMediaTypeError("Unsupported Content-Type."),
+        503: ServiceUnavailableError("Service unavailable."),
+    }
+    return mapped.get(status) or InvalidRequestError(str(exc.detail) if status < 500 else "Error.")
+
+
+def _handle_enclava(_request: Request[Any, Any, Any], exc: EnclavaError) -> Response[bytes]:
+    return error_response(exc)
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    return error_response(_from_http_exception(request, exc))
+
+
+def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
+              exc_info=exc)
+    return error_response(InternalError("The server had an error while processing your request."))
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Handlers for the Litestar app: ours, Litestar's HTTP errors, and everything else."""
+    return {
+        EnclavaError: _handle_enclava,
+        HTTPException: _handle_http,
+        Exception: _handle_unexpected,
+    }

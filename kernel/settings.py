@@ -1,0 +1,257 @@
+"""Typed settings: ``config/default.toml``, then an optional ``--config FILE``, then ``ENCLAVA_*``.
+
+Kernel sections are fixed here; each plugin adds its own section through
+``enclava_settings_schema``. Unknown keys, unknown ``ENCLAVA_*`` variables and bad values raise
+:class:`~kernel.errors.ConfigError` at boot with the offending key named.
+
+Environment names are ``ENCLAVA_<KEY>`` for top-level keys (``ENCLAVA_DATA_DIR``) and
+``ENCLAVA_<SECTION>_<KEY>`` for sections (``ENCLAVA_DATABASE_URL``, ``ENCLAVA_REDIS_URL``).
+List values are JSON arrays or comma-separated strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from kernel.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "DatabaseSettings",
+    "FilesSettings",
+    "KernelSettings",
+    "PluginsSettings",
+    "QdrantSettings",
+    "RedisSettings",
+    "ServerSettings",
+    "Settings",
+    "default_config_path",
+    "load_settings",
+    "masked_settings",
+]
+
+S = TypeVar("S", bound=msgspec.Struct)
+ENV_PREFIX = "ENCLAVA_"
+CONFIG_FILE_ENV = "ENCLAVA_CONFIG_FILE"
+"""Path of the config file (the same as ``--config``); not a setting itself."""
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 10 * 1024 * 1024
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be at least 1024")
+        if self.log_level not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError("log_level must be one of critical, error, warning, info, debug")
+
+
+class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    url: str = ""
+    pool_size: int = 10
+    echo: bool = False
+
+
+class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    url: str = ""
+    prefix: str = "enclava:"
+
+
+class QdrantSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    url: str = ""
+    api_key: str = ""
+
+
+class FilesSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    key: str = ""
+
+
+class PluginsSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    disabled: list[str] = []
+    resync_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.resync_seconds <= 0:
+            raise ValueError("resync_seconds must be positive")
+
+
+class KernelSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    data_dir: str = "./data"
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    files: FilesSettings = FilesSettings()
+    plugins: PluginsSettings = PluginsSettings()
+
+
+class Settings(msgspec.Struct, frozen=True):
+    """Effective settings: the kernel's, plus one validated section per plugin schema."""
+
+    kernel: KernelSettings
+    sections: dict[str, msgspec.Struct] = {}
+    source: str = "defaults"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.kernel.data_dir).expanduser().resolve()
+
+    def section(self, name: str, schema: type[S]) -> S:
+        """A plugin's section, typed; ConfigError if the plugin did not declare it."""
+        value = self.sections.get(name)
+        if not isinstance(value, schema):
+            raise ConfigError(f"settings section [{name}] is not declared by any plugin")
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything as plain data (kernel keys at top level, then plugin sections)."""
+        data: dict[str, Any] = msgspec.to_builtins(self.kernel)
+        for name, value in self.sections.items():
+            data[name] = msgspec.to_builtins(value)
+        return data
+
+
+def default_config_path() -> Path:
+    """``config/default.toml`` in a source checkout, or its copy inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "config" / "default.toml", here / "_config" / "default.toml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("config/default.toml not found next to the kernel package")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _schemas(plugin_schemas: Mapping[str, type[msgspec.Struct]]) -> dict[str, type[Any]]:
+    kernel_sections = {
+        f.name: f.type for f in msgspec.structs.fields(KernelSettings) if f.name != "data_dir"
+    }
+    clash = set(kernel_sections) & set(plugin_schemas)
+    if clash:
+        raise ConfigError(f"plugin settings sections clash with kernel sections: {sorted(clash)}")
+    return {**kernel_sections, **plugin_schemas}
+
+
+def _env_value(raw: str) -> Any:
+    stripped = raw.strip()
+    if stripped[:1] in "[{":
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _env_overrides(
+    env: Mapping[str, str], schemas: Mapping[str, type[Any]]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    by_length = sorted(schemas, key=len, reverse=True)
+    for var, raw in env.items():
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_FILE_ENV:
+            continue
+        name = var[len(ENV_PREFIX) :].lower()
+        if name == "data_dir":
+            out["data_dir"] = raw
+            continue
+        section = next((s for s in by_length if name.startswith(f"{s}_")), None)
+        if section is None:
+            raise ConfigError(f"unknown environment variable {var}")
+        key = name[len(section) + 1 :]
+        fields = {f.name: f.type for f in msgspec.structs.fields(schemas[section])}
+        if key not in fields:
+            raise ConfigError(f"unknown environment variable {var}")
+        value = _env_value(raw)
+        if isinstance(value, str) and "list" in str(fields[key]):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def _convert(name: str, schema: type[S], data: Any) -> S:
+    try:
+        return msgspec.convert(data, schema, strict=False)
+    except (msgspec.ValidationError, ValueError, TypeError) as exc:
+        where = f"[{name}]" if name else "top level"
+        raise ConfigError(f"invalid settings at {where}: {exc}") from None
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    plugin_schemas: Mapping[str, type[msgspec.Struct]] | None = None,
+) -> Settings:
+    """Merge defaults, ``config_file`` and ``ENCLAVA_*`` variables and validate every section."""
+    schemas = _schemas(plugin_schemas or {})
+    data = _read_toml(default_config_path())
+    source = "defaults"
+    if config_file is not None:
+        data = _merge(data, _read_toml(config_file))
+        source = str(config_file)
+    data = _merge(data, _env_overrides(os.environ if env is None else env, schemas))
+    unknown = set(data) - set(schemas) - {"data_dir"}
+    if unknown:
+        raise ConfigError(f"unknown settings keys: {', '.join(sorted(unknown))}")
+    plugin_names = set(plugin_schemas or {})
+    kernel_data = {k: v for k, v in data.items() if k not in plugin_names}
+    kernel = _convert("", KernelSettings, kernel_data)
+    sections = {
+        name: _convert(name, schema, data.get(name, {}))
+        for name, schema in (plugin_schemas or {}).items()
+    }
+    return Settings(kernel=kernel, sections=sections, source=source)
+
+
+_SECRET_NAME = re.compile(r"(key|secret|password|token|credential)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)")
+
+
+def _mask(name: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(k, v) for k, v in value.items()}
+    if isinstance(value, str):
+        if value and _SECRET_NAME.search(name):
+            return "********"
+        return _URL_PASSWORD.sub(r"\g<head>********", value)
+    return value
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """Effective settings as plain data with secret values and URL passwords masked."""
+    masked: dict[str, Any] = _mask("", settings.as_dict())
+    return masked

@@ -1,0 +1,1 @@
+"""Storage seams: SQL, KV, vectors and encrypted files."""

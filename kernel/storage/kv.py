@@ -1,0 +1,106 @@
+"""The KV seam: one interface, two backends (Redis for replicas, memory for one process).
+
+Everything replicas must agree on (rate-limit windows, budgets, toggles, revocations) goes through
+this interface. Backends raise :class:`~kernel.errors.StoreUnavailableError` (store ``"kv"``) when
+the store does not answer, so callers fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import msgspec
+
+from kernel.errors import ConfigError
+
+__all__ = ["KV", "MessageHandler", "Subscription", "WindowCount", "open_kv"]
+
+MessageHandler = Callable[[bytes], Awaitable[None]]
+
+
+class WindowCount(msgspec.Struct, frozen=True):
+    """Result of :meth:`KV.incr_window`: the counter after the increment and seconds to reset."""
+
+    count: int
+    reset_in: float
+
+
+class Subscription(Protocol):
+    """A live pub/sub subscription; ``close()`` stops delivery."""
+
+    async def close(self) -> None: ...
+
+
+class KV(Protocol):
+    """Key-value store with TTLs, atomic windowed counters, compare-and-set and pub/sub.
+
+    Keys and channels are plain strings; the backend applies its configured prefix.
+    """
+
+    name: str
+    shared_across_processes: bool
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent or expired."""
+        ...
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        """Store ``value``; ``ttl`` in seconds, None keeps it until deleted."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; True when it existed."""
+        ...
+
+    async def incr_window(self, key: str, *, window: float, amount: int = 1) -> WindowCount:
+        """Atomically add ``amount``; the first increment starts a window of ``window`` seconds."""
+        ...
+
+    async def compare_and_set(
+        self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
+    ) -> bool:
+        """Atomically set ``value`` if the current value equals ``expected`` (None = absent)."""
+        ...
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Deliver ``message`` to every subscriber of ``channel`` (all replicas for Redis)."""
+        ...
+
+    async def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
+        """Call ``handler`` for each message on ``channel`` until the subscription is closed."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError unless the store answers."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and stop subscriptions."""
+        ...
+
+
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+
+
+def open_kv(url: str, *, prefix: str) -> KV:
+    """The backend for ``url``: empty means in-process memory, ``redis://``/``rediss://``/``unix://``
+    mean Redis with every key under ``prefix``; anything else raises ConfigError."""
+    if not url:
+        from kernel.storage.kv_memory import MemoryKV
+
+        return MemoryKV()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _REDIS_SCHEMES:
+        raise ConfigError(
+            f"KV url scheme {scheme!r} is not supported; use redis://, rediss://, unix:// or leave "
+            "it empty for the in-process store"
+        )
+    from kernel.storage.kv_redis import RedisKV
+
+    try:
+        return RedisKV(url, prefix=prefix)
+    except ValueError:
+        # The parser's message can quote the URL, password included.
+        raise ConfigError("KV url is not a valid Redis URL") from None

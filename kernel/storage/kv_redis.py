@@ -1,0 +1,247 @@
+"""Redis KV backend: the store replicas share for windows, budgets, toggles and revocations.
+
+Counters and compare-and-set run as Lua scripts so they stay atomic across replicas. Any failure
+to reach Redis becomes :class:`~kernel.errors.StoreUnavailableError` so callers fail closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from kernel.errors import StoreUnavailableError
+from kernel.storage.kv import MessageHandler, Subscription, WindowCount
+
+__all__ = ["RedisKV"]
+
+_log = logging.getLogger(__name__)
+
+_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_BACKOFF_MIN = 0.1
+_BACKOFF_MAX = 5.0
+_POLL_INTERVAL = 5.0
+
+# INCRBY leaves a new key without a TTL (-1), so one check covers "new" and "never expired".
+_INCR_WINDOW_LUA = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {count, ttl}
+"""
+
+# ARGV: expect_absent ('1'/'0'), expected, value, ttl_ms ('0' = no expiry).
+_CAS_LUA = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[4] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1
+"""
+
+
+def _ttl_ms(ttl: float) -> int:
+    return max(1, round(ttl * 1000))
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn "Redis did not answer" into StoreUnavailableError with a reason free of the URL."""
+    try:
+        yield
+    except (redis.exceptions.TimeoutError, TimeoutError) as exc:
+        raise StoreUnavailableError("kv", reason="timed out") from exc
+    except _UNREACHABLE as exc:
+        raise StoreUnavailableError("kv", reason="connection failed") from exc
+
+
+async def _discard(pubsub: PubSub) -> None:
+    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+
+class _RedisSubscription:
+    """A dedicated PubSub connection and the task that reads it, resubscribing after failures."""
+
+    def __init__(self, kv: RedisKV, channel: str, handler: MessageHandler) -> None:
+        self._kv = kv
+        self._channel = channel
+        self._handler = handler
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Subscribe now (raising StoreUnavailableError) and deliver from a background task."""
+        pubsub = await self._open()
+        self._task = asyncio.create_task(
+            self._run(pubsub), name=f"kv-redis-subscription:{id(self)}"
+        )
+
+    async def _open(self) -> PubSub:
+        pubsub = self._kv._client.pubsub()
+        try:
+            with _store_errors():
+                await pubsub.subscribe(self._channel)
+                # Wait for the confirmation so a publish right after subscribe() is not lost.
+                async with asyncio.timeout(self._kv._timeout):
+                    while (await pubsub.get_message(timeout=self._kv._timeout)) is None:
+                        pass
+        except BaseException:
+            await _discard(pubsub)
+            raise
+        return pubsub
+
+    async def _run(self, pubsub: PubSub | None) -> None:
+        backoff = _BACKOFF_MIN
+        while True:
+            try:
+                if pubsub is None:
+                    pubsub = await self._open()
+                    _log.info("KV subscription resubscribed after a connection failure")
+                    backoff = _BACKOFF_MIN
+                await self._pump(pubsub)
+            except (StoreUnavailableError, *_UNREACHABLE) as exc:
+                _log.warning(
+                    "KV subscription lost its connection (%s); retrying in %.1fs",
+                    type(exc).__name__,
+                    backoff,
+                )
+                if pubsub is not None:
+                    await _discard(pubsub)
+                    pubsub = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+            except asyncio.CancelledError:
+                if pubsub is not None:
+                    await _discard(pubsub)
+                raise
+
+    async def _pump(self, pubsub: PubSub) -> None:
+        while True:
+            # A bounded wait lets redis-py send its periodic health-check PING.
+            message: dict[str, Any] | None = await pubsub.get_message(timeout=_POLL_INTERVAL)
+            if message is None or message["type"] != "message":
+                continue
+            try:
+                await self._handler(message["data"])
+            except Exception:
+                _log.exception("KV subscription handler on %r failed", self._channel)
+
+    async def close(self) -> None:
+        """Stop delivery and release the connection."""
+        self._kv._subscriptions.discard(self)
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+            await asyncio.wait([self._task])
+        elif self._task is not None:
+            self._task.cancel()
+
+
+class RedisKV:
+    """The :class:`~kernel.storage.kv.KV` interface on Redis, every key and channel prefixed."""
+
+    name: str = "redis"
+    shared_across_processes: bool = True
+
+    def __init__(
+        self, url: str, *, prefix: str, max_connections: int = 64, timeout: float = 2.0
+    ) -> None:
+        self._prefix = prefix
+        self._timeout = timeout
+        # One quick retry on a broken connection (stale after a Redis restart); timeouts are
+        # not retried so a dead Redis costs one ``timeout``, not several.
+        self._pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        )
+        self._client = aioredis.Redis(connection_pool=self._pool)
+        self._incr_window = self._client.register_script(_INCR_WINDOW_LUA)
+        self._cas = self._client.register_script(_CAS_LUA)
+        self._subscriptions: set[_RedisSubscription] = set()
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent or expired."""
+        with _store_errors():
+            value = await self._client.get(self._prefix + key)
+        return cast("bytes | None", value)  # decode_responses is off: never str
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        """Store ``value``; ``ttl`` in seconds, None keeps it until deleted."""
+        px = None if ttl is None else _ttl_ms(ttl)
+        with _store_errors():
+            await self._client.set(self._prefix + key, value, px=px)
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; True when it existed."""
+        with _store_errors():
+            removed: int = await self._client.delete(self._prefix + key)
+        return removed > 0
+
+    async def incr_window(self, key: str, *, window: float, amount: int = 1) -> WindowCount:
+        """Atomically add ``amount``; the first increment starts a window of ``window`` seconds."""
+        with _store_errors():
+            count, ttl_ms = await self._incr_window(
+                keys=[self._prefix + key], args=[amount, _ttl_ms(window)]
+            )
+        return WindowCount(count=int(count), reset_in=int(ttl_ms) / 1000)
+
+    async def compare_and_set(
+        self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
+    ) -> bool:
+        """Atomically set ``value`` if the current value equals ``expected`` (None = absent)."""
+        args = [
+            "1" if expected is None else "0",
+            b"" if expected is None else expected,
+            value,
+            0 if ttl is None else _ttl_ms(ttl),
+        ]
+        with _store_errors():
+            swapped = await self._cas(keys=[self._prefix + key], args=args)
+        return int(swapped) == 1
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Deliver ``message`` to every subscriber of ``channel`` on every replica."""
+        with _store_errors():
+            await self._client.publish(self._prefix + channel, message)
+
+    async def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
+        """Call ``handler`` for each message on ``channel``; messages sent while reconnecting
+        are lost (Redis pub/sub keeps no backlog)."""
+        subscription = _RedisSubscription(self, self._prefix + channel, handler)
+        await subscription.start()
+        self._subscriptions.add(subscription)
+        return subscription
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError unless Redis answers."""
+        with _store_errors():
+            await self._client.ping()
+
+    async def close(self) -> None:
+        """Stop every subscription and close the connection pool."""
+        for subscription in list(self._subscriptions):
+            await subscription.close()
+        await self._client.aclose()
+        await self._pool.aclose()

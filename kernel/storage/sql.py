@@ -1,0 +1,116 @@
+"""The SQL seam: one async engine and session factory (PostgreSQL via asyncpg, or SQLite).
+
+Plugins declare their tables on a ``DeclarativeBase`` of their own, ship Alembic revisions for
+them (``enclava_migrations``) and reach the database only through :class:`Database`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from kernel.errors import ConfigError, StoreUnavailableError
+
+__all__ = ["Database", "is_unreachable", "open_database", "resolve_database_url"]
+
+_UNREACHABLE = (InterfaceError, PoolTimeoutError, TimeoutError, OSError)
+SUPPORTED_DRIVERS = frozenset({"postgresql+asyncpg", "sqlite+aiosqlite"})
+
+
+def resolve_database_url(url: str, data_dir: Path) -> URL:
+    """The configured URL, or SQLite in ``data_dir`` when empty; ConfigError for other drivers."""
+    if not url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return make_url(f"sqlite+aiosqlite:///{data_dir / 'enclava.db'}")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("database.url is not a valid SQLAlchemy URL") from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"database.url driver '{parsed.drivername}' is not supported; "
+            f"use one of {', '.join(sorted(SUPPORTED_DRIVERS))}"
+        )
+    return parsed
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database could not be reached (not a bad statement)."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, _UNREACHABLE) or (
+            isinstance(exc, OperationalError) and "unable to open" in str(exc.orig)
+        )
+    return False
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """An async engine plus session factory; ``session()`` commits on success, rolls back on error."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        async with self.reachable(), self.sessions.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reachable(self) -> AsyncIterator[None]:
+        """Turn "could not reach the database" into StoreUnavailableError("sql")."""
+        try:
+            yield
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise StoreUnavailableError("sql", reason=type(exc).__name__) from None
+            raise
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError unless the database answers ``SELECT 1``."""
+        async with self.reachable(), self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_database(url: URL, *, pool_size: int = 10, echo: bool = False) -> Database:
+    """Create the engine for ``url`` (no connection is made until first use)."""
+    if url.drivername.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 5})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=5,
+            connect_args={"timeout": 5},
+        )
+    return Database(engine)

@@ -1,0 +1,250 @@
+"""The vectors seam: one small typed interface over Qdrant, server or embedded.
+
+``open_vector_store`` picks the engine: with a URL, a Qdrant server through
+``AsyncQdrantClient(url=...)``; without one, Qdrant in process via qdrant-client local mode
+(``AsyncQdrantClient(path=data/qdrant)``), which speaks the same client API. DESIGN.md (section 5)
+names qdrant-edge-py, Qdrant's Rust engine in process, as the faster embedded engine to adopt
+behind this seam when measurements call for it; callers only see :class:`VectorStore`.
+
+qdrant-client is imported inside the factory because it takes over a second to import.
+Point ids are arbitrary strings, mapped to UUIDv5 for Qdrant; the original id rides in the
+payload under ``_id`` and is restored on the way out. Backend failures become
+:class:`~kernel.errors.StoreUnavailableError` (store ``"vectors"``); a missing collection is
+:class:`~kernel.errors.NotFoundError`; input Qdrant rejects is ``InvalidRequestError``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from kernel.errors import (
+    ConfigError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from qdrant_client import AsyncQdrantClient
+    from qdrant_client.http.models import ScoredPoint
+
+__all__ = ["Distance", "VectorHit", "VectorPoint", "VectorStore", "open_vector_store"]
+
+Distance = Literal["cosine", "dot", "euclid", "manhattan"]
+_ID_KEY = "_id"
+# Fixed forever: stored point ids are derived from it.
+_ID_NAMESPACE = uuid.UUID("5d0c2f4e-7a43-4b8e-9d2a-0c6f3e9b1a57")
+_DISTANCES: dict[str, str] = {
+    "cosine": "Cosine",
+    "dot": "Dot",
+    "euclid": "Euclid",
+    "manhattan": "Manhattan",
+}
+
+
+class VectorPoint(msgspec.Struct, frozen=True):
+    """A vector to store; ``payload`` must not use the reserved key ``_id``."""
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any] = {}
+
+
+class VectorHit(msgspec.Struct, frozen=True):
+    """A search result: the caller's id, the similarity score and the payload."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class VectorStore:
+    """Collections of vectors with payload filters; one instance per process, closed at exit."""
+
+    def __init__(self, client: AsyncQdrantClient, *, embedded: bool) -> None:
+        self._client = client
+        self._embedded = embedded
+
+    @property
+    def embedded(self) -> bool:
+        """True when Qdrant runs in this process (local mode), False for a server."""
+        return self._embedded
+
+    async def ensure_collection(
+        self, name: str, *, dimensions: int, distance: Distance = "cosine"
+    ) -> None:
+        """Create ``name`` unless it exists; ConflictError if it exists with other parameters."""
+        from qdrant_client.http import models
+
+        if distance not in _DISTANCES:
+            raise InvalidRequestError(f"unknown vector distance {distance!r}")
+        wanted = models.Distance(_DISTANCES[distance])
+        params = models.VectorParams(size=dimensions, distance=wanted)
+        with self._guard(name):
+            if not await self._client.collection_exists(name):
+                try:
+                    await self._client.create_collection(name, vectors_config=params)
+                    return
+                except Exception:
+                    # Another process may have created it first; only then is this fine.
+                    if not await self._client.collection_exists(name):
+                        raise
+            info = await self._client.get_collection(name)
+        existing = info.config.params.vectors
+        if not isinstance(existing, models.VectorParams):
+            raise ConflictError(f"vector collection '{name}' uses named vectors")
+        if existing.size != dimensions or existing.distance != wanted:
+            raise ConflictError(
+                f"vector collection '{name}' exists with {existing.size} dimensions "
+                f"({existing.distance.value}), not {dimensions} ({wanted.value})"
+            )
+
+    async def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        """Insert or replace ``points`` (matched by id) in collection ``name``."""
+        from qdrant_client.http import models
+
+        if not points:
+            return
+        structs = []
+        for point in points:
+            if _ID_KEY in point.payload:
+                raise InvalidRequestError(f"payload key '{_ID_KEY}' is reserved")
+            payload = {**point.payload, _ID_KEY: point.id}
+            structs.append(
+                models.PointStruct(id=_point_id(point.id), vector=point.vector, payload=payload)
+            )
+        with self._guard(name):
+            await self._client.upsert(name, points=structs, wait=True)
+
+    async def search(
+        self,
+        name: str,
+        vector: list[float],
+        *,
+        limit: int = 10,
+        must: dict[str, str | int | bool] | None = None,
+    ) -> list[VectorHit]:
+        """The ``limit`` nearest points, best first, whose payload equals every item of ``must``."""
+        from qdrant_client.http import models
+
+        query_filter = None
+        if must:
+            query_filter = models.Filter(
+                must=[
+                    models.FieldCondition(key=key, match=models.MatchValue(value=value))
+                    for key, value in must.items()
+                ]
+            )
+        with self._guard(name):
+            response = await self._client.query_points(
+                name, query=vector, query_filter=query_filter, limit=limit, with_payload=True
+            )
+        return [_hit(point) for point in response.points]
+
+    async def delete(self, name: str, ids: Sequence[str]) -> None:
+        """Remove the points with these ids; unknown ids are ignored."""
+        from qdrant_client.http import models
+
+        if not ids:
+            return
+        selector = models.PointIdsList(points=[_point_id(point_id) for point_id in ids])
+        with self._guard(name):
+            await self._client.delete(name, points_selector=selector, wait=True)
+
+    async def count(self, name: str) -> int:
+        """Exact number of points in collection ``name``."""
+        with self._guard(name):
+            result = await self._client.count(name, exact=True)
+        return result.count
+
+    async def drop_collection(self, name: str) -> bool:
+        """Delete collection ``name`` and its points; True when it existed."""
+        with self._guard(name):
+            return await self._client.delete_collection(name)
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError("vectors") unless the engine answers."""
+        try:
+            await self._client.get_collections()
+        except Exception as exc:
+            raise StoreUnavailableError("vectors", reason=_reason(exc)) from exc
+
+    async def close(self) -> None:
+        """Release connections (server) or the data directory lock (embedded)."""
+        await self._client.close()
+
+    @contextmanager
+    def _guard(self, collection: str) -> Iterator[None]:
+        """Translate qdrant-client failures into the error tree."""
+        from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
+
+        try:
+            yield
+        except UnexpectedResponse as exc:
+            raise _from_status(exc.status_code, collection) from exc
+        except (ApiException, OSError) as exc:
+            raise StoreUnavailableError("vectors", reason=_reason(exc)) from exc
+        except ValueError as exc:
+            # Local mode reports missing collections and rejected input as ValueError.
+            if f"{collection} not found" in str(exc):
+                raise _not_found(collection) from exc
+            raise InvalidRequestError(f"vector store rejected the request: {exc}"[:300]) from exc
+
+
+def open_vector_store(url: str, api_key: str, data_dir: Path, *, timeout: int = 10) -> VectorStore:
+    """A Qdrant server store when ``url`` is set, else an embedded one under ``data_dir/qdrant``.
+
+    Raises ConfigError for an unusable URL, StoreUnavailableError if the embedded data is locked.
+    """
+    from qdrant_client import AsyncQdrantClient
+
+    if url:
+        try:
+            client = AsyncQdrantClient(
+                url=url, api_key=api_key or None, timeout=timeout, check_compatibility=False
+            )
+        except ValueError:
+            raise ConfigError("setting qdrant.url is not a valid http(s) URL") from None
+        return VectorStore(client, embedded=False)
+    path = data_dir / "qdrant"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        client = AsyncQdrantClient(path=str(path))
+    except RuntimeError as exc:
+        reason = "embedded data directory is in use by another process"
+        raise StoreUnavailableError("vectors", reason=reason) from exc
+    return VectorStore(client, embedded=True)
+
+
+def _point_id(point_id: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, point_id))
+
+
+def _hit(point: ScoredPoint) -> VectorHit:
+    payload = dict(point.payload or {})
+    original = payload.pop(_ID_KEY, point.id)
+    return VectorHit(id=str(original), score=point.score, payload=payload)
+
+
+def _not_found(collection: str) -> NotFoundError:
+    return NotFoundError(f"vector collection '{collection}' not found")
+
+
+def _from_status(status: int | None, collection: str) -> Exception:
+    if status == 404:
+        return _not_found(collection)
+    if status in (400, 422):
+        return InvalidRequestError(f"vector store rejected the request (HTTP {status})")
+    return StoreUnavailableError("vectors", reason=f"HTTP {status}")
+
+
+def _reason(exc: Exception) -> str:
+    source = getattr(exc, "source", None) or exc.__cause__ or exc
+    return type(source).__name__

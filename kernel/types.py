@@ -1,0 +1,148 @@
+"""Structs and protocols handed between the kernel and plugins.
+
+Hooks return these components once, at startup or when a plugin is toggled; the hot path then
+calls them as plain async objects.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser, Namespace
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import msgspec
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.types import ControllerRouterHandler
+
+__all__ = [
+    "ApiSurface",
+    "Authenticator",
+    "BackgroundTask",
+    "ChatFilter",
+    "CliCommand",
+    "Principal",
+    "Provider",
+    "RequestCheck",
+    "RequestContext",
+    "RouteSet",
+    "SettingsSection",
+    "UsageSink",
+    "Verifier",
+]
+
+ApiSurface = Literal["public", "internal", "root"]
+"""Where a route is mounted: ``/api/v1``, ``/api-internal/v1`` or the app root."""
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who is calling: an API key, a user (JWT), or a plugin acting on its own behalf."""
+
+    kind: Literal["api_key", "user", "plugin"]
+    id: str
+    owner_id: str
+    scopes: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    attributes: dict[str, Any] = {}
+
+
+class RequestContext(msgspec.Struct):
+    """Per-request state kept on the request scope (never in module globals)."""
+
+    request_id: str
+    surface: ApiSurface
+    client_ip: str
+    principal: Principal | None = None
+    response_headers: dict[str, str] = {}
+    state: dict[str, Any] = {}
+
+
+class RouteSet(msgspec.Struct, frozen=True):
+    """Route handlers a plugin contributes, by surface. Paths are relative to the surface."""
+
+    public: Sequence[ControllerRouterHandler] = ()
+    internal: Sequence[ControllerRouterHandler] = ()
+    root: Sequence[ControllerRouterHandler] = ()
+
+
+class SettingsSection(msgspec.Struct, frozen=True):
+    """A plugin's settings section: ``[name]`` in TOML, ``ENCLAVA_<NAME>_<KEY>`` in the env."""
+
+    name: str
+    schema: type[msgspec.Struct]
+
+
+class BackgroundTask(msgspec.Struct, frozen=True):
+    """A coroutine the kernel runs every ``interval`` seconds while its plugin is enabled."""
+
+    name: str
+    interval: float
+    run: Callable[[], Awaitable[None]]
+    run_at_start: bool = True
+
+
+class CliCommand(msgspec.Struct, frozen=True):
+    """A subcommand of ``enclava``: ``configure`` adds arguments, ``run`` returns the exit code."""
+
+    name: str
+    help: str
+    configure: Callable[[ArgumentParser], None]
+    run: Callable[[Namespace], int]
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    """Turns a request's credentials into a Principal.
+
+    Returns None when the request carries no credential this authenticator understands; raises
+    :class:`~kernel.errors.AuthenticationError` when it carries one that is invalid.
+    """
+
+    name: str
+    surfaces: frozenset[ApiSurface]
+
+    async def authenticate(self, request: Request[Any, Any, Any]) -> Principal | None: ...
+
+
+@runtime_checkable
+class RequestCheck(Protocol):
+    """A gate every authenticated request passes, in ascending ``order``; raises to refuse."""
+
+    name: str
+    order: int
+    surfaces: frozenset[ApiSurface]
+
+    async def check(self, request: Request[Any, Any, Any], context: RequestContext) -> None: ...
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An inference provider adapter (its full interface grows with issue #4)."""
+
+    name: str
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """An attestation verifier for one provider kind (issue #6)."""
+
+    provider_kind: str
+
+
+@runtime_checkable
+class ChatFilter(Protocol):
+    """Rewrites chat requests before routing and/or responses after (issues #4, #7)."""
+
+    name: str
+    order: int
+
+
+@runtime_checkable
+class UsageSink(Protocol):
+    """Receives usage records off the hot path (issue #5)."""
+
+    name: str
+
+    async def write(self, records: Sequence[Any]) -> None: ...
+

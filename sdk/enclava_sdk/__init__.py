@@ -1,0 +1,1 @@
+"""Enclava plugin SDK."""
