@@ -94,7 +94,12 @@ class PluginManager:
         if name in self._info:
             raise ConfigError(f"two plugins are named '{name}'")
         version = str(getattr(plugin, "VERSION", None) or getattr(plugin, "version", "0"))
-        self._pm.register(plugin, name=name)
+        try:
+            self._pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise ConfigError(f"plugin '{name}' is invalid: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"plugin '{name}' cannot be registered: {exc}") from None
         self._info[name] = PluginInfo(
             name=name,
             kind=kind,
@@ -115,7 +120,8 @@ class PluginManager:
         try:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise ConfigError(f"plugin '{exc.plugin_name}' is invalid: {exc}") from None
+            name = self._pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise ConfigError(f"plugin '{name}' is invalid: {exc}") from None
         missing = self._essential - set(self._info)
         if missing:
             raise ConfigError(f"essential plugins are not registered: {sorted(missing)}")

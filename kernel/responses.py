@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ __all__ = ["error_response", "exception_handlers"]
 
 log = logging.getLogger(__name__)
 _ENCODER = msgspec.json.Encoder()
+_FIELD = re.compile(r"field `([^`]+)`")
 
 
 def error_response(error: EnclavaError) -> Response[bytes]:
@@ -46,6 +48,9 @@ def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
     if "decod" in detail.lower() or "malformed" in detail.lower() or "json" in detail.lower():
         return "We could not parse the JSON body of your request.", None
     message = "Invalid request body" + (f": {detail}" if detail else ".")
+    field = _FIELD.search(detail)
+    if field and (not key or key == "data"):
+        key = field.group(1)
     return message, str(key) if key else None
 
 

@@ -96,6 +96,13 @@ _deps_hash() {
     } | sha256sum | cut -d' ' -f1
 }
 
+# _pip ARGS...: pip in .venv, without the warnings about configured index folders that do not
+# hold a package (noise from machine-wide pip configuration); pip's exit status is kept.
+_pip() {
+    { "$VENV/bin/python" -m pip "$@" 2>&1 1>&3 |
+        { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2; } 3>&1
+}
+
 # bootstrap_venv [dev]: .venv with the project installed editable (plus extras "dev").
 bootstrap_venv() {
     local mode=${1:-base} spec='.' hash stamp
@@ -115,7 +122,7 @@ bootstrap_venv() {
     fi
     step "Installing Enclava ($spec) into .venv"
     rm -f "$VENV"/.enclava-install-*.sha256
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e "$spec" -c constraints.txt
+    _pip install -q --upgrade pip
+    _pip install -q -e "$spec" -c constraints.txt
     printf '%s\n' "$hash" >"$stamp"
 }

@@ -7,6 +7,7 @@ throwaway servers when none run; the defaults are the services this machine kind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -83,3 +84,47 @@ def redis_url() -> str:
 def kv_backend(request: pytest.FixtureRequest) -> str:
     """Each KV-backed test runs on the memory backend and on Redis."""
     return str(request.param)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, redis_url: str):  # type: ignore[no-untyped-def]
+    """Build Settings for one app instance: ``make_settings(database_url, kv="memory"|prefix)``."""
+    from kernel.settings import Settings, load_settings
+
+    def build(
+        database_url: str = "",
+        *,
+        redis_prefix: str | None = None,
+        data_dir: Path | None = None,
+        **env: str,
+    ) -> Settings:
+        values = {
+            "ENCLAVA_DATA_DIR": str(data_dir or tmp_path / f"data-{uuid.uuid4().hex[:6]}"),
+            "ENCLAVA_DATABASE_URL": database_url,
+            "ENCLAVA_PLUGINS_RESYNC_SECONDS": "3600",
+        }
+        if redis_prefix is not None:
+            values["ENCLAVA_REDIS_URL"] = redis_url
+            values["ENCLAVA_REDIS_PREFIX"] = redis_prefix
+        values.update(env)
+        return load_settings(env=values)
+
+    return build
+
+
+@pytest.fixture
+def running():  # type: ignore[no-untyped-def]
+    """``async with running(app) as client``: lifespan and requests on the test's own loop."""
+    import httpx
+    from litestar import Litestar
+
+    @contextlib.asynccontextmanager
+    async def run(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with (
+            app.lifespan(),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        ):
+            yield client
+
+    return run

@@ -44,9 +44,6 @@ def _with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
-# --- both backends -----------------------------------------------------------------------------
-
-
 async def test_attributes_match_backend(kv: KV, kv_backend: str) -> None:
     assert kv.name == kv_backend
     assert kv.shared_across_processes is (kv_backend == "redis")
@@ -212,9 +209,6 @@ async def test_ping(kv: KV) -> None:
     await kv.ping()
 
 
-# --- factory -----------------------------------------------------------------------------------
-
-
 async def test_open_kv_picks_backend(redis_url: str, redis_prefix: str) -> None:
     memory = open_kv("", prefix="p:")
     assert isinstance(memory, MemoryKV)
@@ -233,9 +227,6 @@ def test_open_kv_invalid_redis_url_hides_password() -> None:
     with pytest.raises(ConfigError) as info:
         open_kv("redis://:hunter2@127.0.0.1:notaport/0", prefix="p:")
     assert "hunter2" not in str(info.value)
-
-
-# --- Redis only --------------------------------------------------------------------------------
 
 
 async def test_incr_window_atomic_across_replicas(redis_url: str, redis_prefix: str) -> None:
