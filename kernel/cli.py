@@ -93,16 +93,24 @@ def _plugins_list(args: argparse.Namespace, ctx: Context) -> int:
     rows = asyncio.run(plugin_table(ctx.settings, ctx.plugins))
     if args.json:
         data = [
-            {"name": i.name, "kind": i.kind, "version": i.version, "enabled": on,
-             "essential": i.essential, "description": i.description}
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "version": i.version,
+                "enabled": on,
+                "essential": i.essential,
+                "description": i.description,
+            }
             for i, on in rows
         ]
         print(json.dumps(data, indent=2))
         return EXIT_OK
     print(f"{'NAME':<24} {'KIND':<8} {'VERSION':<10} {'ENABLED':<8} ESSENTIAL")
     for info, on in rows:
-        print(f"{info.name:<24} {info.kind:<8} {info.version:<10} {str(on).lower():<8} "
-              f"{str(info.essential).lower()}")
+        print(
+            f"{info.name:<24} {info.kind:<8} {info.version:<10} {str(on).lower():<8} "
+            f"{str(info.essential).lower()}"
+        )
     return EXIT_OK
 
 
@@ -120,9 +128,13 @@ def _config_show(_args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def _add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
-         help_text: str, handler: Handler, common: argparse.ArgumentParser
-         ) -> argparse.ArgumentParser:
+def _add(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    handler: Handler,
+    common: argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(name, help=help_text, description=help_text, parents=[common])
     parser.set_defaults(handler=handler)
     return parser
@@ -135,15 +147,25 @@ def _kernel_commands(
     serve.add_argument("--host", help="bind address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from settings: 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (> 1 needs Redis + Qdrant)")
-    _add(sub, "migrate", "Apply database migrations of the kernel and every plugin.", _migrate,
-         common)
+    _add(
+        sub,
+        "migrate",
+        "Apply database migrations of the kernel and every plugin.",
+        _migrate,
+        common,
+    )
     plugins = sub.add_parser("plugins", help="List and toggle plugins.")
     plugin_sub = plugins.add_subparsers(dest="plugins_command", required=True, metavar="ACTION")
     listing = _add(plugin_sub, "list", "List plugins and their state.", _plugins_list, common)
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     for action, on in (("enable", True), ("disable", False)):
-        p = _add(plugin_sub, action, f"{action.capitalize()} a plugin on every replica.",
-                 _plugins_toggle(on), common)
+        p = _add(
+            plugin_sub,
+            action,
+            f"{action.capitalize()} a plugin on every replica.",
+            _plugins_toggle(on),
+            common,
+        )
         p.add_argument("name", help="plugin name")
     config = sub.add_parser("config", help="Inspect settings.")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -179,7 +201,9 @@ def _run(argv: Sequence[str]) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", type=Path)
     known, _ = pre.parse_known_args(argv)
-    config = known.config or (Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None)
+    config = known.config or (
+        Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None
+    )
     ctx = Context(config, {})
     try:
         parser = build_parser(ctx)

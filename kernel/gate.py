@@ -47,7 +47,9 @@ def _request_id(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
-def _check_body(request: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, limit: int) -> None:
+def _check_body(
+    request: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, limit: int
+) -> None:
     if request.scope.get("method") not in _BODY_METHODS:
         return
     length = request.headers.get("content-length")
@@ -63,7 +65,9 @@ def _check_body(request: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteH
         )
 
 
-async def _authenticate(kernel: Kernel, request: Request[Any, Any, Any], ctx: RequestContext) -> None:
+async def _authenticate(
+    kernel: Kernel, request: Request[Any, Any, Any], ctx: RequestContext
+) -> None:
     for authenticator in kernel.components.authenticators:
         if ctx.surface in authenticator.surfaces:
             principal = await authenticator.authenticate(request)

@@ -89,7 +89,9 @@ def enclava_attestation_verifiers(kernel: Kernel) -> Sequence[Verifier] | None:
 
 
 @hookspec(firstresult=True)
-def enclava_route_model(kernel: Kernel, request: Any, candidates: Sequence[Any]) -> Sequence[Any] | None:
+def enclava_route_model(
+    kernel: Kernel, request: Any, candidates: Sequence[Any]
+) -> Sequence[Any] | None:
     """Firstresult, sync, side-effect free: reorder routing candidates, or None to keep them."""
 
 

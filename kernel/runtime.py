@@ -18,8 +18,8 @@ from kernel.plugin_state import load_states, save_state
 from kernel.plugins import PluginManager
 from kernel.settings import Settings
 from kernel.storage import migrate
-from kernel.storage.stores import Stores, open_stores
 from kernel.storage.kv import Subscription
+from kernel.storage.stores import Stores, open_stores
 from kernel.tasks import TaskSupervisor
 from kernel.types import (
     Authenticator,
@@ -88,7 +88,9 @@ class Kernel:
 
         tasks = [
             (plugin, task)
-            for plugin, items in self.plugins.collect("enclava_background_tasks", enabled, kernel=self)
+            for plugin, items in self.plugins.collect(
+                "enclava_background_tasks", enabled, kernel=self
+            )
             for task in items
         ]
         return Components(
@@ -105,7 +107,10 @@ class Kernel:
     def route_model(self, request: Any, candidates: Sequence[Any]) -> Sequence[Any]:
         """Candidates as reordered by the first enabled ``enclava_route_model`` that answers."""
         result = self.plugins.first_result(
-            "enclava_route_model", self.components.enabled, kernel=self, request=request,
+            "enclava_route_model",
+            self.components.enabled,
+            kernel=self,
+            request=request,
             candidates=candidates,
         )
         return candidates if result is None else result

@@ -176,9 +176,7 @@ def _env_value(raw: str) -> Any:
     return raw
 
 
-def _env_overrides(
-    env: Mapping[str, str], schemas: Mapping[str, type[Any]]
-) -> dict[str, Any]:
+def _env_overrides(env: Mapping[str, str], schemas: Mapping[str, type[Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     by_length = sorted(schemas, key=len, reverse=True)
     for var, raw in env.items():

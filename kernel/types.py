@@ -145,4 +145,3 @@ class UsageSink(Protocol):
     name: str
 
     async def write(self, records: Sequence[Any]) -> None: ...
-

@@ -49,7 +49,9 @@ async def upgrade(db: Database, locations: Sequence[str] = ()) -> None:
     wanted = set(ScriptDirectory.from_config(cfg).get_heads())
     async with db.reachable(), db.engine.begin() as conn:
         if db.dialect == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+            )
         if await conn.run_sync(_heads_sync) == wanted:
             return
         await conn.run_sync(_upgrade_sync, cfg)

@@ -15,7 +15,12 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from kernel.errors import ConfigError, StoreUnavailableError
 
@@ -47,8 +52,10 @@ def is_unreachable(exc: BaseException) -> bool:
     if isinstance(exc, _UNREACHABLE):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc.orig, _UNREACHABLE) or (
-            isinstance(exc, OperationalError) and "unable to open" in str(exc.orig)
+        return (
+            exc.connection_invalidated
+            or isinstance(exc.orig, _UNREACHABLE)
+            or (isinstance(exc, OperationalError) and "unable to open" in str(exc.orig))
         )
     return False
 
@@ -63,7 +70,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """An async engine plus session factory; ``session()`` commits on success, rolls back on error."""
+    """An async engine and session factory; ``session()`` commits, or rolls back on error."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine

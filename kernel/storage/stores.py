@@ -66,9 +66,7 @@ def require_shared_stores(settings: Settings) -> None:
     """ConfigError when more than one worker would share in-process (embedded) stores."""
     cfg = settings.kernel
     embedded = [
-        name
-        for name, url in (("redis", cfg.redis.url), ("qdrant", cfg.qdrant.url))
-        if not url
+        name for name, url in (("redis", cfg.redis.url), ("qdrant", cfg.qdrant.url)) if not url
     ]
     if cfg.server.workers > 1 and embedded:
         raise ConfigError(

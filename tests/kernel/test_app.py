@@ -1,0 +1,192 @@
+"""The assembled app: bad input gets OpenAI-shaped errors, surfaces are mounted and guarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Request, get, post
+from litestar.params import JSONBody
+
+from kernel.app import create_app
+from kernel.hookspecs import hookimpl
+from kernel.plugins import PluginManager
+from kernel.runtime import Kernel
+from kernel.types import Principal, RequestContext, RouteSet
+
+KEY = {"authorization": "Bearer good"}
+
+
+class Item(msgspec.Struct):
+    name: str
+    count: int = 1
+
+
+@post("/items")
+async def create_item(data: JSONBody[Item]) -> Item:
+    return data
+
+
+@get("/whoami", sync_to_thread=False)
+def whoami(request: Request[Any, Any, Any]) -> dict[str, str]:
+    ctx: RequestContext = request.scope["state"]["enclava"]
+    assert ctx.principal is not None
+    return {"id": ctx.principal.id, "surface": ctx.surface}
+
+
+@get("/open", sync_to_thread=False, opt={"enclava_anonymous": True})
+def open_route() -> dict[str, bool]:
+    return {"open": True}
+
+
+class BearerGood:
+    name = "bearer-good"
+    surfaces = frozenset({"public", "internal"})
+
+    async def authenticate(self, request: Any) -> Principal | None:
+        if request.headers.get("authorization") == "Bearer good":
+            return Principal(kind="api_key", id="k1", owner_id="u1")
+        return None
+
+
+class Refuser:
+    name = "refuser"
+    order = 10
+    surfaces = frozenset({"internal"})
+
+    async def check(self, request: Any, context: RequestContext) -> None:
+        context.response_headers["x-checked"] = "yes"
+        if request.headers.get("x-refuse"):
+            from kernel.errors import PermissionDeniedError
+
+            raise PermissionDeniedError("refused by check")
+
+
+class Shop:
+    PLUGIN_NAME = "shop"
+
+    @hookimpl
+    def enclava_routes(self, kernel: Kernel) -> RouteSet:
+        return RouteSet(public=[create_item, whoami, open_route], internal=[whoami])
+
+    @hookimpl
+    def enclava_authenticators(self, kernel: Kernel) -> list[BearerGood]:
+        return [BearerGood()]
+
+    @hookimpl
+    def enclava_request_checks(self, kernel: Kernel) -> list[Refuser]:
+        return [Refuser()]
+
+
+@pytest.fixture
+def app(make_settings: Any, sqlite_url: str) -> Any:
+    settings = make_settings(sqlite_url, ENCLAVA_SERVER_MAX_BODY_BYTES="2048")
+    return create_app(settings, plugins=PluginManager(extra=[Shop()]))
+
+
+def assert_openai_error(response: Any, status: int, error_type: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["type"] == error_type
+    assert "Traceback" not in response.text
+    return dict(body["error"])
+
+
+async def test_valid_request_is_served(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        response = await client.post("/api/v1/items", json={"name": "a"}, headers=KEY)
+        assert response.status_code == 201
+        assert response.json() == {"name": "a", "count": 1}
+        assert response.headers["x-request-id"].startswith("req_")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "error_type"),
+    [
+        (b"{not json", "application/json", 400, "invalid_request_error"),
+        (b'{"name": 3}', "application/json", 400, "invalid_request_error"),
+        (b"{}", "application/json", 400, "invalid_request_error"),
+        (b'{"name": "a"}', "text/plain", 415, "invalid_request_error"),
+        (b'{"name": "a"}', "", 415, "invalid_request_error"),
+        (b'{"name": "' + b"x" * 4096 + b'"}', "application/json", 413, "invalid_request_error"),
+    ],
+    ids=["malformed", "wrong-type", "missing-field", "text-plain", "no-type", "oversized"],
+)
+async def test_bad_input_gets_openai_error(
+    app: Any, running: Any, content: bytes, content_type: str, status: int, error_type: str
+) -> None:
+    headers = {**KEY, "content-type": content_type} if content_type else dict(KEY)
+    async with running(app) as client:
+        response = await client.post("/api/v1/items", content=content, headers=headers)
+        assert_openai_error(response, status, error_type)
+
+
+async def test_field_errors_name_the_param(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        response = await client.post("/api/v1/items", json={"name": 3}, headers=KEY)
+        assert assert_openai_error(response, 400, "invalid_request_error")["param"] == "name"
+        response = await client.post("/api/v1/items", json={}, headers=KEY)
+        assert assert_openai_error(response, 400, "invalid_request_error")["param"] == "name"
+
+
+async def test_oversized_chunked_body_is_refused(app: Any, running: Any) -> None:
+    async def chunks() -> Any:
+        yield b'{"name": "'
+        for _ in range(10):
+            yield b"x" * 1024
+        yield b'"}'
+
+    headers = {**KEY, "content-type": "application/json"}
+    async with running(app) as client:
+        response = await client.post("/api/v1/items", content=chunks(), headers=headers)
+        assert_openai_error(response, 413, "invalid_request_error")
+
+
+async def test_unknown_route_and_method(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        error = assert_openai_error(await client.get("/api/v1/nope"), 404, "not_found_error")
+        assert error["message"] == "Invalid URL (GET /api/v1/nope)"
+        response = await client.delete("/api/v1/items", headers=KEY)
+        assert_openai_error(response, 405, "invalid_request_error")
+
+
+async def test_public_routes_need_a_principal(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        response = await client.get("/api/v1/whoami")
+        assert_openai_error(response, 401, "authentication_error")
+        response = await client.get("/api/v1/whoami", headers={"authorization": "Bearer bad"})
+        assert_openai_error(response, 401, "authentication_error")
+        response = await client.get("/api/v1/whoami", headers=KEY)
+        assert response.json() == {"id": "k1", "surface": "public"}
+        assert (await client.get("/api/v1/open")).json() == {"open": True}
+
+
+async def test_request_checks_run_on_their_surface(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        internal = await client.get("/api-internal/v1/whoami", headers=KEY)
+        assert internal.json() == {"id": "k1", "surface": "internal"}
+        assert internal.headers["x-checked"] == "yes"
+        public = await client.get("/api/v1/whoami", headers=KEY)
+        assert "x-checked" not in public.headers
+        refused = await client.get("/api-internal/v1/whoami", headers={**KEY, "x-refuse": "1"})
+        assert_openai_error(refused, 403, "permission_error")
+
+
+async def test_request_id_is_kept_when_sane(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        response = await client.get("/api/v1/whoami", headers={**KEY, "x-request-id": "abc-123"})
+        assert response.headers["x-request-id"] == "abc-123"
+        response = await client.get("/api/v1/whoami", headers={**KEY, "x-request-id": "a b\x7f"})
+        assert response.headers["x-request-id"].startswith("req_")
+
+
+async def test_openapi_schema_lists_plugin_routes(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        schema = (await client.get("/schema/openapi.json")).json()
+        assert "/api/v1/items" in schema["paths"]
+        assert "/api-internal/v1/whoami" in schema["paths"]
+        assert "/health/ready" in schema["paths"]
