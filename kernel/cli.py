@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,11 @@ class Context:
             self._plugins = PluginManager()
         return self._plugins
 
+    def override(self, values: dict[str, str]) -> None:
+        """Apply command-line overrides; settings are reloaded on next use."""
+        self.overrides.update(values)
+        self._settings = None
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:
@@ -60,7 +66,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         "ENCLAVA_SERVER_PORT": None if args.port is None else str(args.port),
         "ENCLAVA_SERVER_WORKERS": None if args.workers is None else str(args.workers),
     }
-    ctx.overrides.update({k: v for k, v in overrides.items() if v is not None})
+    ctx.override({k: v for k, v in overrides.items() if v is not None})
     settings = ctx.settings
     require_shared_stores(settings)
     asyncio.run(run_migrations(settings, ctx.plugins))
@@ -69,6 +75,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         os.environ[CONFIG_FILE_ENV] = str(ctx.config.resolve())
     server = settings.kernel.server
     import uvicorn
+
+    # uvicorn shuts down gracefully, then re-raises SIGTERM; a graceful stop is a success.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
 
     uvicorn.run(
         "kernel.app:create_app_from_env",

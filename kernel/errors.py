@@ -25,6 +25,7 @@ Messages are written for the client: they never carry stack traces or secrets.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import msgspec
@@ -155,7 +156,7 @@ class RateLimitError(EnclavaError):
     def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
-        self.headers.setdefault("retry-after", str(max(1, int(retry_after + 0.999))))
+        self.headers.setdefault("retry-after", str(max(1, math.ceil(retry_after))))
 
 
 class UpstreamError(EnclavaError):

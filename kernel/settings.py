@@ -160,7 +160,7 @@ def _schemas(plugin_schemas: Mapping[str, type[msgspec.Struct]]) -> dict[str, ty
     kernel_sections = {
         f.name: f.type for f in msgspec.structs.fields(KernelSettings) if f.name != "data_dir"
     }
-    clash = set(kernel_sections) & set(plugin_schemas)
+    clash = {f.name for f in msgspec.structs.fields(KernelSettings)} & set(plugin_schemas)
     if clash:
         raise ConfigError(f"plugin settings sections clash with kernel sections: {sorted(clash)}")
     return {**kernel_sections, **plugin_schemas}

@@ -14,7 +14,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from kernel.storage.sql import Database
@@ -46,14 +45,11 @@ def _heads_sync(connection: Connection) -> set[str]:
 async def upgrade(db: Database, locations: Sequence[str] = ()) -> None:
     """Apply every pending revision of the kernel and of ``locations`` (plugin folders)."""
     cfg = _config(locations)
-    wanted = set(ScriptDirectory.from_config(cfg).get_heads())
     async with db.reachable(), db.engine.begin() as conn:
         if db.dialect == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
             )
-        if await conn.run_sync(_heads_sync) == wanted:
-            return
         await conn.run_sync(_upgrade_sync, cfg)
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
+from support.tcp_proxy import TcpProxy
 
 from kernel.errors import ConfigError, StoreUnavailableError
 from kernel.storage.kv import KV, MessageHandler, open_kv
@@ -332,49 +333,11 @@ async def test_subscription_survives_killed_connection(redis_url: str, redis_pre
         await store.close()
 
 
-class _RedisProxy:
-    """A TCP forwarder in front of Redis; stopping and restarting it looks like a Redis restart."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        self._writers.clear()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._target)
-        self._writers += [writer, up_writer]
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.close()
-
-
 async def test_survives_redis_restart(redis_url: str, redis_prefix: str) -> None:
     target = urlsplit(redis_url)
     if target.scheme != "redis":
         pytest.skip("the restart proxy forwards plain TCP only")
-    proxy = _RedisProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
     await proxy.start()
     userinfo = target.netloc.rpartition("@")[0]
     netloc = f"{userinfo}@127.0.0.1:{proxy.port}" if userinfo else f"127.0.0.1:{proxy.port}"
