@@ -109,7 +109,8 @@ def test_param_and_code_are_carried_and_code_defaults_per_class() -> None:
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "header"), [(0, "1"), (0.1, "1"), (1, "1"), (1.2, "2"), (2.0005, "3"), (30, "30")]
+    ("retry_after", "header"),
+    [(0, "1"), (0.1, "1"), (1, "1"), (1.2, "2"), (2.0005, "3"), (30, "30")],
 )
 def test_rate_limit_sets_retry_after_rounded_up_and_at_least_one(
     retry_after: float, header: str

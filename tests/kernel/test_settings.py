@@ -175,8 +175,9 @@ def test_plugin_section_reads_toml_and_environment(tmp_path: Path) -> None:
 
 def test_plugin_section_rejects_unknown_keys_and_bad_values(tmp_path: Path) -> None:
     schemas = {"privatemode": PrivatemodeSettings}
+    config = _toml(tmp_path, "[privatemode]\ntimout = 5\n")
     with pytest.raises(ConfigError, match="timout"):
-        load_settings(_toml(tmp_path, "[privatemode]\ntimout = 5\n"), env={}, plugin_schemas=schemas)
+        load_settings(config, env={}, plugin_schemas=schemas)
     with pytest.raises(ConfigError, match=r"\[privatemode\]"):
         load_settings(env={"ENCLAVA_PRIVATEMODE_TIMEOUT": "soon"}, plugin_schemas=schemas)
 
