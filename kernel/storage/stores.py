@@ -70,7 +70,8 @@ def require_shared_stores(settings: Settings) -> None:
     ]
     if cfg.server.workers > 1 and embedded:
         raise ConfigError(
-            f"--workers {cfg.server.workers} needs shared stores; set {', '.join(embedded)}.url "
+            f"--workers {cfg.server.workers} needs shared stores; set "
+            f"{', '.join(f'{name}.url' for name in embedded)} "
             "(ENCLAVA_REDIS_URL, ENCLAVA_QDRANT_URL): in-process stores serve one process only"
         )
 
