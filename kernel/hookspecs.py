@@ -17,6 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     from kernel.runtime import Kernel
     from kernel.types import (
+        AuditSink,
         Authenticator,
         BackgroundTask,
         ChatFilter,
@@ -103,6 +104,11 @@ def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter] | None:
 @hookspec
 def enclava_usage_sinks(kernel: Kernel) -> Sequence[UsageSink] | None:
     """Collect, sync: sinks receiving usage records off the hot path."""
+
+
+@hookspec
+def enclava_audit_sinks(kernel: Kernel) -> Sequence[AuditSink] | None:
+    """Collect, sync: sinks every audit/security event is written to (``Kernel.audit``)."""
 
 
 @hookspec

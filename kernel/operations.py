@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kernel.plugin_state import load_states, save_state
 from kernel.plugins import PluginInfo, PluginManager
-from kernel.runtime import TOGGLE_CHANNEL
+from kernel.runtime import CHANGE_CHANNEL
 from kernel.settings import Settings
 from kernel.storage import migrate
 from kernel.storage.kv import open_kv
@@ -49,7 +49,7 @@ async def toggle_plugin(
     kv = open_kv(settings.kernel.redis.url, prefix=settings.kernel.redis.prefix)
     try:
         await save_state(db, name, enabled=enabled)
-        await kv.publish(TOGGLE_CHANNEL, name.encode())
+        await kv.publish(CHANGE_CHANNEL, name.encode())
     finally:
         await kv.close()
         await db.close()

@@ -1,8 +1,9 @@
 """The Kernel: settings, stores, plugin state and the component snapshot the hot path reads.
 
 Components are rebuilt as a whole and swapped with one assignment, so a request sees either the
-old set or the new one. Toggles are persisted in SQL and announced over KV pub/sub; every replica
-re-reads SQL on the announcement and at least every ``plugins.resync_seconds``.
+old set or the new one. Toggles and runtime settings are persisted in SQL and announced over KV
+pub/sub; every replica re-reads SQL on the announcement and at least every
+``plugins.resync_seconds``.
 """
 
 from __future__ import annotations
@@ -10,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from kernel.plugin_state import load_states, save_state
+import msgspec
+
+from kernel.errors import ConfigError, InvalidRequestError, NotFoundError
+from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
-from kernel.settings import Settings
+from kernel.settings import Settings, apply_overrides
 from kernel.storage import migrate
 from kernel.storage.kv import Subscription
 from kernel.storage.stores import Stores, open_stores
 from kernel.tasks import TaskSupervisor
 from kernel.types import (
+    AuditEvent,
+    AuditSink,
     Authenticator,
     BackgroundTask,
     ChatFilter,
@@ -31,10 +37,12 @@ from kernel.types import (
     Verifier,
 )
 
-__all__ = ["Components", "Kernel"]
+__all__ = ["CHANGE_CHANNEL", "Components", "Kernel"]
 
 log = logging.getLogger(__name__)
-TOGGLE_CHANNEL = "plugins.toggled"
+CHANGE_CHANNEL = "plugins.changed"
+MASK = "********"
+Overrides = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +56,22 @@ class Components:
     verifiers: tuple[Verifier, ...] = ()
     chat_filters: tuple[ChatFilter, ...] = ()
     usage_sinks: tuple[UsageSink, ...] = ()
-    background_tasks: tuple[tuple[str, BackgroundTask], ...] = field(default=())
-
-
-def _flatten(pairs: Iterable[tuple[str, Sequence[Any]]]) -> list[Any]:
-    return [item for _, items in pairs for item in items]
+    audit_sinks: tuple[AuditSink, ...] = ()
+    background_tasks: tuple[tuple[str, BackgroundTask], ...] = ()
 
 
 class Kernel:
     """The running core. Created cheaply; ``start()`` opens stores and enables plugins."""
 
     def __init__(self, settings: Settings, plugins: PluginManager) -> None:
+        self.base_settings = settings
         self.settings = settings
         self.plugins = plugins
         self.components = Components()
+        self._overrides: Overrides = {}
         self._stores: Stores | None = None
         self._tasks = TaskSupervisor()
-        self._toggle_lock = asyncio.Lock()
+        self._change_lock = asyncio.Lock()
         self._subscription: Subscription | None = None
         self._started = False
         self._resync = BackgroundTask(
@@ -84,24 +91,23 @@ class Kernel:
         """Collect every component hook from the ``enabled`` plugins."""
 
         def collect(hook: str) -> list[Any]:
-            return _flatten(self.plugins.collect(hook, enabled, kernel=self))
+            pairs = self.plugins.collect(hook, enabled, kernel=self)
+            return [item for _, items in pairs for item in items]
 
-        tasks = [
-            (plugin, task)
-            for plugin, items in self.plugins.collect(
-                "enclava_background_tasks", enabled, kernel=self
-            )
-            for task in items
-        ]
+        def by_order(items: list[Any]) -> tuple[Any, ...]:
+            return tuple(sorted(items, key=lambda item: item.order))
+
+        tasks = self.plugins.collect("enclava_background_tasks", enabled, kernel=self)
         return Components(
             enabled=enabled,
             authenticators=tuple(collect("enclava_authenticators")),
-            request_checks=tuple(sorted(collect("enclava_request_checks"), key=lambda c: c.order)),
+            request_checks=by_order(collect("enclava_request_checks")),
             providers=tuple(collect("enclava_providers")),
             verifiers=tuple(collect("enclava_attestation_verifiers")),
-            chat_filters=tuple(sorted(collect("enclava_chat_filters"), key=lambda f: f.order)),
+            chat_filters=by_order(collect("enclava_chat_filters")),
             usage_sinks=tuple(collect("enclava_usage_sinks")),
-            background_tasks=tuple(tasks),
+            audit_sinks=tuple(collect("enclava_audit_sinks")),
+            background_tasks=tuple((plugin, task) for plugin, items in tasks for task in items),
         )
 
     def route_model(self, request: Any, candidates: Sequence[Any]) -> Sequence[Any]:
@@ -115,16 +121,21 @@ class Kernel:
         )
         return candidates if result is None else result
 
+    async def audit(self, event: AuditEvent) -> None:
+        """Write ``event`` to every audit sink; returns once each has made it durable."""
+        for sink in self.components.audit_sinks:
+            await sink.write(event)
+
     async def migrate(self) -> None:
         """Apply kernel and plugin migrations."""
         await migrate.upgrade(self.stores.db, self.plugins.migration_locations())
 
     async def start(self) -> None:
-        """Open stores, migrate, enable plugins, start tasks and listen for toggles."""
+        """Open stores, migrate, enable plugins, start tasks and listen for changes."""
         self._stores = open_stores(self.settings)
         await self.migrate()
-        await self._apply(await self._desired_enabled())
-        self._subscription = await self.stores.kv.subscribe(TOGGLE_CHANNEL, self._on_toggle)
+        await self.refresh_plugin_state()
+        self._subscription = await self.stores.kv.subscribe(CHANGE_CHANNEL, self._on_change)
 
     async def stop(self) -> None:
         """Stop tasks, shut enabled plugins down and close stores."""
@@ -137,16 +148,20 @@ class Kernel:
             await self._stores.close()
             self._stores = None
 
-    async def _desired_enabled(self) -> frozenset[str]:
+    async def refresh_plugin_state(self) -> None:
+        """Re-read toggles and runtime settings from SQL and apply them if they changed."""
         saved = await load_states(self.stores.db)
-        return self.plugins.effective_enabled(saved, self.settings.kernel.plugins.disabled)
+        enabled = self.plugins.effective_enabled(saved, self.settings.kernel.plugins.disabled)
+        await self._apply(enabled, await load_overrides(self.stores.db))
 
-    async def _apply(self, enabled: frozenset[str]) -> None:
-        async with self._toggle_lock:
+    async def _apply(self, enabled: frozenset[str], overrides: Overrides) -> None:
+        async with self._change_lock:
             previous = self.components.enabled
-            if self._started and enabled == previous:
+            if self._started and enabled == previous and overrides == self._overrides:
                 return
             self._started = True
+            self.settings = self._effective_settings(overrides)
+            self._overrides = overrides
             await self._call_lifecycle("enclava_startup", enabled - previous)
             self.components = self.build_components(enabled)
             await self._call_lifecycle("enclava_shutdown", previous - enabled)
@@ -154,22 +169,52 @@ class Kernel:
             if enabled != previous:
                 log.info("plugins enabled: %s", ", ".join(sorted(enabled)))
 
+    def _effective_settings(self, overrides: Overrides) -> Settings:
+        try:
+            return apply_overrides(self.base_settings, overrides)
+        except ConfigError as exc:
+            log.error("ignoring runtime settings that no longer validate: %s", exc)
+            return self.base_settings
+
     async def _call_lifecycle(self, hook: str, plugins: Iterable[str]) -> None:
-        for plugin, result in self.plugins.collect(hook, set(plugins), kernel=self):
+        for _plugin, result in self.plugins.collect(hook, set(plugins), kernel=self):
             if inspect.isawaitable(result):
                 await result
-            log.debug("%s ran for %s", hook, plugin)
 
-    async def refresh_plugin_state(self) -> None:
-        """Re-read plugin state from SQL and apply it if it changed."""
-        await self._apply(await self._desired_enabled())
-
-    async def _on_toggle(self, _message: bytes) -> None:
+    async def _on_change(self, _message: bytes) -> None:
         await self.refresh_plugin_state()
+
+    async def _announce(self, name: str) -> None:
+        await self.refresh_plugin_state()
+        await self.stores.kv.publish(CHANGE_CHANNEL, name.encode())
 
     async def set_enabled(self, name: str, *, enabled: bool) -> None:
         """Persist a toggle, apply it here and announce it to every replica."""
         self.plugins.require_toggleable(name, enabled=enabled)
         await save_state(self.stores.db, name, enabled=enabled)
-        await self.refresh_plugin_state()
-        await self.stores.kv.publish(TOGGLE_CHANNEL, name.encode())
+        await self._announce(name)
+
+    async def update_section(self, name: str, values: Mapping[str, Any]) -> msgspec.Struct:
+        """Validate and persist runtime values for a plugin's settings section, on every replica.
+
+        Values equal to the mask keep the current secret. Returns the new effective section.
+        """
+        current = self.settings.sections.get(name)
+        if current is None:
+            raise NotFoundError(f"No runtime-editable settings section named '{name}'.")
+        current_values = msgspec.to_builtins(current)
+        unknown = set(values) - set(current_values)
+        if unknown:
+            raise InvalidRequestError(
+                f"Unknown settings key(s) in [{name}]: {', '.join(sorted(unknown))}.",
+                param=sorted(unknown)[0],
+            )
+        changed = {k: v for k, v in values.items() if v != MASK}
+        stored = {**self._overrides.get(name, {}), **changed}
+        try:
+            result = apply_overrides(self.base_settings, {name: stored}).sections[name]
+        except ConfigError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        await save_override(self.stores.db, name, stored)
+        await self._announce(name)
+        return result

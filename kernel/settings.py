@@ -33,6 +33,7 @@ __all__ = [
     "RedisSettings",
     "ServerSettings",
     "Settings",
+    "apply_overrides",
     "default_config_path",
     "load_settings",
     "masked_settings",
@@ -253,3 +254,15 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     """Effective settings as plain data with secret values and URL passwords masked."""
     masked: dict[str, Any] = _mask("", settings.as_dict())
     return masked
+
+
+def apply_overrides(settings: Settings, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
+    """``settings`` with plugin sections updated by runtime ``overrides``; ConfigError if bad."""
+    sections = dict(settings.sections)
+    for name, values in overrides.items():
+        current = sections.get(name)
+        if current is None:
+            raise ConfigError(f"settings section [{name}] is not declared by any plugin")
+        merged = {**msgspec.to_builtins(current), **values}
+        sections[name] = _convert(name, type(current), merged)
+    return Settings(kernel=settings.kernel, sections=sections, source=settings.source)

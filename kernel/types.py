@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApiSurface",
+    "AuditEvent",
+    "AuditOutcome",
+    "AuditSink",
     "Authenticator",
     "BackgroundTask",
     "ChatFilter",
@@ -34,6 +37,26 @@ __all__ = [
 
 ApiSurface = Literal["public", "internal", "root"]
 """Where a route is mounted: ``/api/v1``, ``/api-internal/v1`` or the app root."""
+
+
+AuditOutcome = Literal["success", "failure", "denied"]
+
+
+class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """Something worth a durable record: who did what to which resource, and how it ended.
+
+    ``details`` holds ids, counts and reasons only: never secrets, prompts or completions.
+    """
+
+    action: str
+    outcome: AuditOutcome
+    actor_type: str = "anonymous"
+    actor_id: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    details: dict[str, Any] = {}
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -136,6 +159,15 @@ class ChatFilter(Protocol):
 
     name: str
     order: int
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Receives audit and security events; ``write`` returns once the event is durable."""
+
+    name: str
+
+    async def write(self, event: AuditEvent) -> None: ...
 
 
 @runtime_checkable

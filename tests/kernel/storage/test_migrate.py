@@ -49,9 +49,9 @@ async def db(database_url: str) -> Database:
 async def test_kernel_migrations_apply_once(db: Database) -> None:
     await migrate.upgrade(db)
     assert {"plugin_state", "alembic_version"} <= await _tables(db)
-    assert await migrate.current_heads(db) == {"k0001"}
+    assert await migrate.current_heads(db) == {"k0002"}
     await migrate.upgrade(db)
-    assert await migrate.current_heads(db) == {"k0001"}
+    assert await migrate.current_heads(db) == {"k0002"}
 
 
 async def test_plugin_version_folder_is_applied(db: Database, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ async def test_replicas_migrating_together_do_not_collide(postgres_url: str) -> 
     databases = [open_database(make_url(postgres_url)) for _ in range(3)]
     try:
         await asyncio.gather(*(migrate.upgrade(d) for d in databases))
-        assert await migrate.current_heads(databases[0]) == {"k0001"}
+        assert await migrate.current_heads(databases[0]) == {"k0002"}
     finally:
         for database in databases:
             await database.close()
