@@ -1,4 +1,5 @@
-"""The one app-level guard: plugin enabled? body acceptable? who is calling? do checks pass?
+"""The one app-level guard: plugin enabled? pre-auth checks? body acceptable? who is calling?
+post-auth checks?
 
 Runs before every handler. Handlers carry ``opt`` keys set by :mod:`kernel.app`:
 ``enclava_plugin`` (owner), ``enclava_surface`` (public/internal/root); plugins may set
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kernel.errors import (
@@ -17,7 +19,7 @@ from kernel.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from kernel.types import ApiSurface, RequestContext
+from kernel.types import ApiSurface, CheckPhase, RequestCheck, RequestContext
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -93,17 +95,27 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         state={},
     )
     connection.scope.setdefault("state", {})[CONTEXT_KEY] = ctx
+    request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
+    await _run_checks(components.request_checks, "pre_auth", request, ctx)
     _check_body(connection, handler, kernel.settings.kernel.server.max_body_bytes)
     if surface == "root":
         return
-    request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
     await _authenticate(kernel, request, ctx)
     if ctx.principal is None and not handler.opt.get("enclava_anonymous", False):
         raise AuthenticationError(
             "You didn't provide valid credentials. Send an API key as 'Authorization: Bearer KEY'."
         )
-    for check in components.request_checks:
-        if surface in check.surfaces:
+    await _run_checks(components.request_checks, "post_auth", request, ctx)
+
+
+async def _run_checks(
+    checks: Sequence[RequestCheck],
+    phase: CheckPhase,
+    request: Request[Any, Any, Any],
+    ctx: RequestContext,
+) -> None:
+    for check in checks:
+        if check.phase == phase and ctx.surface in check.surfaces:
             await check.check(request, ctx)
 
 

@@ -31,10 +31,13 @@ __all__ = [
     "PluginManager",
 ]
 
-BUILTIN_PLUGINS: tuple[str, ...] = ("builtin_plugins.health",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "builtin_plugins.health",
+    "builtin_plugins.auth",
+)
 """Modules registered as builtin plugins, in registration order."""
 
-ESSENTIAL: frozenset[str] = frozenset({"health"})
+ESSENTIAL: frozenset[str] = frozenset({"health", "auth"})
 """Plugins that can never be disabled."""
 
 ENTRY_POINT_GROUP = "enclava.plugins"

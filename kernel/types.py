@@ -24,6 +24,7 @@ __all__ = [
     "Authenticator",
     "BackgroundTask",
     "ChatFilter",
+    "CheckPhase",
     "CliCommand",
     "Principal",
     "Provider",
@@ -128,12 +129,20 @@ class Authenticator(Protocol):
     async def authenticate(self, request: Request[Any, Any, Any]) -> Principal | None: ...
 
 
+CheckPhase = Literal["pre_auth", "post_auth"]
+"""``pre_auth`` checks run before authenticators (IP blocks, anomalies); ``post_auth`` after."""
+
+
 @runtime_checkable
 class RequestCheck(Protocol):
-    """A gate every authenticated request passes, in ascending ``order``; raises to refuse."""
+    """A gate requests pass on its surfaces, by phase then ascending ``order``; raises to refuse.
+
+    In ``post_auth`` the context carries the principal (None on anonymous routes).
+    """
 
     name: str
     order: int
+    phase: CheckPhase
     surfaces: frozenset[ApiSurface]
 
     async def check(self, request: Request[Any, Any, Any], context: RequestContext) -> None: ...

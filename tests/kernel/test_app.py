@@ -8,10 +8,10 @@ import msgspec
 import pytest
 from litestar import Request, get, post
 from litestar.params import JSONBody
+from support.plugins import kernel_plugins
 
 from kernel.app import create_app
 from kernel.hookspecs import hookimpl
-from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
 from kernel.types import Principal, RequestContext, RouteSet
 
@@ -53,6 +53,7 @@ class BearerGood:
 class Refuser:
     name = "refuser"
     order = 10
+    phase = "post_auth"
     surfaces = frozenset({"internal"})
 
     async def check(self, request: Any, context: RequestContext) -> None:
@@ -61,6 +62,22 @@ class Refuser:
             from kernel.errors import PermissionDeniedError
 
             raise PermissionDeniedError("refused by check")
+
+
+class Bouncer:
+    """A pre-auth check: runs before any authenticator sees the request."""
+
+    name = "bouncer"
+    order = 1
+    phase = "pre_auth"
+    surfaces = frozenset({"public", "internal"})
+
+    async def check(self, request: Any, context: RequestContext) -> None:
+        assert context.principal is None
+        if request.headers.get("x-blocked"):
+            from kernel.errors import PermissionDeniedError
+
+            raise PermissionDeniedError("blocked before authentication")
 
 
 class Shop:
@@ -76,13 +93,13 @@ class Shop:
 
     @hookimpl
     def enclava_request_checks(self, kernel: Kernel) -> list[Refuser]:
-        return [Refuser()]
+        return [Refuser(), Bouncer()]
 
 
 @pytest.fixture
 def app(make_settings: Any, sqlite_url: str) -> Any:
     settings = make_settings(sqlite_url, ENCLAVA_SERVER_MAX_BODY_BYTES="2048")
-    return create_app(settings, plugins=PluginManager(extra=[Shop()]))
+    return create_app(settings, plugins=kernel_plugins(Shop()))
 
 
 def assert_openai_error(response: Any, status: int, error_type: str) -> dict[str, Any]:
@@ -190,3 +207,11 @@ async def test_openapi_schema_lists_plugin_routes(app: Any, running: Any) -> Non
         assert "/api/v1/items" in schema["paths"]
         assert "/api-internal/v1/whoami" in schema["paths"]
         assert "/health/ready" in schema["paths"]
+
+
+async def test_pre_auth_checks_run_before_authentication(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        blocked = await client.get("/api/v1/whoami", headers={"x-blocked": "1"})
+        error = assert_openai_error(blocked, 403, "permission_error")
+        assert error["message"] == "blocked before authentication"
+        assert (await client.get("/health/live", headers={"x-blocked": "1"})).status_code == 200

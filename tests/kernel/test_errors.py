@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from litestar import get
 from litestar.params import FromPath
+from support.plugins import kernel_plugins
 
 import kernel.errors
 from kernel.app import create_app
@@ -31,7 +32,6 @@ from kernel.errors import (
     UpstreamError,
 )
 from kernel.hookspecs import hookimpl
-from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
 from kernel.types import Principal, RouteSet
 
@@ -164,7 +164,7 @@ class Raiser:
 
 @pytest.fixture
 def app(make_settings: Any, sqlite_url: str) -> Any:
-    return create_app(make_settings(sqlite_url), plugins=PluginManager(extra=[Raiser()]))
+    return create_app(make_settings(sqlite_url), plugins=kernel_plugins(Raiser()))
 
 
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda cls: cls.__name__)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import get
+from support.plugins import kernel_plugins
 
 from kernel import hookspecs
 from kernel.app import create_app
@@ -78,7 +79,7 @@ def test_misspelt_hook_fails_boot() -> None:
             return None
 
     with pytest.raises(ConfigError, match="typo"):
-        PluginManager(extra=[Typo()])
+        kernel_plugins(Typo())
 
 
 def test_wrong_hook_argument_fails_boot() -> None:
@@ -90,12 +91,12 @@ def test_wrong_hook_argument_fails_boot() -> None:
             return None
 
     with pytest.raises(ConfigError, match="bad_args"):
-        PluginManager(extra=[BadArgs()])
+        kernel_plugins(BadArgs())
 
 
 def test_duplicate_plugin_names_fail_boot() -> None:
     with pytest.raises(ConfigError, match="greeter"):
-        PluginManager(extra=[Greeter(), Greeter()])
+        kernel_plugins(Greeter(), Greeter())
 
 
 def test_builtins_are_registered_and_essential_marked() -> None:
@@ -111,7 +112,7 @@ async def test_inline_plugin_route_is_served(
     make_settings: Any, running: Any, database_url: str
 ) -> None:
     plugin = Greeter()
-    app = create_app(make_settings(database_url), plugins=PluginManager(extra=[plugin]))
+    app = create_app(make_settings(database_url), plugins=kernel_plugins(plugin))
     async with running(app) as client:
         response = await client.get("/api/v1/hello")
         assert response.status_code == 200
@@ -135,11 +136,11 @@ async def test_toggle_reaches_second_replica(
     plugin_a, plugin_b = Greeter(), Greeter()
     app_a = create_app(
         make_settings(database_url, redis_prefix=redis_prefix),
-        plugins=PluginManager(extra=[plugin_a]),
+        plugins=kernel_plugins(plugin_a),
     )
     app_b = create_app(
         make_settings(database_url, redis_prefix=redis_prefix),
-        plugins=PluginManager(extra=[plugin_b]),
+        plugins=kernel_plugins(plugin_b),
     )
     async with running(app_a) as a, running(app_b) as b:
         assert (await b.get("/api/v1/hello")).status_code == 200
@@ -159,12 +160,12 @@ async def test_disabled_state_survives_restart(
     make_settings: Any, running: Any, database_url: str
 ) -> None:
     settings = make_settings(database_url)
-    app = create_app(settings, plugins=PluginManager(extra=[Greeter()]))
+    app = create_app(settings, plugins=kernel_plugins(Greeter()))
     async with running(app) as client:
         await app.state.kernel.set_enabled("greeter", enabled=False)
         assert (await client.get("/api/v1/hello")).status_code == 404
     plugin = Greeter()
-    again = create_app(settings, plugins=PluginManager(extra=[plugin]))
+    again = create_app(settings, plugins=kernel_plugins(plugin))
     async with running(again) as client:
         assert (await client.get("/api/v1/hello")).status_code == 404
         assert plugin.started == 0
@@ -174,7 +175,7 @@ async def test_settings_can_disable_a_plugin_on_first_boot(
     make_settings: Any, running: Any, sqlite_url: str
 ) -> None:
     settings = make_settings(sqlite_url, ENCLAVA_PLUGINS_DISABLED="greeter")
-    app = create_app(settings, plugins=PluginManager(extra=[Greeter()]))
+    app = create_app(settings, plugins=kernel_plugins(Greeter()))
     async with running(app) as client:
         assert (await client.get("/api/v1/hello")).status_code == 404
         await app.state.kernel.set_enabled("greeter", enabled=True)
@@ -240,7 +241,7 @@ async def test_components_are_collected_and_dropped_on_disable(
     make_settings: Any, running: Any, sqlite_url: str
 ) -> None:
     plugin = Components()
-    app = create_app(make_settings(sqlite_url), plugins=PluginManager(extra=[plugin]))
+    app = create_app(make_settings(sqlite_url), plugins=kernel_plugins(plugin))
     async with running(app):
         kernel: Kernel = app.state.kernel
         parts = kernel.components

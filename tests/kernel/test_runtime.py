@@ -7,11 +7,11 @@ from typing import Any
 
 import msgspec
 import pytest
+from support.plugins import kernel_plugins
 
 from kernel.app import create_app
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.hookspecs import hookimpl
-from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
 from kernel.settings import load_settings
 from kernel.types import AuditEvent, SettingsSection
@@ -49,7 +49,7 @@ class Configurable:
 
 
 def _app(make_settings: Any, database_url: str, redis_prefix: str | None, plugin: Any) -> Any:
-    manager = PluginManager(extra=[plugin])
+    manager = kernel_plugins(plugin)
     base = make_settings(database_url, redis_prefix=redis_prefix)
     env = {
         "ENCLAVA_DATA_DIR": base.kernel.data_dir,
@@ -107,7 +107,7 @@ async def test_runtime_settings_survive_restart(
     async with running(app):
         await app.state.kernel.update_section("configurable", {"times": 3})
     settings = app.state.kernel.base_settings
-    again = create_app(settings, plugins=PluginManager(extra=[Configurable()]))
+    again = create_app(settings, plugins=kernel_plugins(Configurable()))
     async with running(again):
         assert again.state.kernel.settings.section("configurable", GreeterSettings).times == 3
 
