@@ -36,6 +36,7 @@ __all__ = [
     "apply_overrides",
     "default_config_path",
     "load_settings",
+    "mask_secrets",
     "masked_settings",
 ]
 
@@ -248,6 +249,12 @@ def _mask(name: str, value: Any) -> Any:
             return "********"
         return _URL_PASSWORD.sub(r"\g<head>********", value)
     return value
+
+
+def mask_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with secret-looking fields and URL passwords masked."""
+    masked: dict[str, Any] = _mask("", values)
+    return masked
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:

@@ -7,7 +7,7 @@ calls them as plain async objects.
 from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -26,12 +26,16 @@ __all__ = [
     "ChatFilter",
     "CheckPhase",
     "CliCommand",
+    "Endpoint",
+    "ModelInfo",
     "Principal",
     "Provider",
     "RequestCheck",
     "RequestContext",
     "RouteSet",
     "SettingsSection",
+    "UpstreamCall",
+    "UpstreamResult",
     "UsageSink",
     "Verifier",
 ]
@@ -148,11 +152,66 @@ class RequestCheck(Protocol):
     async def check(self, request: Request[Any, Any, Any], context: RequestContext) -> None: ...
 
 
+Endpoint = Literal["/chat/completions", "/embeddings"]
+
+
+class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A model one provider serves, under the public id clients use."""
+
+    id: str
+    provider: str
+    upstream_id: str
+    region: str
+    tasks: frozenset[str] = frozenset({"generate"})
+    confidential: bool = True
+    owned_by: str = "enclava"
+    context_length: int | None = None
+
+
+class UpstreamCall(msgspec.Struct, frozen=True, kw_only=True):
+    """One request to a provider: the exact bytes to send and what they are for."""
+
+    endpoint: Endpoint
+    body: bytes
+    stream: bool
+    model: ModelInfo
+    request_id: str
+
+
+class UpstreamResult(msgspec.Struct, kw_only=True):
+    """A complete (non-streamed) provider answer, bytes untouched.
+
+    ``evidence`` carries what verification needs (e.g. RedPill's chat id and the exact request
+    and response bytes); it never reaches the client.
+    """
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    retry_after: float | None = None
+    evidence: dict[str, Any] = {}
+
+
 @runtime_checkable
 class Provider(Protocol):
-    """An inference provider adapter (its full interface grows with issue #4)."""
+    """An inference provider adapter; raises kernel.errors.UpstreamError-family on failure."""
 
     name: str
+    kind: str
+    region: str
+    priority: int
+
+    async def list_models(self) -> Sequence[ModelInfo]:
+        """Models currently served (the router filters and unions them)."""
+        ...
+
+    async def send(self, call: UpstreamCall) -> UpstreamResult:
+        """Send a non-streaming call and return the whole answer."""
+        ...
+
+    def stream(self, call: UpstreamCall) -> AsyncIterator[bytes]:
+        """Send a streaming call; yields raw SSE bytes as received."""
+        ...
 
 
 @runtime_checkable
