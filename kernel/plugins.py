@@ -33,11 +33,17 @@ __all__ = [
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.health",
+    "builtin_plugins.audit",
     "builtin_plugins.auth",
+    "builtin_plugins.api_keys",
+    "builtin_plugins.rate_limit",
+    "builtin_plugins.threat_detection",
+    "builtin_plugins.admin",
+    "builtin_plugins.simulators",
 )
 """Modules registered as builtin plugins, in registration order."""
 
-ESSENTIAL: frozenset[str] = frozenset({"health", "auth"})
+ESSENTIAL: frozenset[str] = frozenset({"health", "audit", "auth", "api_keys", "admin"})
 """Plugins that can never be disabled."""
 
 ENTRY_POINT_GROUP = "enclava.plugins"
@@ -187,14 +193,21 @@ class PluginManager:
 
     def settings_schemas(self) -> Mapping[str, type[msgspec.Struct]]:
         """Settings sections declared by every registered plugin (enabled or not)."""
-        schemas: dict[str, type[msgspec.Struct]] = {}
+        return {name: schema for name, (_, schema) in self._sections().items()}
+
+    def settings_section_of(self, plugin: str) -> str | None:
+        """The settings section ``plugin`` declares, or None."""
+        return next((n for n, (owner, _) in self._sections().items() if owner == plugin), None)
+
+    def _sections(self) -> dict[str, tuple[str, type[msgspec.Struct]]]:
+        sections: dict[str, tuple[str, type[msgspec.Struct]]] = {}
         for plugin, section in self.collect("enclava_settings_schema", self._info):
             if not isinstance(section, SettingsSection):
                 raise ConfigError(f"plugin '{plugin}' returned a bad settings schema")
-            if section.name in schemas:
+            if section.name in sections:
                 raise ConfigError(f"settings section [{section.name}] is declared twice")
-            schemas[section.name] = section.schema
-        return schemas
+            sections[section.name] = (plugin, section.schema)
+        return sections
 
     def migration_locations(self) -> list[str]:
         """Alembic version folders of every registered plugin."""

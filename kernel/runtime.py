@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from kernel.errors import ConfigError, InvalidRequestError, NotFoundError
+from kernel.http import HttpClients
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
 from kernel.settings import Settings, apply_overrides
@@ -69,6 +70,7 @@ class Kernel:
         self.plugins = plugins
         self.components = Components()
         self._overrides: Overrides = {}
+        self.http = HttpClients()
         self._stores: Stores | None = None
         self._tasks = TaskSupervisor()
         self._change_lock = asyncio.Lock()
@@ -144,6 +146,7 @@ class Kernel:
         await self._tasks.stop()
         await self._call_lifecycle("enclava_shutdown", self.components.enabled)
         self._started = False
+        await self.http.close()
         if self._stores is not None:
             await self._stores.close()
             self._stores = None

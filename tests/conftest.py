@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -88,8 +89,17 @@ def kv_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, redis_url: str):  # type: ignore[no-untyped-def]
-    """Build Settings for one app instance: ``make_settings(database_url, kv="memory"|prefix)``."""
+    """Build Settings for one app instance: ``make_settings(database_url, kv="memory"|prefix)``.
+
+    Builtin plugins' sections are declared, so ``ENCLAVA_<PLUGIN>_<KEY>=...`` keywords work. Every
+    app of one test shares a JWT secret, as replicas must (each has its own data dir); pass
+    ``ENCLAVA_AUTH_JWT_SECRET=""`` to use the secret generated in the data dir instead.
+    """
+    from kernel.plugins import PluginManager
     from kernel.settings import Settings, load_settings
+
+    schemas = PluginManager(load_entry_points=False).settings_schemas()
+    jwt_secret = secrets.token_urlsafe(48)
 
     def build(
         database_url: str = "",
@@ -102,12 +112,13 @@ def make_settings(tmp_path: Path, redis_url: str):  # type: ignore[no-untyped-de
             "ENCLAVA_DATA_DIR": str(data_dir or tmp_path / f"data-{uuid.uuid4().hex[:6]}"),
             "ENCLAVA_DATABASE_URL": database_url,
             "ENCLAVA_PLUGINS_RESYNC_SECONDS": "3600",
+            "ENCLAVA_AUTH_JWT_SECRET": jwt_secret,
         }
         if redis_prefix is not None:
             values["ENCLAVA_REDIS_URL"] = redis_url
             values["ENCLAVA_REDIS_PREFIX"] = redis_prefix
         values.update(env)
-        return load_settings(env=values)
+        return load_settings(env=values, plugin_schemas=schemas)
 
     return build
 

@@ -13,13 +13,13 @@ from typing import Any, Literal
 from litestar import Request
 
 from kernel.errors import PermissionDeniedError
-from kernel.types import CheckPhase, Principal, RequestContext
+from kernel.types import ApiSurface, CheckPhase, Principal, RequestContext
 
 __all__ = ["ROLES", "Role", "RoleCheck", "has_role", "is_admin", "require_role"]
 
 Role = Literal["read_only", "user", "admin", "super_admin"]
 ROLES: tuple[Role, ...] = ("read_only", "user", "admin", "super_admin")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_RANK: dict[str, int] = {role: rank for rank, role in enumerate(ROLES)}
 _READS = frozenset({"GET", "HEAD"})
 
 
@@ -47,7 +47,7 @@ class RoleCheck:
     name = "auth.roles"
     order = 0
     phase: CheckPhase = "post_auth"
-    surfaces = frozenset({"internal"})
+    surfaces: frozenset[ApiSurface] = frozenset({"internal"})
 
     async def check(self, request: Request[Any, Any, Any], context: RequestContext) -> None:
         opt = request.route_handler.opt

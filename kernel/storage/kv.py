@@ -7,6 +7,7 @@ the store does not answer, so callers fail closed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -15,7 +16,15 @@ import msgspec
 
 from kernel.errors import ConfigError
 
-__all__ = ["KV", "MessageHandler", "Subscription", "WindowCount", "open_kv"]
+__all__ = [
+    "KV",
+    "MessageHandler",
+    "Subscription",
+    "Throttle",
+    "WindowCount",
+    "gcra_interval_us",
+    "open_kv",
+]
 
 MessageHandler = Callable[[bytes], Awaitable[None]]
 
@@ -27,6 +36,28 @@ class WindowCount(msgspec.Struct, frozen=True):
     reset_in: float
 
 
+class Throttle(msgspec.Struct, frozen=True):
+    """Result of :meth:`KV.throttle`: the decision and the bucket after it. ``remaining`` counts
+    requests of cost 1 that would pass now; ``reset_after`` is seconds until the bucket is full
+    again; ``retry_after`` seconds until this request would pass (0 when allowed)."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+    retry_after: float
+
+
+def gcra_interval_us(*, limit: int, period: float, cost: int) -> int:
+    """Microseconds of bucket one request uses (``period / limit``, rounded up so the sustained
+    rate never exceeds the limit); ValueError unless ``1 <= cost <= limit`` and ``period > 0``."""
+    if limit < 1 or period <= 0:
+        raise ValueError("throttle needs limit >= 1 and period > 0")
+    if not 1 <= cost <= limit:
+        raise ValueError("throttle cost must be between 1 and limit")
+    return max(1, math.ceil(period * 1_000_000 / limit))
+
+
 class Subscription(Protocol):
     """A live pub/sub subscription; ``close()`` stops delivery."""
 
@@ -34,7 +65,7 @@ class Subscription(Protocol):
 
 
 class KV(Protocol):
-    """Key-value store with TTLs, atomic windowed counters, compare-and-set and pub/sub.
+    """Key-value store with TTLs, atomic counters and throttles, compare-and-set and pub/sub.
 
     Keys and channels are plain strings; the backend applies its configured prefix.
     """
@@ -56,6 +87,11 @@ class KV(Protocol):
 
     async def incr_window(self, key: str, *, window: float, amount: int = 1) -> WindowCount:
         """Atomically add ``amount``; the first increment starts a window of ``window`` seconds."""
+        ...
+
+    async def throttle(self, key: str, *, limit: int, period: float, cost: int = 1) -> Throttle:
+        """Atomically take ``cost`` from a GCRA bucket of ``limit`` per ``period`` seconds (burst =
+        ``limit``); refused requests take nothing. ValueError unless ``1 <= cost <= limit``."""
         ...
 
     async def compare_and_set(

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import NamedTuple
 
-from kernel.storage.kv import MessageHandler, Subscription, WindowCount
+from kernel.storage.kv import MessageHandler, Subscription, Throttle, WindowCount, gcra_interval_us
 
 __all__ = ["MemoryKV"]
 
@@ -28,6 +28,34 @@ class _Entry(NamedTuple):
 
 def _expiry(now: float, ttl: float | None) -> float | None:
     return None if ttl is None else now + max(ttl, _MIN_TTL)
+
+
+def _gcra(
+    now: int, stored: int | None, interval: int, limit: int, cost: int
+) -> tuple[Throttle, int]:
+    """One GCRA step in integer microseconds: the decision and the theoretical arrival time (TAT)
+    to keep. Mirrors ``_THROTTLE_LUA`` in :mod:`kernel.storage.kv_redis`."""
+    tolerance = interval * limit
+    tat = now if stored is None else max(stored, now)
+    new_tat = tat + interval * cost
+    allow_at = new_tat - tolerance
+    if now < allow_at:
+        refused = Throttle(
+            allowed=False,
+            limit=limit,
+            remaining=max(0, (now - tat + tolerance) // interval),
+            reset_after=(tat - now) / 1e6,
+            retry_after=(allow_at - now) / 1e6,
+        )
+        return refused, tat
+    allowed = Throttle(
+        allowed=True,
+        limit=limit,
+        remaining=(now - allow_at) // interval,
+        reset_after=(new_tat - now) / 1e6,
+        retry_after=0.0,
+    )
+    return allowed, new_tat
 
 
 class _MemorySubscription:
@@ -111,7 +139,21 @@ class MemoryKV:
         else:
             expires_at = entry.expires_at
         self._write(key, _Entry(str(count).encode(), expires_at), now)
-        return WindowCount(count=count, reset_in=expires_at - now)
+        return WindowCount(count=count, reset_in=min(window, expires_at - now))
+
+    async def throttle(self, key: str, *, limit: int, period: float, cost: int = 1) -> Throttle:
+        """Atomically take ``cost`` from a GCRA bucket of ``limit`` per ``period`` seconds (burst =
+        ``limit``); refused requests take nothing. ValueError unless ``1 <= cost <= limit``."""
+        interval = gcra_interval_us(limit=limit, period=period, cost=cost)
+        now = time.monotonic()
+        entry = self._live(key, now)
+        now_us = round(now * 1_000_000)
+        result, tat = _gcra(
+            now_us, None if entry is None else int(entry.value), interval, limit, cost
+        )
+        if result.allowed:
+            self._write(key, _Entry(str(tat).encode(), now + result.reset_after), now)
+        return result
 
     async def compare_and_set(
         self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None

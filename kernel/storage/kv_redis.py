@@ -1,7 +1,8 @@
 """Redis KV backend: the store replicas share for windows, budgets, toggles and revocations.
 
-Counters and compare-and-set run as Lua scripts so they stay atomic across replicas. Any failure
-to reach Redis becomes :class:`~kernel.errors.StoreUnavailableError` so callers fail closed.
+Counters, throttles and compare-and-set run as Lua scripts so they stay atomic across replicas.
+Any failure to reach Redis becomes :class:`~kernel.errors.StoreUnavailableError` so callers fail
+closed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from kernel.errors import StoreUnavailableError
-from kernel.storage.kv import MessageHandler, Subscription, WindowCount
+from kernel.storage.kv import MessageHandler, Subscription, Throttle, WindowCount, gcra_interval_us
 
 __all__ = ["RedisKV"]
 
@@ -39,6 +40,24 @@ if ttl < 0 then
   ttl = tonumber(ARGV[2])
 end
 return {count, ttl}
+"""
+
+# GCRA in integer microseconds on Redis' clock (replicas' clocks may disagree); mirrors _gcra in
+# kv_memory. ARGV: interval_us, limit, cost. %d keeps 16-digit TATs out of exponent notation.
+_THROTTLE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, limit, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tolerance = interval * limit
+local tat = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now)
+local new_tat = tat + interval * cost
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, math.floor((now - tat + tolerance) / interval), tat - now, allow_at - now}
+end
+local px = math.max(1, math.ceil((new_tat - now) / 1000))
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', px))
+return {1, math.floor((now - allow_at) / interval), new_tat - now, 0}
 """
 
 # ARGV: expect_absent ('1'/'0'), expected, value, ttl_ms ('0' = no expiry).
@@ -179,6 +198,7 @@ class RedisKV:
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._incr_window = self._client.register_script(_INCR_WINDOW_LUA)
         self._cas = self._client.register_script(_CAS_LUA)
+        self._throttle = self._client.register_script(_THROTTLE_LUA)
         self._subscriptions: set[_RedisSubscription] = set()
 
     async def get(self, key: str) -> bytes | None:
@@ -206,6 +226,22 @@ class RedisKV:
                 keys=[self._prefix + key], args=[amount, _ttl_ms(window)]
             )
         return WindowCount(count=int(count), reset_in=int(ttl_ms) / 1000)
+
+    async def throttle(self, key: str, *, limit: int, period: float, cost: int = 1) -> Throttle:
+        """Atomically take ``cost`` from a GCRA bucket of ``limit`` per ``period`` seconds (burst =
+        ``limit``); refused requests take nothing. ValueError unless ``1 <= cost <= limit``."""
+        interval = gcra_interval_us(limit=limit, period=period, cost=cost)
+        with _store_errors():
+            allowed, remaining, reset_us, retry_us = await self._throttle(
+                keys=[self._prefix + key], args=[interval, limit, cost]
+            )
+        return Throttle(
+            allowed=int(allowed) == 1,
+            limit=limit,
+            remaining=int(remaining),
+            reset_after=int(reset_us) / 1e6,
+            retry_after=int(retry_us) / 1e6,
+        )
 
     async def compare_and_set(
         self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None

@@ -1,0 +1,97 @@
+"""Per-kernel state of the plugin: the key cache, usage notes and the invalidation channel.
+
+Each kernel (one per app, so two replicas in one process stay apart) gets its own
+:class:`ApiKeysRuntime`, created on first use and kept on the kernel object; nothing is stored at
+module level. Changes to a key are announced on the KV channel ``api_keys.changed`` with the key's
+lookup prefix; every replica drops that prefix from its cache.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from builtin_plugins.api_keys.cache import KeyCache
+from builtin_plugins.api_keys.settings import ApiKeysSettings, load_pepper
+from builtin_plugins.api_keys.usage import UsageRecorder
+from kernel.runtime import Kernel
+from kernel.storage.kv import Subscription
+
+__all__ = ["CHANGED_CHANNEL", "SETTINGS_SECTION", "ApiKeysRuntime", "runtime_for"]
+
+log = logging.getLogger(__name__)
+CHANGED_CHANNEL = "api_keys.changed"
+SETTINGS_SECTION = "api_keys"
+_ATTRIBUTE = "_enclava_api_keys_runtime"
+
+
+class ApiKeysRuntime:
+    """The cache, pepper, usage recorder and subscription of one kernel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.usage = UsageRecorder()
+        self._cache: KeyCache | None = None
+        self._pepper: tuple[ApiKeysSettings, bytes] | None = None
+        self._subscription: Subscription | None = None
+
+    @property
+    def settings(self) -> ApiKeysSettings:
+        return self.kernel.settings.section(SETTINGS_SECTION, ApiKeysSettings)
+
+    def cache(self) -> KeyCache:
+        """The cache for the current settings; a new, empty one when its limits changed."""
+        settings = self.settings
+        cache = self._cache
+        ttl, size = settings.cache_ttl_seconds, settings.cache_max_entries
+        if cache is None or (cache.ttl, cache.max_entries) != (ttl, size):
+            cache = self._cache = KeyCache(ttl=ttl, max_entries=size)
+        return cache
+
+    def pepper(self) -> bytes:
+        """The hashing pepper for the current settings."""
+        settings = self.settings
+        if self._pepper is None or self._pepper[0] is not settings:
+            self._pepper = (settings, load_pepper(settings, self.kernel.settings.data_dir))
+        return self._pepper[1]
+
+    async def start(self) -> None:
+        """Listen for changes announced by any replica."""
+        if self._subscription is None:
+            self._subscription = await self.kernel.stores.kv.subscribe(
+                CHANGED_CHANNEL, self._on_changed
+            )
+
+    async def stop(self) -> None:
+        """Stop listening, forget cached keys and write pending usage notes."""
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+        if self._cache is not None:
+            self._cache.clear()
+        try:
+            await self.usage.flush(self.kernel.stores.db)
+        except Exception:
+            log.exception("writing api key last_used_at at shutdown failed")
+
+    async def flush_usage(self) -> None:
+        """Write pending ``last_used_at`` notes (the plugin's background task)."""
+        await self.usage.flush(self.kernel.stores.db)
+
+    async def announce(self, prefix: str) -> None:
+        """Drop ``prefix`` here at once, then from every other replica's cache."""
+        if self._cache is not None:
+            self._cache.invalidate(prefix)
+        await self.kernel.stores.kv.publish(CHANGED_CHANNEL, prefix.encode())
+
+    async def _on_changed(self, message: bytes) -> None:
+        if self._cache is not None:
+            self._cache.invalidate(message.decode(errors="replace"))
+
+
+def runtime_for(kernel: Kernel) -> ApiKeysRuntime:
+    """The runtime of ``kernel``, created on first use."""
+    runtime = getattr(kernel, _ATTRIBUTE, None)
+    if not isinstance(runtime, ApiKeysRuntime):
+        runtime = ApiKeysRuntime(kernel)
+        setattr(kernel, _ATTRIBUTE, runtime)
+    return runtime

@@ -1,0 +1,80 @@
+"""Audit export bodies: CSV (header row, one line per event) or a JSON array, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import msgspec
+
+from builtin_plugins.audit.store import AuditRecord
+
+__all__ = ["CSV_COLUMNS", "ExportFormat", "chain", "csv_cell", "stream_csv", "stream_json"]
+
+ExportFormat = Literal["csv", "json"]
+CSV_COLUMNS = (
+    "id",
+    "occurred_at",
+    "action",
+    "outcome",
+    "actor_type",
+    "actor_id",
+    "resource_type",
+    "resource_id",
+    "ip",
+    "request_id",
+    "details",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_encode = msgspec.json.Encoder().encode
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell; text a spreadsheet would run as a formula is prefixed with a quote."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_lines(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _csv_row(record: AuditRecord) -> list[str]:
+    builtins = msgspec.to_builtins(record)
+    row = [csv_cell(builtins[column]) for column in CSV_COLUMNS[:-1]]
+    row.append(_encode(record.details).decode())
+    return row
+
+
+async def chain(
+    first: list[AuditRecord], rest: AsyncIterator[list[AuditRecord]]
+) -> AsyncIterator[list[AuditRecord]]:
+    """``first`` (already fetched, so errors surface before streaming) followed by ``rest``."""
+    if first:
+        yield first
+    async for batch in rest:
+        yield batch
+
+
+async def stream_csv(batches: AsyncIterator[list[AuditRecord]]) -> AsyncIterator[bytes]:
+    """The header row, then one line per event."""
+    yield _csv_lines([list(CSV_COLUMNS)])
+    async for batch in batches:
+        yield _csv_lines([_csv_row(record) for record in batch])
+
+
+async def stream_json(batches: AsyncIterator[list[AuditRecord]]) -> AsyncIterator[bytes]:
+    """A JSON array of every event."""
+    yield b"["
+    separator = b""
+    async for batch in batches:
+        if batch:
+            yield separator + _encode(batch)[1:-1]
+            separator = b","
+    yield b"]"

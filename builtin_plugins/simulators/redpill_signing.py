@@ -1,0 +1,141 @@
+"""RedPill's legacy verification endpoints, in the dstack-vllm-proxy shapes it keeps serving.
+
+* ``GET /v1/signature/{chat_id}?model=&signing_algo=ecdsa`` (docs.redpill.ai "Request
+  Signature"; private-ai-gateway ``receipt_by_chat_id``): ``{"api_version": "aci/1", "text",
+  "signature", "signing_address", "signing_algo", "receipt"}``. ``text`` is
+  ``sha256(request bytes):sha256(response bytes)`` taken from the receipt's
+  ``request.received`` / ``response.returned`` hashes, signed EIP-191 by the legacy TEST key
+  (:mod:`.eip191`, :mod:`.keys`). Looked up by chat id or receipt id; owner-checked like
+  receipts; ``model`` is accepted and ignored, as the real gateway does. Only ``ecdsa`` is
+  simulated; other algorithms get vllm-proxy's 400 ``invalid_signing_algo``.
+* ``GET /v1/attestation/report?model=&nonce=&signing_address=&signing_algo=`` (docs.redpill.ai
+  "Attestation Report", "Flat Format"; nearai/private-ml-sdk vllm-proxy
+  ``generate_attestation``): ``signing_address``, ``signing_algo``, ``signing_public_key``
+  (``04``-prefixed SEC1), ``request_nonce``, ``intel_quote`` (a SIMULATED quote whose report
+  data is address (20 B) zero-padded to 32 B then the nonce), ``nvidia_payload`` (a JSON string
+  ``{"nonce", "evidence_list", "arch": "HOPPER"}``), ``event_log``, ``info`` and
+  ``all_attestations`` (a list holding the same report). No nonce: a fresh random one is bound,
+  as vllm-proxy does; a nonce that is not 32 bytes of hex is a 400. A ``signing_address`` that
+  is not ours is vllm-proxy's 404. The GPU evidence list is empty unless ``model`` is a
+  Phala-served TEE model (private-ai-gateway ``empty_nvidia_payload``); its entries are
+  SIMULATED and carry no NVIDIA signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from aiohttp import web
+from coincurve import PrivateKey
+
+from builtin_plugins.simulators.aci import ACI, owner_problem
+from builtin_plugins.simulators.eip191 import legacy_report_data, sign_personal
+from builtin_plugins.simulators.keys import LEGACY_SIGNING_ADDRESS, LEGACY_SIGNING_KEY
+from builtin_plugins.simulators.redpill_errors import redpill_error_response
+from builtin_plugins.simulators.redpill_models import find_model
+from builtin_plugins.simulators.simquote import build_sim_quote
+
+__all__ = ["add_legacy_routes", "legacy_report", "nvidia_payload"]
+
+INVALID_ALGO = "Invalid signing algorithm. Must be 'ed25519' or 'ecdsa'"
+
+
+def _event_hash(receipt: dict[str, Any], event_type: str) -> str:
+    for event in receipt.get("event_log", []):
+        if event.get("type") == event_type:
+            return str(event["body_hash"]).removeprefix("sha256:")
+    raise KeyError(event_type)
+
+
+async def _signature(request: web.Request) -> web.Response:
+    found = request.app[ACI].find(request.match_info["chat_id"])
+    if found is None:
+        message = "receipt id (chat_id or receipt_id) not found or expired"
+        return redpill_error_response(404, "not_found", message)
+    receipt, owner = found
+    problem = owner_problem(request, owner)
+    if problem is not None:
+        return problem
+    if request.query.get("signing_algo", "ecdsa").lower() != "ecdsa":
+        return redpill_error_response(400, "invalid_signing_algo", INVALID_ALGO)
+    text = f"{_event_hash(receipt, 'request.received')}:{_event_hash(receipt, 'response.returned')}"
+    return web.json_response(
+        {
+            "api_version": "aci/1",
+            "text": text,
+            "signature": sign_personal(text, LEGACY_SIGNING_KEY),
+            "signing_address": LEGACY_SIGNING_ADDRESS,
+            "signing_algo": "ecdsa",
+            "receipt": receipt,
+        }
+    )
+
+
+def nvidia_payload(nonce_hex: str, with_evidence: bool) -> str:
+    """The ``nvidia_payload`` JSON string; SIMULATED evidence bound to the nonce."""
+    evidence = [
+        {
+            "certificate": "SIMULATED-NVIDIA-CERTIFICATE-CHAIN",
+            "evidence": hashlib.sha256(b"enclava-sim-gpu" + bytes.fromhex(nonce_hex)).hexdigest(),
+            "arch": "HOPPER",
+            "simulated": True,
+        }
+    ]
+    payload = {
+        "nonce": nonce_hex,
+        "evidence_list": evidence if with_evidence else [],
+        "arch": "HOPPER",
+    }
+    return json.dumps(payload)
+
+
+def legacy_report(nonce: bytes, model: str | None) -> dict[str, Any]:
+    """The flat legacy report for ``nonce`` (32 bytes)."""
+    served = find_model(model)
+    public_key = PrivateKey(LEGACY_SIGNING_KEY).public_key.format(compressed=False).hex()
+    quote = build_sim_quote(legacy_report_data(LEGACY_SIGNING_ADDRESS, nonce))
+    report: dict[str, Any] = {
+        "signing_address": LEGACY_SIGNING_ADDRESS,
+        "signing_algo": "ecdsa",
+        "signing_public_key": public_key,
+        "request_nonce": nonce.hex(),
+        "intel_quote": quote.hex(),
+        "nvidia_payload": nvidia_payload(nonce.hex(), served is not None and served.phala_tee),
+        "event_log": [],
+        "info": {"app_name": "enclava-redpill-simulator", "simulated": True},
+    }
+    return {**report, "all_attestations": [report]}
+
+
+def _nonce(value: str | None) -> bytes | None:
+    if not value:
+        return secrets.token_bytes(32)
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None
+
+
+async def _report(request: web.Request) -> web.Response:
+    query = request.query
+    if query.get("signing_algo", "ecdsa").lower() != "ecdsa":
+        return redpill_error_response(400, "invalid_signing_algo", INVALID_ALGO)
+    address = query.get("signing_address")
+    if address and address.lower() != LEGACY_SIGNING_ADDRESS.lower():
+        return redpill_error_response(
+            404, "http_exception", "Signing address not found on this server"
+        )
+    nonce = _nonce(query.get("nonce"))
+    if nonce is None:
+        return redpill_error_response(400, "http_exception", "Nonce must be 32 bytes of hex")
+    return web.json_response(legacy_report(nonce, query.get("model")))
+
+
+def add_legacy_routes(app: web.Application) -> None:
+    """Attach the legacy signature and attestation routes (needs :func:`aci.add_aci_routes`)."""
+    app.router.add_get("/v1/signature/{chat_id}", _signature)
+    app.router.add_get("/v1/attestation/report", _report)

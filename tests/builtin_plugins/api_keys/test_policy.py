@@ -1,0 +1,90 @@
+"""Model and chatbot restrictions, as gateway handlers apply them (via probe routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from builtin_plugins.api_keys.policy import (
+    filter_allowed_models,
+    require_chatbot_allowed,
+    require_model_allowed,
+)
+from kernel.errors import PermissionDeniedError
+from kernel.types import Principal
+
+
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
+    return body
+
+
+async def test_allowed_models_limit_what_a_key_may_use(
+    make_app: Any, running: Any, new_key: Any
+) -> None:
+    app = make_app()
+    async with running(app) as client:
+        limited, _ = await new_key(app, allowed_models=["model-a", "model-c"])
+        headers = {"X-API-Key": limited}
+        assert (await client.get("/api/v1/test-model/model-a", headers=headers)).json() == {
+            "model": "model-a"
+        }
+        error = error_of(await client.get("/api/v1/test-model/model-b", headers=headers), 403)
+        assert error == {
+            "message": "This API key is not allowed to use the model 'model-b'.",
+            "type": "permission_error",
+            "param": "model",
+            "code": "model_not_allowed",
+        }
+        listed = await client.get("/api/v1/probe/models", headers=headers)
+        assert listed.json() == {"data": ["model-a", "model-c"]}
+        open_key, _ = await new_key(app)
+        headers = {"X-API-Key": open_key}
+        assert (await client.get("/api/v1/test-model/model-b", headers=headers)).status_code == 200
+        listed = await client.get("/api/v1/probe/models", headers=headers)
+        assert listed.json() == {"data": ["model-a", "model-b", "model-c"]}
+
+
+async def test_allowed_chatbots_limit_what_a_key_may_use(
+    make_app: Any, running: Any, new_key: Any
+) -> None:
+    app = make_app()
+    async with running(app) as client:
+        limited, _ = await new_key(app, allowed_chatbots=["bot-1"])
+        headers = {"Authorization": f"Bearer {limited}"}
+        assert (await client.get("/api/v1/test-chatbot/bot-1", headers=headers)).status_code == 200
+        error = error_of(await client.get("/api/v1/test-chatbot/bot-2", headers=headers), 403)
+        assert (error["code"], error["param"]) == ("chatbot_not_allowed", "chatbot_id")
+        open_key, _ = await new_key(app)
+        response = await client.get(
+            "/api/v1/test-chatbot/bot-2", headers={"Authorization": f"Bearer {open_key}"}
+        )
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        None,
+        Principal(kind="user", id="u1", owner_id="u1", attributes={"allowed_models": ("x",)}),
+        Principal(kind="plugin", id="p", owner_id="p"),
+    ],
+    ids=["none", "user", "plugin"],
+)
+def test_only_api_keys_are_restricted(principal: Principal | None) -> None:
+    require_model_allowed(principal, "anything")
+    require_chatbot_allowed(principal, "any-bot")
+    assert filter_allowed_models(principal, ["a", "b"]) == ["a", "b"]
+
+
+def test_key_principals_without_restriction_attributes_allow_everything() -> None:
+    bare = Principal(kind="api_key", id="k", owner_id="u")
+    require_model_allowed(bare, "m")
+    restricted = Principal(
+        kind="api_key", id="k", owner_id="u", attributes={"allowed_models": ("a",)}
+    )
+    with pytest.raises(PermissionDeniedError):
+        require_model_allowed(restricted, "m")
