@@ -87,6 +87,8 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         workers=server.workers if server.workers > 1 else None,
         log_level=server.log_level,
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=server.forwarded_allow_ips,
         lifespan="on",
     )
     return EXIT_OK

@@ -11,6 +11,7 @@ Messages are written for the client: they never carry stack traces or secrets.
     ├── AuthenticationError        401 authentication_error
     ├── PermissionDeniedError      403 permission_error
     ├── NotFoundError              404 not_found_error
+    │   └── ModelNotFoundError         404 invalid_request_error / model_not_found
     ├── MethodNotAllowedError      405 invalid_request_error
     ├── ConflictError              409 conflict_error
     ├── InsufficientQuotaError     402 insufficient_quota
@@ -41,6 +42,7 @@ __all__ = [
     "InternalError",
     "InvalidRequestError",
     "MethodNotAllowedError",
+    "ModelNotFoundError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -130,6 +132,16 @@ class NotFoundError(EnclavaError):
     default_code = "not_found"
 
 
+class ModelNotFoundError(NotFoundError):
+    """The model does not exist or the caller may not use it (OpenAI's exact shape)."""
+
+    error_type = "invalid_request_error"
+    default_code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model `{model}` does not exist or you do not have access to it.")
+
+
 class MethodNotAllowedError(EnclavaError):
     status_code = 405
     error_type = "invalid_request_error"
@@ -160,9 +172,27 @@ class RateLimitError(EnclavaError):
 
 
 class UpstreamError(EnclavaError):
+    """A provider failed. ``retryable`` errors (connect, timeout, 429, 5xx) may fail over."""
+
     status_code = 502
     error_type = "upstream_error"
     default_code = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        retryable: bool = False,
+        upstream_status: int | None = None,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.provider = provider
+        self.retryable = retryable
+        self.upstream_status = upstream_status
+        self.retry_after = retry_after
 
 
 class ServiceUnavailableError(EnclavaError):

@@ -3,7 +3,8 @@ post-auth checks?
 
 Runs before every handler. Handlers carry ``opt`` keys set by :mod:`kernel.app`:
 ``enclava_plugin`` (owner), ``enclava_surface`` (public/internal/root); plugins may set
-``enclava_anonymous=True`` on a handler that needs no principal.
+``enclava_anonymous=True`` on a handler that needs no principal and ``enclava_json_body=True`` on
+one that reads its raw body as JSON (the Content-Type is then checked as for ``data``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def _check_body(
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLargeError(f"Request body exceeds the limit of {limit} bytes.")
-    if "data" not in handler.parsed_fn_signature.parameters:
+    reads_json = handler.opt.get("enclava_json_body", False)
+    if not reads_json and "data" not in handler.parsed_fn_signature.parameters:
         return
     media = handler.opt.get("enclava_media_type", "application/json")
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()

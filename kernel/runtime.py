@@ -22,6 +22,7 @@ from kernel.http import HttpClients
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
 from kernel.settings import Settings, apply_overrides
+from kernel.stash import Stash
 from kernel.storage import migrate
 from kernel.storage.kv import Subscription
 from kernel.storage.stores import Stores, open_stores
@@ -71,6 +72,7 @@ class Kernel:
         self.components = Components()
         self._overrides: Overrides = {}
         self.http = HttpClients()
+        self.stash = Stash()
         self._stores: Stores | None = None
         self._tasks = TaskSupervisor()
         self._change_lock = asyncio.Lock()

@@ -52,6 +52,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "info"
+    forwarded_allow_ips: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApiSurface",
+    "AttestationStatus",
     "AuditEvent",
     "AuditOutcome",
     "AuditSink",
@@ -194,12 +195,27 @@ class UpstreamResult(msgspec.Struct, kw_only=True):
 
 @runtime_checkable
 class Provider(Protocol):
-    """An inference provider adapter; raises kernel.errors.UpstreamError-family on failure."""
+    """An inference provider adapter.
+
+    ``send``/``stream`` raise :class:`~kernel.errors.UpstreamError` (``retryable`` for connect
+    errors, timeouts, 429 and 5xx) and return/yield anything else the provider answered.
+    ``healthy`` reflects the last model discovery; ``requests_per_minute`` (None = unlimited) and
+    ``max_retries`` are enforced by the router.
+    """
 
     name: str
     kind: str
     region: str
     priority: int
+    confidential: bool
+    requires_attestation: bool
+    max_retries: int
+    requests_per_minute: int | None
+
+    @property
+    def healthy(self) -> bool:
+        """False while the provider's model list cannot be fetched."""
+        ...
 
     async def list_models(self) -> Sequence[ModelInfo]:
         """Models currently served (the router filters and unions them)."""
@@ -214,11 +230,28 @@ class Provider(Protocol):
         ...
 
 
+class AttestationStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A verifier's current verdict for one provider model; ``label`` goes into
+    ``x-enclava-attestation`` (e.g. ``verified``, ``simulated``)."""
+
+    valid: bool
+    label: str
+    reason: str = ""
+
+
 @runtime_checkable
 class Verifier(Protocol):
-    """An attestation verifier for one provider kind (issue #6)."""
+    """Attestation verdicts for one provider kind, answered from memory (refreshed elsewhere).
+
+    The router never sends prompts to a provider whose ``requires_attestation`` is true unless a
+    verifier of its kind says the model's attestation is valid (issue #6 fills in real verifiers).
+    """
 
     provider_kind: str
+
+    def status(self, provider: str, model: ModelInfo) -> AttestationStatus:
+        """The verdict for ``model`` served by ``provider``."""
+        ...
 
 
 @runtime_checkable

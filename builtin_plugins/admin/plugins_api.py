@@ -137,7 +137,7 @@ async def put_plugin_config(
             outcome="success",
             resource_type="plugin",
             resource_id=name,
-            details={"keys": sorted(data)},
+            details={"fields": sorted(data)},
         )
     )
     return _config(kernel, name)

@@ -7,6 +7,7 @@ verification), so the response never says whether an email is registered.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime
 
 from builtin_plugins.auth.passwords import check_password_policy
@@ -23,7 +24,7 @@ from builtin_plugins.auth.users import (
 from kernel.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from kernel.types import RequestContext
 
-__all__ = ["BAD_CREDENTIALS", "LOCKED", "change_password", "login"]
+__all__ = ["BAD_CREDENTIALS", "LOCKED", "change_password", "email_hash", "login"]
 
 BAD_CREDENTIALS = "Incorrect email or password."
 LOCKED = "This account is temporarily locked after too many failed logins. Try again later."
@@ -62,6 +63,20 @@ async def _fail(
     return _locked()
 
 
+def email_hash(email: str) -> str:
+    """SHA-256 hex of the trimmed, lower-cased email: names an account without storing it."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+async def _audit_failure(
+    auth: AuthService, ctx: RequestContext | None, user: User | None, email: str, reason: str
+) -> None:
+    if user is not None:
+        await auth.audit(ctx, "auth.login", "failure", user_id=user.id, reason=reason)
+    else:
+        await auth.audit(ctx, "auth.login", "failure", reason=reason, email_hash=email_hash(email))
+
+
 async def login(
     auth: AuthService, ctx: RequestContext | None, email: str, password: str
 ) -> TokenPair:
@@ -69,14 +84,14 @@ async def login(
     db = auth.kernel.stores.db
     user = await get_user_by_email(db, email) if len(email) <= 320 else None
     if len(password) > MAX_PASSWORD_LENGTH:
-        await auth.audit(ctx, "auth.login", "failure", reason="password_too_long")
+        await _audit_failure(auth, ctx, user, email, "password_too_long")
         raise _bad_credentials()
     if user is not None and user.locked_until and user.locked_until > datetime.now(UTC):
         await auth.audit(ctx, "auth.login", "denied", user_id=user.id, reason="locked")
         raise _locked()
     if not await _verify(auth, user, password):
         if user is None:
-            await auth.audit(ctx, "auth.login", "failure", reason="unknown_email")
+            await _audit_failure(auth, ctx, None, email, "unknown_email")
             raise _bad_credentials()
         raise await _fail(auth, ctx, user)
     assert user is not None

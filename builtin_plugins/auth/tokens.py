@@ -13,10 +13,8 @@ from typing import Any, Literal
 
 import jwt
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from builtin_plugins.auth.settings import AuthSettings
+from builtin_plugins.auth.settings import AuthSettings, load_ed25519_key
 from kernel.errors import ConfigError
 from kernel.secrets import ensure_secret
 
@@ -50,15 +48,10 @@ def _signing_keys(settings: AuthSettings, data_dir: Path) -> tuple[Any, Any]:
     if settings.jwt_algorithm == "HS256":
         secret = settings.jwt_secret.encode() or ensure_secret(data_dir, SECRET_NAME, nbytes=64)
         return secret, secret
-    path = Path(settings.jwt_private_key_file).expanduser()
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
-    except OSError as exc:
-        raise ConfigError(f"cannot read auth.jwt_private_key_file {path}: {exc.strerror}") from None
-    except (ValueError, TypeError):
-        raise ConfigError(f"auth.jwt_private_key_file {path} is not a PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"auth.jwt_private_key_file {path} is not an Ed25519 key")
+        key = load_ed25519_key(settings.jwt_private_key_file)
+    except ValueError as exc:  # the file changed since the settings were validated
+        raise ConfigError(f"auth.{exc}") from None
     return key, key.public_key()
 
 

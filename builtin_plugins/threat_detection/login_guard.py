@@ -7,12 +7,12 @@ flagged-account index, and the email lookup only while some account is flagged.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import msgspec
 from litestar import Request
 
+from builtin_plugins.auth.login import email_hash
 from builtin_plugins.auth.users import get_user_by_email
 from builtin_plugins.threat_detection.blocks import Blocks
 from builtin_plugins.threat_detection.rejections import audit_rejection
@@ -20,7 +20,7 @@ from kernel.errors import PermissionDeniedError
 from kernel.runtime import Kernel
 from kernel.types import ApiSurface, CheckPhase, RequestContext
 
-__all__ = ["LOGIN_BLOCKED", "LOGIN_PATH", "LoginGuard", "email_hash"]
+__all__ = ["LOGIN_BLOCKED", "LOGIN_PATH", "LoginGuard"]
 
 LOGIN_PATH = "/api-internal/v1/auth/login"
 LOGIN_BLOCKED = (
@@ -34,11 +34,6 @@ class _Credentials(msgspec.Struct):
 
 
 _decode = msgspec.json.Decoder(_Credentials).decode
-
-
-def email_hash(email: str) -> str:
-    """SHA-256 hex of the trimmed, lower-cased email (what ``details["email_hash"]`` holds)."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 class LoginGuard:

@@ -233,9 +233,11 @@ def test_serve_flags_override_settings_and_reach_uvicorn(
 ) -> None:
     monkeypatch.setenv("ENCLAVA_REDIS_URL", redis_url)
     monkeypatch.setenv("ENCLAVA_QDRANT_URL", "http://127.0.0.1:6333")
+    monkeypatch.setenv("ENCLAVA_SERVER_FORWARDED_ALLOW_IPS", "10.0.0.5")
     code, _, _ = run(capsys, "serve", "--host", "0.0.0.0", "--port", "9231", "--workers", "3")
     assert code == 0
     [call] = no_uvicorn
     assert (call["host"], call["port"], call["workers"]) == ("0.0.0.0", 9231, 3)
+    assert call["forwarded_allow_ips"] == "10.0.0.5"
     assert os.environ["ENCLAVA_SERVER_WORKERS"] == "3"  # the app factory in each worker sees it
     assert (tmp_path / "data" / "enclava.db").is_file()  # migrated before serving

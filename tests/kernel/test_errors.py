@@ -22,6 +22,7 @@ from kernel.errors import (
     InternalError,
     InvalidRequestError,
     MethodNotAllowedError,
+    ModelNotFoundError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -42,6 +43,7 @@ EXPECTED: dict[type[EnclavaError], tuple[int, str]] = {
     InsufficientQuotaError: (402, "insufficient_quota"),
     PermissionDeniedError: (403, "permission_error"),
     NotFoundError: (404, "not_found_error"),
+    ModelNotFoundError: (404, "invalid_request_error"),
     MethodNotAllowedError: (405, "invalid_request_error"),
     ConflictError: (409, "conflict_error"),
     PayloadTooLargeError: (413, "invalid_request_error"),
@@ -66,6 +68,8 @@ def _defined_exceptions() -> list[type[Exception]]:
 def _make(cls: type[EnclavaError]) -> EnclavaError:
     if cls is StoreUnavailableError:
         return StoreUnavailableError("sql")
+    if cls is ModelNotFoundError:
+        return ModelNotFoundError("gpt-x")
     if cls is RateLimitError:
         return RateLimitError("Slow down.", retry_after=1.5)
     return cls(f"{cls.__name__} happened.")

@@ -147,7 +147,7 @@ async def test_expired_keys_fail_also_when_cached(
 ) -> None:
     app = make_app(ENCLAVA_API_KEYS_CACHE_TTL_SECONDS="3600")
     async with running(app) as client:
-        soon = datetime.now(UTC) + timedelta(seconds=1.5)
+        soon = datetime.now(UTC) + timedelta(seconds=2.5)
         key, _ = await new_key(app, expires_at=soon)
         assert (await client.get(WHOAMI, headers=bearer(key))).status_code == 200
         await asyncio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.05)

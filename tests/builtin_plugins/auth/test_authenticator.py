@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from support.identity import create_user, login
 
-from kernel.errors import ConfigError
+from kernel.errors import ConfigError, InvalidRequestError
 
 API = "/api-internal/v1"
 ME = f"{API}/auth/me"
@@ -199,26 +200,37 @@ def test_eddsa_needs_a_key_file(make_settings: Any, sqlite_url: str) -> None:
 
 
 @pytest.mark.parametrize("content", [None, b"not a pem", b"rsa"])
-async def test_a_bad_key_file_stops_the_boot(
-    make_settings: Any, make_app: Any, sqlite_url: str, tmp_path: Path, content: bytes | None
+def test_a_bad_key_file_stops_the_boot(
+    make_settings: Any, sqlite_url: str, tmp_path: Path, content: bytes | None
 ) -> None:
-    from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
-
     path = tmp_path / "key.pem"
     if content == b"rsa":
         rsa = generate_private_key(public_exponent=65537, key_size=2048)
         path.write_bytes(rsa.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     elif content is not None:
         path.write_bytes(content)
-    settings = make_settings(
-        sqlite_url, ENCLAVA_AUTH_JWT_ALGORITHM="EdDSA", ENCLAVA_AUTH_JWT_PRIVATE_KEY_FILE=str(path)
-    )
-    app = make_app(settings)
-    with pytest.RaisesGroup(
-        pytest.RaisesExc(ConfigError, match="jwt_private_key_file"), flatten_subgroups=True
-    ):
-        async with app.lifespan():
-            pass
+    with pytest.raises(ConfigError, match=r"\[auth\].*jwt_private_key_file"):
+        make_settings(
+            sqlite_url,
+            ENCLAVA_AUTH_JWT_ALGORITHM="EdDSA",
+            ENCLAVA_AUTH_JWT_PRIVATE_KEY_FILE=str(path),
+        )
+
+
+async def test_a_bad_runtime_key_change_is_refused(
+    make_settings: Any, make_app: Any, running: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    app = make_app(make_settings(sqlite_url))
+    async with running(app) as client:
+        await create_user(app, "k@example.com", PASSWORD)
+        headers = await login(client, "k@example.com", PASSWORD)
+        kernel = app.state.kernel
+        with pytest.raises(InvalidRequestError, match="jwt_private_key_file"):
+            await kernel.update_section(
+                "auth",
+                {"jwt_algorithm": "EdDSA", "jwt_private_key_file": str(tmp_path / "missing.pem")},
+            )
+        assert (await client.get(ME, headers=headers)).status_code == 200
 
 
 async def test_generated_secret_survives_a_restart(

@@ -4,6 +4,7 @@ lockout and unlock, inactive users, rehash on login, audit events."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import jwt
@@ -92,6 +93,11 @@ async def test_unknown_email_and_wrong_password_look_the_same(
         assert missing.status_code == 400
     reasons = [e.details.get("reason") for e in audit.events if e.action == "auth.login"]
     assert reasons == ["bad_password", "unknown_email", "unknown_email", "password_too_long"]
+    unknown = [e for e in audit.events if e.details.get("reason") == "unknown_email"]
+    digest = hashlib.sha256(b"nobody@example.com").hexdigest()
+    assert unknown[0].details["email_hash"] == digest
+    assert unknown[0].resource_id is None
+    assert "nobody@example.com" not in str(audit.events)
     assert all(PASSWORD not in str(e) and "wrong password" not in str(e) for e in audit.events)
 
 

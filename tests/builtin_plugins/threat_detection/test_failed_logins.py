@@ -7,6 +7,8 @@ from typing import Any
 
 from support.identity import admin_headers, create_user, login
 
+from builtin_plugins.auth.login import email_hash
+
 LOGIN = "/api-internal/v1/auth/login"
 ATTACKER = "203.0.113.7"
 
@@ -92,19 +94,20 @@ async def test_credential_stuffing_flags_the_account_across_ips(
     assert [e.resource_id for e in unblocks] == [user_id]
 
 
-async def test_account_is_counted_by_email_hash_when_auth_gives_one(
-    make_app: Any, running: Any, client_at: Any, failed_logins: Any
+async def test_unknown_email_is_counted_by_its_hash(
+    make_app: Any, running: Any, client_at: Any, audit_rows: Any
 ) -> None:
-    from builtin_plugins.threat_detection.login_guard import email_hash
-
     app = make_app(ENCLAVA_THREAT_DETECTION_FAILED_LOGINS_PER_ACCOUNT="2")
-    digest = email_hash("Ghost@Example.com ")
-    async with running(app), client_at(app, "192.0.2.60") as client:
+    async with running(app):
         for n in range(2):
-            await failed_logins(app, f"198.51.100.{n + 10}", 1, details={"email_hash": digest})
-        refused = await client.post(LOGIN, json=_bad("ghost@example.com"))
-        assert refused.json()["error"]["code"] == "login_blocked"
-        assert (await client.post(LOGIN, json=_bad("other@example.com"))).status_code == 401
+            async with client_at(app, f"198.51.100.{n + 10}") as bot:
+                assert (await bot.post(LOGIN, json=_bad("Ghost@Example.com"))).status_code == 401
+        async with client_at(app, "192.0.2.60") as client:
+            refused = await client.post(LOGIN, json=_bad(" ghost@example.com"))
+            assert refused.json()["error"]["code"] == "login_blocked"
+            assert (await client.post(LOGIN, json=_bad("other@example.com"))).status_code == 401
+        flagged = await audit_rows(app, "security.account_flagged")
+    assert [e.resource_id for e in flagged] == [email_hash("ghost@example.com")]
 
 
 async def test_allowlisted_ip_is_never_blocked(

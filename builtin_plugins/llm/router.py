@@ -1,0 +1,211 @@
+"""Choosing and calling providers: candidates, failover, retries with backoff, circuits.
+
+Candidates serve the model, are healthy, confidential, in the required region, have a closed
+circuit and — where the provider needs it — a valid attestation; then priority order, then the
+``enclava_route_model`` hook. A call tries each candidate once per round (failover first), and
+between rounds backs off exponentially with jitter (tenacity), honouring ``Retry-After``, all
+inside one deadline. Only retryable errors (connect, timeout, 429, 5xx) move on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from builtin_plugins.llm.catalog import Catalog, Route
+from builtin_plugins.llm.circuit import CircuitBreaker
+from builtin_plugins.llm.settings import LlmSettings
+from builtin_plugins.llm.wire import rewrite
+from kernel.errors import ModelNotFoundError, ServiceUnavailableError, UpstreamError
+from kernel.runtime import Kernel
+from kernel.types import AttestationStatus, Endpoint, UpstreamCall
+
+__all__ = ["NoRouteError", "Router"]
+
+T = TypeVar("T")
+UNATTESTED = AttestationStatus(valid=False, label="none", reason="no valid attestation yet")
+
+
+class NoRouteError(ServiceUnavailableError):
+    """No candidate could take the request; the message names each provider's reason."""
+
+    default_code = "no_available_provider"
+
+
+class _RoundFailed(Exception):
+    def __init__(self, errors: list[UpstreamError]) -> None:
+        super().__init__("every candidate failed")
+        self.errors = errors
+
+
+class _BackoffHonouringRetryAfter(wait_base):
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._jitter = wait_exponential_jitter(initial=initial, max=maximum)
+        self._maximum = maximum
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        wait = float(self._jitter(retry_state))
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, _RoundFailed):
+            hints = [e.retry_after for e in error.errors if e.retry_after]
+            wait = max([wait, *(min(h, self._maximum) for h in hints)])
+        return wait
+
+
+class Router:
+    """Routes one request over the kernel's current providers."""
+
+    def __init__(self, kernel: Kernel, breaker: CircuitBreaker) -> None:
+        self._kernel = kernel
+        self._breaker = breaker
+        self._catalog = Catalog()
+
+    @property
+    def settings(self) -> LlmSettings:
+        return self._kernel.settings.section("llm", LlmSettings)
+
+    async def index(self) -> dict[str, tuple[Route, ...]]:
+        """Every routable model id (healthy providers only)."""
+        providers = [p for p in self._kernel.components.providers if p.healthy]
+        return await self._catalog.index(providers)
+
+    def attestation(self, route: Route) -> AttestationStatus:
+        """The verdict gating ``route``: proxy-attested providers need no verifier."""
+        if not route.provider.requires_attestation:
+            return AttestationStatus(valid=True, label=f"{route.provider.kind}-proxy")
+        for verifier in self._kernel.components.verifiers:
+            if verifier.provider_kind == route.provider.kind:
+                return verifier.status(route.provider.name, route.model)
+        return UNATTESTED
+
+    async def candidates(self, model: str, task: str) -> list[Route]:
+        """Ordered routes for ``model``; ModelNotFoundError or NoRouteError when there are none."""
+        routes = (await self.index()).get(model)
+        if not routes:
+            raise ModelNotFoundError(model)
+        region = self.settings.required_region
+        usable: list[Route] = []
+        reasons: list[str] = []
+        for route in routes:
+            reason = self._exclusion(route, task, region)
+            if reason:
+                reasons.append(f"{route.provider.name}: {reason}")
+            else:
+                usable.append(route)
+        if not usable:
+            raise NoRouteError(f"No provider can serve `{model}` now ({'; '.join(reasons)}).")
+        usable.sort(key=lambda r: r.provider.priority)
+        return list(self._kernel.route_model(model, usable))
+
+    def _exclusion(self, route: Route, task: str, region: str) -> str:
+        if task not in route.model.tasks:
+            return f"model does not support {task}"
+        if region and route.provider.region != region:
+            return f"outside the required region {region}"
+        if self._breaker.state(route.provider.name) == "open":
+            return "circuit open after repeated failures"
+        status = self.attestation(route)
+        return "" if status.valid else f"attestation not valid ({status.reason or status.label})"
+
+    async def dispatch(
+        self, routes: list[Route], attempt: Callable[[Route], Awaitable[T]]
+    ) -> tuple[Route, T]:
+        """Run ``attempt`` over ``routes`` with failover and backoff rounds until one succeeds."""
+        cfg = self.settings
+        deadline = time.monotonic() + cfg.request_deadline_seconds
+        tries: dict[str, int] = {}
+        rounds = 1 + max(r.provider.max_retries for r in routes)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(rounds),
+            wait=_BackoffHonouringRetryAfter(cfg.backoff_initial_seconds, cfg.backoff_max_seconds),
+            retry=retry_if_exception_type(_RoundFailed),
+            before_sleep=lambda state: _check_deadline(state, deadline),
+            reraise=True,
+        )
+        try:
+            async for try_round in retrying:
+                with try_round:
+                    return await self._round(routes, attempt, tries, deadline)
+        except _RoundFailed as failed:
+            raise self._exhausted(routes[0].model.id, failed.errors) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _round(
+        self,
+        routes: list[Route],
+        attempt: Callable[[Route], Awaitable[T]],
+        tries: dict[str, int],
+        deadline: float,
+    ) -> tuple[Route, T]:
+        errors: list[UpstreamError] = []
+        for route in routes:
+            provider = route.provider
+            if tries.get(provider.name, 0) > provider.max_retries:
+                continue
+            if not self._breaker.allows(provider.name) or not await self._within_budget(route):
+                continue
+            tries[provider.name] = tries.get(provider.name, 0) + 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                result = await asyncio.wait_for(attempt(route), remaining)
+            except TimeoutError:
+                error = UpstreamError("deadline exceeded", provider=provider.name, retryable=True)
+            except UpstreamError as exc:
+                if not exc.retryable:
+                    raise
+                error = exc
+            else:
+                await self._breaker.record_success(provider.name)
+                return route, result
+            errors.append(error)
+            await self._breaker.record_failure(provider.name)
+        raise _RoundFailed(errors)
+
+    async def _within_budget(self, route: Route) -> bool:
+        limit = route.provider.requests_per_minute
+        if limit is None:
+            return True
+        key = f"llm:provider-rpm:{route.provider.name}"
+        decision = await self._kernel.stores.kv.throttle(key, limit=limit, period=60.0)
+        return decision.allowed
+
+    def _exhausted(self, model: str, errors: list[UpstreamError]) -> NoRouteError:
+        if not errors:
+            return NoRouteError(f"No provider can serve `{model}` now (all busy or paused).")
+        reasons = "; ".join(f"{e.provider}: {e.message}" for e in errors)
+        return NoRouteError(f"Every provider for `{model}` failed ({reasons}).")
+
+    @staticmethod
+    def call(
+        route: Route, endpoint: Endpoint, body: bytes, *, stream: bool, rid: str, usage: bool
+    ) -> UpstreamCall:
+        """The provider call for ``route``: the provider's model id, usage asked for if needed."""
+        upstream = route.model.upstream_id
+        body = rewrite(
+            body, model=None if upstream == route.model.id else upstream, include_usage=usage
+        )
+        return UpstreamCall(
+            endpoint=endpoint, body=body, stream=stream, model=route.model, request_id=rid
+        )
+
+
+def _check_deadline(state: RetryCallState, deadline: float) -> None:
+    sleep = state.next_action.sleep if state.next_action else 0.0
+    if time.monotonic() + sleep >= deadline:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, _RoundFailed):
+            raise error
+
+
+async def first_chunk(stream: AsyncIterator[bytes]) -> bytes:
+    """The first bytes of a provider stream (failover is still possible until they exist)."""
+    return await anext(stream)

@@ -1,0 +1,117 @@
+"""Privatemode (EU): confidential inference through the Privatemode proxy, which attests and
+encrypts end to end.
+
+The gateway talks plain OpenAI-compatible HTTP to the proxy (``[privatemode] url``, default
+``http://127.0.0.1:8080/v1``); health is whether its ``/v1/models`` answers. The list's
+``tasks`` (generate, embed, tool_calling, vision, ...) become each model's tasks; models that
+can neither generate nor embed are not exposed; full ids listed next to their short form
+(``openai/gpt-oss-120b`` and ``gpt-oss-120b``, since proxy v1.28) fold into the short id, the
+full one staying usable as an alias. The proxy's own errors (``{"error": {"message", "type":
+""}}``, SSE-framed for SSE clients) are normalised; its 401 ``trying API key`` and 500
+``creating request cipher`` mean the gateway's key is wrong or missing, never the client's.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from builtin_plugins.providers.base import HttpProvider
+from builtin_plugins.providers.catalog import UpstreamModel, fold_short_ids
+from builtin_plugins.providers.runtime import (
+    Built,
+    ProviderSpec,
+    current_provider,
+    discovery_tasks,
+)
+from builtin_plugins.providers.settings import PrivatemodeSettings
+from kernel.hookspecs import hookimpl
+from kernel.http import HttpClients
+from kernel.runtime import Kernel
+from kernel.stash import StashKey
+from kernel.types import BackgroundTask, Provider, SettingsSection
+
+__all__ = [
+    "PLUGIN_NAME",
+    "SPEC",
+    "VERSION",
+    "PrivatemodeProvider",
+    "enclava_background_tasks",
+    "enclava_providers",
+    "enclava_settings_schema",
+]
+
+PLUGIN_NAME = "privatemode"
+VERSION = "1.0.0"
+SERVABLE_TASKS = frozenset({"generate", "embed"})
+_CIPHER_FAILURE = b"creating request cipher"
+
+
+class _Entry(msgspec.Struct):
+    id: str
+    tasks: list[str] | None = None
+    max_model_len: int | None = None
+
+
+class _ModelList(msgspec.Struct):
+    data: list[_Entry]
+
+
+class PrivatemodeProvider(HttpProvider):
+    """The Privatemode proxy; attested by the proxy itself, so no verifier is needed."""
+
+    kind = "privatemode"
+    requires_attestation = False
+
+    def __init__(self, settings: PrivatemodeSettings, *, api_key: str, http: HttpClients):
+        super().__init__(PLUGIN_NAME, settings, api_key=api_key, http=http)
+
+    async def _discover(self) -> list[UpstreamModel]:
+        listing = await self._get_json("/models", _ModelList)
+        models = [
+            UpstreamModel(
+                id=entry.id,
+                tasks=frozenset(entry.tasks if entry.tasks is not None else ("generate",)),
+                context_length=entry.max_model_len,
+            )
+            for entry in listing.data
+        ]
+        return [model for model in fold_short_ids(models) if model.tasks & SERVABLE_TASKS]
+
+    def _credentials_refused(self, status: int, body: bytes) -> bool:
+        return status == 500 and _CIPHER_FAILURE in body
+
+
+def _build(settings: PrivatemodeSettings, api_key: str, http: HttpClients) -> HttpProvider:
+    return PrivatemodeProvider(settings, api_key=api_key, http=http)
+
+
+def _active(settings: PrivatemodeSettings) -> bool:
+    return settings.enabled
+
+
+SPEC = ProviderSpec(
+    name=PLUGIN_NAME,
+    schema=PrivatemodeSettings,
+    active=_active,
+    build=_build,
+    slot=StashKey[Built[PrivatemodeSettings]](),
+)
+
+
+@hookimpl
+def enclava_settings_schema() -> SettingsSection:
+    """The ``[privatemode]`` section (``ENCLAVA_PRIVATEMODE_*``)."""
+    return SettingsSection(name=PLUGIN_NAME, schema=PrivatemodeSettings)
+
+
+@hookimpl
+def enclava_providers(kernel: Kernel) -> list[Provider]:
+    """The Privatemode provider, unless ``enabled = false``."""
+    provider = current_provider(kernel, SPEC)
+    return [] if provider is None else [provider]
+
+
+@hookimpl
+def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
+    """Model discovery every ``discovery_interval_seconds`` (first run at start)."""
+    return discovery_tasks(kernel, SPEC)

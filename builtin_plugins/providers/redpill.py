@@ -1,0 +1,164 @@
+"""RedPill (US): OpenAI-compatible inference, exposing only models served in Phala GPU TEEs.
+
+Used only when ``[redpill] enabled`` (the default) and a key is configured (``api_key`` /
+``ENCLAVA_REDPILL_API_KEY`` or ``api_key_file``); without a key the plugin contributes nothing.
+Discovery reads ``/v1/models`` and ``/v1/embeddings/models`` and keeps an entry only when
+``is_tee`` is true AND ``phala`` serves it (a TEE model served elsewhere, or any ordinary
+model, is never exposed), intersected with ``model_allowlist``; the RedPill id is the upstream
+id. RedPill signs each exchange over the exact bytes, so every non-streamed answer carries
+``evidence`` for the attestation verifier: chat and receipt ids, both bodies and their SHA-256.
+Streams are relayed untouched; the router holds their bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+from multidict import CIMultiDictProxy
+
+from builtin_plugins.providers.base import DiscoveryError, HttpProvider
+from builtin_plugins.providers.catalog import UpstreamModel
+from builtin_plugins.providers.runtime import (
+    Built,
+    ProviderSpec,
+    current_provider,
+    discovery_tasks,
+)
+from builtin_plugins.providers.settings import RedPillSettings
+from kernel.hookspecs import hookimpl
+from kernel.http import HttpClients
+from kernel.runtime import Kernel
+from kernel.stash import StashKey
+from kernel.types import BackgroundTask, Provider, SettingsSection, UpstreamCall, UpstreamResult
+
+__all__ = [
+    "PLUGIN_NAME",
+    "SPEC",
+    "VERSION",
+    "RedPillProvider",
+    "enclava_background_tasks",
+    "enclava_providers",
+    "enclava_settings_schema",
+    "phala_tee",
+]
+
+PLUGIN_NAME = "redpill"
+VERSION = "1.0.0"
+TEE_PROVIDER = "phala"
+
+
+class _Entry(msgspec.Struct):
+    id: str
+    is_tee: bool | None = None
+    providers: list[Any] | None = None
+    context_length: int | None = None
+    supported_parameters: list[Any] | None = None
+    input_modalities: list[Any] | None = None
+
+
+class _ModelList(msgspec.Struct):
+    data: list[_Entry]
+
+
+class _Identified(msgspec.Struct):
+    id: str | None = None
+
+
+def phala_tee(entry: _Entry) -> bool:
+    """Whether RedPill serves ``entry`` inside a Phala TEE (both signals required)."""
+    return entry.is_tee is True and TEE_PROVIDER in (entry.providers or ())
+
+
+def _chat_tasks(entry: _Entry) -> frozenset[str]:
+    tasks = {"generate"}
+    if "tools" in (entry.supported_parameters or ()):
+        tasks.add("tool_calling")
+    if "image" in (entry.input_modalities or ()):
+        tasks.add("vision")
+    return frozenset(tasks)
+
+
+class RedPillProvider(HttpProvider):
+    """RedPill's API; its attestation must be verified before it gets prompts."""
+
+    kind = "redpill"
+    requires_attestation = True
+
+    def __init__(self, settings: RedPillSettings, *, api_key: str, http: HttpClients):
+        super().__init__(PLUGIN_NAME, settings, api_key=api_key, http=http)
+        self._ids = msgspec.json.Decoder(_Identified)
+
+    async def _discover(self) -> list[UpstreamModel]:
+        chat = await self._get_json("/models", _ModelList)
+        try:
+            embedding = (await self._get_json("/embeddings/models", _ModelList)).data
+        except DiscoveryError as exc:
+            if exc.status != 404:
+                raise
+            embedding = []
+        models = [
+            UpstreamModel(id=e.id, tasks=_chat_tasks(e), context_length=e.context_length)
+            for e in chat.data
+            if phala_tee(e)
+        ]
+        models += [
+            UpstreamModel(id=e.id, tasks=frozenset({"embed"}), context_length=e.context_length)
+            for e in embedding
+            if phala_tee(e)
+        ]
+        return models
+
+    def _accepted(
+        self, call: UpstreamCall, status: int, body: bytes, headers: CIMultiDictProxy[str]
+    ) -> UpstreamResult:
+        try:
+            chat_id = self._ids.decode(body).id
+        except msgspec.DecodeError:
+            raise self.malformed(status) from None
+        evidence = {
+            "chat_id": chat_id,
+            "receipt_id": headers.get("X-Receipt-Id"),
+            "request_sha256": hashlib.sha256(call.body).hexdigest(),
+            "response_sha256": hashlib.sha256(body).hexdigest(),
+            "request_body": call.body,
+            "response_body": body,
+        }
+        return UpstreamResult(status=status, body=body, evidence=evidence)
+
+
+def _build(settings: RedPillSettings, api_key: str, http: HttpClients) -> HttpProvider:
+    return RedPillProvider(settings, api_key=api_key, http=http)
+
+
+def _active(settings: RedPillSettings) -> bool:
+    return settings.enabled and settings.has_key
+
+
+SPEC = ProviderSpec(
+    name=PLUGIN_NAME,
+    schema=RedPillSettings,
+    active=_active,
+    build=_build,
+    slot=StashKey[Built[RedPillSettings]](),
+)
+
+
+@hookimpl
+def enclava_settings_schema() -> SettingsSection:
+    """The ``[redpill]`` section (``ENCLAVA_REDPILL_*``)."""
+    return SettingsSection(name=PLUGIN_NAME, schema=RedPillSettings)
+
+
+@hookimpl
+def enclava_providers(kernel: Kernel) -> list[Provider]:
+    """The RedPill provider when enabled and a key is configured."""
+    provider = current_provider(kernel, SPEC)
+    return [] if provider is None else [provider]
+
+
+@hookimpl
+def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
+    """Model discovery every ``discovery_interval_seconds`` (first run at start)."""
+    return discovery_tasks(kernel, SPEC)

@@ -1,0 +1,77 @@
+"""Per-kernel provider instances, shared by the ``enclava_providers`` and
+``enclava_background_tasks`` hooks of a provider plugin.
+
+Components are rebuilt whenever any plugin or setting changes. A provider is kept (with its
+discovered models, so the router's index stays valid) while its settings section is unchanged,
+and rebuilt otherwise; each rebuild gets a new discovery task name, so the kernel restarts the
+loop and the new instance discovers at once. State lives in ``kernel.stash``, never in modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from builtin_plugins.providers.base import HttpProvider
+from builtin_plugins.providers.settings import ProviderSettings, read_api_key
+from kernel.http import HttpClients
+from kernel.runtime import Kernel
+from kernel.stash import StashKey
+from kernel.types import BackgroundTask
+
+__all__ = ["Built", "ProviderSpec", "current_provider", "discovery_tasks"]
+
+S = TypeVar("S", bound=ProviderSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Built(Generic[S]):
+    """The provider built from ``settings`` (None when they leave it inactive)."""
+
+    settings: S
+    provider: HttpProvider | None
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec(Generic[S]):
+    """How one provider plugin builds its provider: section name, schema, activation, class."""
+
+    name: str
+    schema: type[S]
+    active: Callable[[S], bool]
+    build: Callable[[S, str, HttpClients], HttpProvider]
+    slot: StashKey[Built[S]]
+
+
+def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | None:
+    """The provider for the kernel's current settings; built (key file read) when they changed.
+
+    Raises :class:`~kernel.errors.ConfigError` when the key file cannot be read.
+    """
+    settings = kernel.settings.section(spec.name, spec.schema)
+    built = kernel.stash.get(spec.slot)
+    if built is not None and built.settings == settings:
+        return built.provider
+    provider = None
+    if spec.active(settings):
+        provider = spec.build(settings, read_api_key(settings), kernel.http)
+    generation = 1 if built is None else built.generation + 1
+    kernel.stash[spec.slot] = Built(settings, provider, generation)
+    return provider
+
+
+def discovery_tasks(kernel: Kernel, spec: ProviderSpec[S]) -> list[BackgroundTask]:
+    """The model-discovery task of the current provider (none when inactive)."""
+    provider = current_provider(kernel, spec)
+    built = kernel.stash.get(spec.slot)
+    if provider is None or built is None:
+        return []
+    return [
+        BackgroundTask(
+            name=f"model-discovery-{built.generation}",
+            interval=built.settings.discovery_interval_seconds,
+            run=provider.refresh,
+        )
+    ]
