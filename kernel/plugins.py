@@ -39,6 +39,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.rate_limit",
     "builtin_plugins.threat_detection",
     "builtin_plugins.admin",
+    "builtin_plugins.providers.privatemode",
+    "builtin_plugins.providers.redpill",
+    "builtin_plugins.llm",
     "builtin_plugins.simulators",
 )
 """Modules registered as builtin plugins, in registration order."""

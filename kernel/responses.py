@@ -30,11 +30,11 @@ _ENCODER = msgspec.json.Encoder()
 _FIELD = re.compile(r"field `([^`]+)`")
 
 
-def error_response(error: EnclavaError) -> Response[bytes]:
-    """The JSON response for ``error`` with its status and headers."""
+def error_response(error: EnclavaError, *, status: int | None = None) -> Response[bytes]:
+    """The JSON response for ``error`` with its status (or ``status``) and headers."""
     return Response(
         content=_ENCODER.encode(error.envelope()),
-        status_code=error.status_code,
+        status_code=status or error.status_code,
         media_type="application/json",
         headers=error.headers,
     )

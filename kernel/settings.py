@@ -238,7 +238,7 @@ def load_settings(
     return Settings(kernel=kernel, sections=sections, source=source)
 
 
-_SECRET_NAME = re.compile(r"(key|secret|password|token|credential)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(key|secret|password|token|credential|pepper)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)")
 
 

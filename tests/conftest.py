@@ -112,6 +112,7 @@ def make_settings(tmp_path: Path, redis_url: str):  # type: ignore[no-untyped-de
             "ENCLAVA_DATA_DIR": str(data_dir or tmp_path / f"data-{uuid.uuid4().hex[:6]}"),
             "ENCLAVA_DATABASE_URL": database_url,
             "ENCLAVA_PLUGINS_RESYNC_SECONDS": "3600",
+            "ENCLAVA_PRIVATEMODE_ENABLED": "false",  # no proxy on :8080; tests opt in
             "ENCLAVA_AUTH_JWT_SECRET": jwt_secret,
         }
         if redis_prefix is not None:

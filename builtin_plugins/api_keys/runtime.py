@@ -14,6 +14,7 @@ from builtin_plugins.api_keys.cache import KeyCache
 from builtin_plugins.api_keys.settings import ApiKeysSettings, load_pepper
 from builtin_plugins.api_keys.usage import UsageRecorder
 from kernel.runtime import Kernel
+from kernel.stash import StashKey
 from kernel.storage.kv import Subscription
 
 __all__ = ["CHANGED_CHANNEL", "SETTINGS_SECTION", "ApiKeysRuntime", "runtime_for"]
@@ -21,7 +22,6 @@ __all__ = ["CHANGED_CHANNEL", "SETTINGS_SECTION", "ApiKeysRuntime", "runtime_for
 log = logging.getLogger(__name__)
 CHANGED_CHANNEL = "api_keys.changed"
 SETTINGS_SECTION = "api_keys"
-_ATTRIBUTE = "_enclava_api_keys_runtime"
 
 
 class ApiKeysRuntime:
@@ -89,9 +89,12 @@ class ApiKeysRuntime:
 
 
 def runtime_for(kernel: Kernel) -> ApiKeysRuntime:
-    """The runtime of ``kernel``, created on first use."""
-    runtime = getattr(kernel, _ATTRIBUTE, None)
-    if not isinstance(runtime, ApiKeysRuntime):
+    """The runtime of ``kernel``, created on first use and kept in its stash."""
+    runtime = kernel.stash.get(RUNTIME)
+    if runtime is None:
         runtime = ApiKeysRuntime(kernel)
-        setattr(kernel, _ATTRIBUTE, runtime)
+        kernel.stash[RUNTIME] = runtime
     return runtime
+
+
+RUNTIME: StashKey[ApiKeysRuntime] = StashKey()

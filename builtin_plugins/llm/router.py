@@ -45,7 +45,7 @@ class _RoundFailed(Exception):
 
 class _BackoffHonouringRetryAfter(wait_base):
     def __init__(self, initial: float, maximum: float) -> None:
-        self._jitter = wait_exponential_jitter(initial=initial, max=maximum)
+        self._jitter = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
         self._maximum = maximum
 
     def __call__(self, retry_state: RetryCallState) -> float:

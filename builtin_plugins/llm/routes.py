@@ -18,8 +18,9 @@ from builtin_plugins.llm.gateway import Gateway
 from builtin_plugins.llm.relay import Usage, relay_sse
 from builtin_plugins.llm.router import Router
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
-from kernel.errors import ModelNotFoundError, UpstreamError
+from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
 from kernel.gate import request_context
+from kernel.responses import error_response
 from kernel.types import Endpoint, RequestContext, UpstreamResult
 
 __all__ = ["build_routes"]
@@ -57,7 +58,7 @@ async def _complete(
 
 async def _stream(
     gateway: Gateway, ctx: RequestContext, routes: list[Route], body: bytes, keep_usage: bool
-) -> Stream:
+) -> Stream | Response[bytes]:
     async def attempt(route: Route) -> tuple[Any, bytes]:
         call = Router.call(
             route, "/chat/completions", body, stream=True, rid=ctx.request_id, usage=not keep_usage
@@ -72,7 +73,14 @@ async def _stream(
             await upstream.aclose()  # type: ignore[attr-defined]
             raise
 
-    route, (upstream, first) = await gateway.router.dispatch(routes, attempt)
+    try:
+        route, (upstream, first) = await gateway.router.dispatch(routes, attempt)
+    except UpstreamError as exc:
+        status = exc.upstream_status or 0
+        if exc.retryable or not 400 <= status < 500:
+            raise
+        error = InvalidRequestError(exc.message, param=exc.param, code=exc.code)
+        return error_response(error, status=status)
 
     def record(usage: Usage) -> None:
         ctx.state["usage"] = usage

@@ -8,6 +8,7 @@ may add evidence to accepted answers; see :mod:`.upstream_errors` for the error 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -50,7 +51,7 @@ class _JsonObject(msgspec.Struct):
     """Matches any JSON object: decoding into it checks well-formedness, fields are skipped."""
 
 
-class HttpProvider:
+class HttpProvider(abc.ABC):
     """An OpenAI-compatible provider behind ``settings.url``; implements ``Provider``."""
 
     kind = "openai-compatible"
@@ -127,9 +128,9 @@ class HttpProvider:
             self._published = published
         self._healthy = True
 
+    @abc.abstractmethod
     async def _discover(self) -> list[UpstreamModel]:
-        """The provider's servable models (subclasses); raises on any failure."""
-        raise NotImplementedError
+        """The provider's servable models; raises on any failure."""
 
     async def _get_json(self, path: str, schema: type[T]) -> T:
         """GET ``path`` under the base URL and decode it as ``schema``."""

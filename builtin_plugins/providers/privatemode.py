@@ -1,5 +1,4 @@
-"""Privatemode (EU): confidential inference through the Privatemode proxy, which attests and
-encrypts end to end.
+"""Privatemode (EU): confidential inference through its proxy, which attests and encrypts.
 
 The gateway talks plain OpenAI-compatible HTTP to the proxy (``[privatemode] url``, default
 ``http://127.0.0.1:8080/v1``); health is whether its ``/v1/models`` answers. The list's

@@ -9,12 +9,14 @@ loop and the new instance discovers at once. State lives in ``kernel.stash``, ne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from builtin_plugins.providers.base import HttpProvider
 from builtin_plugins.providers.settings import ProviderSettings, read_api_key
+from kernel.errors import ConfigError
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
@@ -22,6 +24,7 @@ from kernel.types import BackgroundTask
 
 __all__ = ["Built", "ProviderSpec", "current_provider", "discovery_tasks"]
 
+log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ProviderSettings)
 
 
@@ -48,7 +51,8 @@ class ProviderSpec(Generic[S]):
 def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | None:
     """The provider for the kernel's current settings; built (key file read) when they changed.
 
-    Raises :class:`~kernel.errors.ConfigError` when the key file cannot be read.
+    An unreadable key file raises :class:`~kernel.errors.ConfigError` at boot; after boot (a
+    runtime settings change) the running provider is kept and the problem logged.
     """
     settings = kernel.settings.section(spec.name, spec.schema)
     built = kernel.stash.get(spec.slot)
@@ -56,7 +60,14 @@ def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | No
         return built.provider
     provider = None
     if spec.active(settings):
-        provider = spec.build(settings, read_api_key(settings), kernel.http)
+        try:
+            api_key = read_api_key(settings)
+        except ConfigError as exc:
+            if built is None:
+                raise
+            log.error("%s: keeping the running provider: %s", spec.name, exc)
+            return built.provider
+        provider = spec.build(settings, api_key, kernel.http)
     generation = 1 if built is None else built.generation + 1
     kernel.stash[spec.slot] = Built(settings, provider, generation)
     return provider

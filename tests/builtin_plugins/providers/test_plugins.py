@@ -125,3 +125,17 @@ async def test_settings_changes_rebuild_and_rediscover_only_what_changed(gateway
         assert tasks_of(kernel, "redpill") == {}
         await kernel.set_enabled("redpill", enabled=True)
         assert provider_named(kernel, "redpill") is redpill
+
+
+async def test_an_unreadable_key_file_set_at_runtime_keeps_the_running_provider(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    async with (
+        running_simulator("privatemode") as sim,
+        gateway(**env_for("privatemode", sim)) as kernel,
+    ):
+        running = provider_named(kernel, "privatemode")
+        missing = str(tmp_path / "missing")
+        await kernel.update_section("privatemode", {"api_key": "", "api_key_file": missing})
+        assert provider_named(kernel, "privatemode") is running
+        assert tasks_of(kernel, "privatemode") == {"model-discovery-1": 300.0}

@@ -19,7 +19,7 @@ from kernel.settings import load_settings
 SCHEMAS = {"privatemode": PrivatemodeSettings, "redpill": RedPillSettings}
 
 
-def sections(config_file: Path | None = None, **env: str) -> tuple[Any, Any]:
+def sections(config_file: Path | None = None, /, **env: str) -> tuple[Any, Any]:
     settings = load_settings(config_file, env=env, plugin_schemas=SCHEMAS)
     return (
         settings.section("privatemode", PrivatemodeSettings),

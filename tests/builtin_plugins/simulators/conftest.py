@@ -1,54 +1,24 @@
 """Fixtures for the simulator tests: OpenAI's published schema as a validator, SDK clients.
 
-The schema is OpenAI's ``openapi.json`` from the shared test data beside the repository
-(``../shared/testdata/openai/openapi.json``; CI lays ``shared/`` beside the clone). It is
-OpenAPI 3.1 but still marks some members ``nullable: true`` in the 3.0 way; those are rewritten
-to ``anyOf [..., null]`` so a JSON Schema 2020-12 validator reads them as OpenAI means them.
+The schema validator comes from ``support.openai_schema``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import openai
 import pytest
+from support.openai_schema import Validate, load_validator
 
 from builtin_plugins.simulators.testing import SimulatorHandle
-
-OPENAPI = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "openai" / "openapi.json"
-
-Validate = Callable[[str, Any], None]
-
-
-def _nullable_to_any_of(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_nullable_to_any_of(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {k: _nullable_to_any_of(v) for k, v in node.items() if k != "nullable"}
-    if node.get("nullable") is True:
-        return {"anyOf": [converted, {"type": "null"}]}
-    return converted
 
 
 @pytest.fixture(scope="session")
 def openai_schema() -> Validate:
-    """``validate(schema_name, instance)`` against ``components.schemas[schema_name]``."""
-    assert OPENAPI.is_file(), f"OpenAI's schema is missing: {OPENAPI} (shared/ beside the repo)"
-    components = _nullable_to_any_of(json.loads(OPENAPI.read_text())["components"])
-    validators: dict[str, jsonschema.Draft202012Validator] = {}
-
-    def validate(name: str, instance: Any) -> None:
-        if name not in validators:
-            root = {"components": components, "$ref": f"#/components/schemas/{name}"}
-            validators[name] = jsonschema.Draft202012Validator(root)
-        validators[name].validate(instance)
-
-    return validate
+    """``validate(schema_name, instance)`` against OpenAI's ``components.schemas``."""
+    return load_validator()
 
 
 ClientFactory = Callable[..., openai.AsyncOpenAI]
