@@ -46,6 +46,7 @@ async def create_key(
             allowed_models=fields.get("allowed_models", []),
             allowed_ips=fields.get("allowed_ips", []),
             allowed_chatbots=fields.get("allowed_chatbots", []),
+            required_region=fields.get("required_region"),
             expires_at=fields.get("expires_at"),
             is_active=True,
             revoked_at=None,

@@ -27,28 +27,36 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Item = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Items = Annotated[list[Item], msgspec.Meta(max_length=MAX_LIST_ITEMS)]
 PerMinute = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
+Region = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,16}$")]
+"""A provider region such as ``eu``: 1 to 16 lowercase letters, digits or hyphens."""
 
 
 class CreateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """``POST /api-keys``: scopes default to every public scope; empty lists allow everything."""
+    """``POST /api-keys``: scopes default to every public scope; empty lists allow everything.
+
+    ``required_region`` keeps the key's prompts on providers in that region (None: any region).
+    """
 
     name: Name
     scopes: Items | None = None
     allowed_models: Items = []
     allowed_ips: Items = []
     allowed_chatbots: Items = []
+    required_region: Region | None = None
     expires_at: datetime | None = None
     rate_limit_per_minute: PerMinute | None = None
 
 
 class UpdateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """``PATCH /api-keys/{id}``: only the fields sent change; ``null`` clears expiry or limit."""
+    """``PATCH /api-keys/{id}``: only the fields sent change; ``null`` clears expiry, limit or
+    region."""
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     scopes: Items | msgspec.UnsetType = msgspec.UNSET
     allowed_models: Items | msgspec.UnsetType = msgspec.UNSET
     allowed_ips: Items | msgspec.UnsetType = msgspec.UNSET
     allowed_chatbots: Items | msgspec.UnsetType = msgspec.UNSET
+    required_region: Region | msgspec.UnsetType | None = msgspec.UNSET
     expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     rate_limit_per_minute: PerMinute | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
@@ -65,6 +73,7 @@ class KeyView(msgspec.Struct, kw_only=True):
     allowed_models: list[str]
     allowed_ips: list[str]
     allowed_chatbots: list[str]
+    required_region: str | None
     expires_at: datetime | None
     is_active: bool
     revoked_at: datetime | None

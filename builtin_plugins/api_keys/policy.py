@@ -1,4 +1,4 @@
-"""Per-key model and chatbot restrictions, for the gateway and chatbot handlers to call.
+"""Per-key model, chatbot and region restrictions, for the gateway and chatbot handlers to call.
 
 Only ``api_key`` principals are restricted; an empty list allows everything. Users (JWT) and
 plugins are not restricted here: their access is decided by roles and ownership.
@@ -11,7 +11,12 @@ from collections.abc import Iterable, Sequence
 from kernel.errors import PermissionDeniedError
 from kernel.types import Principal
 
-__all__ = ["filter_allowed_models", "require_chatbot_allowed", "require_model_allowed"]
+__all__ = [
+    "filter_allowed_models",
+    "require_chatbot_allowed",
+    "require_model_allowed",
+    "required_region",
+]
 
 
 def _allowed(principal: Principal | None, attribute: str) -> Sequence[str]:
@@ -47,3 +52,11 @@ def require_chatbot_allowed(principal: Principal | None, chatbot_id: str) -> Non
             param="chatbot_id",
             code="chatbot_not_allowed",
         )
+
+
+def required_region(principal: Principal | None) -> str | None:
+    """The provider region the key requires for its prompts, or None (any region)."""
+    if principal is None or principal.kind != "api_key":
+        return None
+    region: str | None = principal.attributes.get("required_region")
+    return region

@@ -10,6 +10,7 @@ consumers must not mutate them):
 | ``allowed_models`` | tuple[str, ...] | empty: every model (see :mod:`.policy`) |
 | ``allowed_chatbots`` | tuple[str, ...] | empty: every chatbot (see :mod:`.policy`) |
 | ``allowed_ips`` | tuple[str, ...] | CIDRs; empty: any address (see :mod:`.checks`) |
+| ``required_region`` | str or None | prompts stay in this region; None: any (see :mod:`.policy`) |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def key_principal(record: KeyRecord) -> Principal:
             "allowed_models": tuple(record.allowed_models),
             "allowed_chatbots": tuple(record.allowed_chatbots),
             "allowed_ips": tuple(record.allowed_ips),
+            "required_region": record.required_region,
         },
     )
 

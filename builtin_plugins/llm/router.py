@@ -1,7 +1,8 @@
 """Choosing and calling providers: candidates, failover, retries with backoff, circuits.
 
-Candidates serve the model, are healthy, confidential, in the required region, have a closed
-circuit and — where the provider needs it — a valid attestation; then priority order, then the
+Candidates serve the model, are healthy, confidential, inside every required region (the
+deployment's ``required_region`` and the API key's: both must hold), have a closed circuit and —
+where the provider needs it — a valid attestation; then priority order, then the
 ``enclava_route_model`` hook. A call tries each candidate once per round (failover first), and
 between rounds backs off exponentially with jitter (tenacity), honouring ``Retry-After``, all
 inside one deadline. Only retryable errors (connect, timeout, 429, 5xx) move on.
@@ -84,8 +85,11 @@ class Router:
                 return verifier.status(route.provider.name, route.model)
         return UNATTESTED
 
-    async def candidates(self, model: str, task: str) -> list[Route]:
-        """Ordered routes for ``model``; ModelNotFoundError or NoRouteError when there are none."""
+    async def candidates(
+        self, model: str, task: str, *, key_region: str | None = None
+    ) -> list[Route]:
+        """Ordered routes for ``model`` inside the deployment's region and ``key_region`` (if
+        set); ModelNotFoundError or NoRouteError when there are none."""
         routes = (await self.index()).get(model)
         if not routes:
             raise ModelNotFoundError(model)
@@ -93,7 +97,7 @@ class Router:
         usable: list[Route] = []
         reasons: list[str] = []
         for route in routes:
-            reason = self._exclusion(route, task, region)
+            reason = self._exclusion(route, task, region, key_region)
             if reason:
                 reasons.append(f"{route.provider.name}: {reason}")
             else:
@@ -103,11 +107,13 @@ class Router:
         usable.sort(key=lambda r: r.provider.priority)
         return list(self._kernel.route_model(model, usable))
 
-    def _exclusion(self, route: Route, task: str, region: str) -> str:
+    def _exclusion(self, route: Route, task: str, region: str, key_region: str | None) -> str:
         if task not in route.model.tasks:
             return f"model does not support {task}"
         if region and route.provider.region != region:
             return f"outside the required region {region}"
+        if key_region and route.provider.region != key_region:
+            return f"outside the API key's required region {key_region}"
         if self._breaker.state(route.provider.name) == "open":
             return "circuit open after repeated failures"
         status = self.attestation(route)

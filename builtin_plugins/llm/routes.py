@@ -12,7 +12,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from builtin_plugins.api_keys.policy import filter_allowed_models, require_model_allowed
+from builtin_plugins.api_keys.policy import (
+    filter_allowed_models,
+    require_model_allowed,
+    required_region,
+)
 from builtin_plugins.llm.catalog import Route
 from builtin_plugins.llm.gateway import Gateway
 from builtin_plugins.llm.relay import Usage, relay_sse
@@ -102,7 +106,9 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
         body = await request.body()
         view = decode_view(body, ChatView)
         require_model_allowed(ctx.principal, view.model)
-        routes = await gateway.router.candidates(view.model, "generate")
+        routes = await gateway.router.candidates(
+            view.model, "generate", key_region=required_region(ctx.principal)
+        )
         if not view.stream:
             return await _complete(gateway, ctx, routes, "/chat/completions", body)
         keep_usage = bool(view.stream_options and view.stream_options.include_usage)
@@ -123,7 +129,9 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
         body = await request.body()
         view = decode_view(body, EmbeddingsView)
         require_model_allowed(ctx.principal, view.model)
-        routes = await gateway.router.candidates(view.model, "embed")
+        routes = await gateway.router.candidates(
+            view.model, "embed", key_region=required_region(ctx.principal)
+        )
         return await _complete(gateway, ctx, routes, "/embeddings", body)
 
     return embeddings

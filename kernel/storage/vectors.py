@@ -6,7 +6,9 @@
 names qdrant-edge-py, Qdrant's Rust engine in process, as the faster embedded engine to adopt
 behind this seam when measurements call for it; callers only see :class:`VectorStore`.
 
-qdrant-client is imported inside the factory because it takes over a second to import.
+qdrant-client takes over a second and ~80 MB to import, so the client is created on the first
+vector operation, not at boot: ``ping`` asks a server's ``/readyz`` over plain HTTP and checks
+an embedded store's directory and lock (taken at open, so a second process fails at boot).
 Point ids are arbitrary strings, mapped to UUIDv5 for Qdrant; the original id rides in the
 payload under ``_id`` and is restored on the way out. Backend failures become
 :class:`~kernel.errors.StoreUnavailableError` (store ``"vectors"``); a missing collection is
@@ -24,12 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from kernel.errors import (
-    ConfigError,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
     StoreUnavailableError,
 )
+from kernel.storage.vector_engines import EmbeddedEngine, ServerEngine
+from kernel.storage.vector_engines import Engine as _Engine
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
@@ -68,9 +71,16 @@ class VectorHit(msgspec.Struct, frozen=True):
 class VectorStore:
     """Collections of vectors with payload filters; one instance per process, closed at exit."""
 
-    def __init__(self, client: AsyncQdrantClient, *, embedded: bool) -> None:
-        self._client = client
+    def __init__(self, engine: _Engine, *, embedded: bool) -> None:
+        self._engine = engine
+        self._client: AsyncQdrantClient | None = None
         self._embedded = embedded
+
+    @property
+    def _qdrant(self) -> AsyncQdrantClient:
+        if self._client is None:
+            self._client = self._engine.connect()
+        return self._client
 
     @property
     def embedded(self) -> bool:
@@ -88,15 +98,15 @@ class VectorStore:
         wanted = models.Distance(_DISTANCES[distance])
         params = models.VectorParams(size=dimensions, distance=wanted)
         with self._guard(name):
-            if not await self._client.collection_exists(name):
+            if not await self._qdrant.collection_exists(name):
                 try:
-                    await self._client.create_collection(name, vectors_config=params)
+                    await self._qdrant.create_collection(name, vectors_config=params)
                     return
                 except Exception:
                     # Another process may have created it first; only then is this fine.
-                    if not await self._client.collection_exists(name):
+                    if not await self._qdrant.collection_exists(name):
                         raise
-            info = await self._client.get_collection(name)
+            info = await self._qdrant.get_collection(name)
         existing = info.config.params.vectors
         if not isinstance(existing, models.VectorParams):
             raise ConflictError(f"vector collection '{name}' uses named vectors")
@@ -121,7 +131,7 @@ class VectorStore:
                 models.PointStruct(id=_point_id(point.id), vector=point.vector, payload=payload)
             )
         with self._guard(name):
-            await self._client.upsert(name, points=structs, wait=True)
+            await self._qdrant.upsert(name, points=structs, wait=True)
 
     async def search(
         self,
@@ -143,7 +153,7 @@ class VectorStore:
                 ]
             )
         with self._guard(name):
-            response = await self._client.query_points(
+            response = await self._qdrant.query_points(
                 name, query=vector, query_filter=query_filter, limit=limit, with_payload=True
             )
         return [_hit(point) for point in response.points]
@@ -156,29 +166,29 @@ class VectorStore:
             return
         selector = models.PointIdsList(points=[_point_id(point_id) for point_id in ids])
         with self._guard(name):
-            await self._client.delete(name, points_selector=selector, wait=True)
+            await self._qdrant.delete(name, points_selector=selector, wait=True)
 
     async def count(self, name: str) -> int:
         """Exact number of points in collection ``name``."""
         with self._guard(name):
-            result = await self._client.count(name, exact=True)
+            result = await self._qdrant.count(name, exact=True)
         return result.count
 
     async def drop_collection(self, name: str) -> bool:
         """Delete collection ``name`` and its points; True when it existed."""
         with self._guard(name):
-            return await self._client.delete_collection(name)
+            return await self._qdrant.delete_collection(name)
 
     async def ping(self) -> None:
         """Raise StoreUnavailableError("vectors") unless the engine answers."""
-        try:
-            await self._client.get_collections()
-        except Exception as exc:
-            raise StoreUnavailableError("vectors", reason=_reason(exc)) from exc
+        await self._engine.probe()
 
     async def close(self) -> None:
         """Release connections (server) or the data directory lock (embedded)."""
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        self._engine.release()
 
     @contextmanager
     def _guard(self, collection: str) -> Iterator[None]:
@@ -203,24 +213,9 @@ def open_vector_store(url: str, api_key: str, data_dir: Path, *, timeout: int = 
 
     Raises ConfigError for an unusable URL, StoreUnavailableError if the embedded data is locked.
     """
-    from qdrant_client import AsyncQdrantClient
-
     if url:
-        try:
-            client = AsyncQdrantClient(
-                url=url, api_key=api_key or None, timeout=timeout, check_compatibility=False
-            )
-        except ValueError:
-            raise ConfigError("setting qdrant.url is not a valid http(s) URL") from None
-        return VectorStore(client, embedded=False)
-    path = data_dir / "qdrant"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        client = AsyncQdrantClient(path=str(path))
-    except RuntimeError as exc:
-        reason = "embedded data directory is in use by another process"
-        raise StoreUnavailableError("vectors", reason=reason) from exc
-    return VectorStore(client, embedded=True)
+        return VectorStore(ServerEngine(url, api_key, timeout=timeout), embedded=False)
+    return VectorStore(EmbeddedEngine(data_dir / "qdrant"), embedded=True)
 
 
 def _point_id(point_id: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 import openai
+from litestar import Litestar
 
 from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import SimulatorHandle, running_simulator
@@ -54,11 +55,21 @@ class Env(msgspec.Struct):
     privatemode: SimulatorHandle
     redpill: SimulatorHandle
     kernel: Kernel
+    app: Litestar
 
-    def client(self, **options: Any) -> openai.AsyncOpenAI:
+    def client(self, key: str | None = None, **options: Any) -> openai.AsyncOpenAI:
+        """An SDK client with the gateway's first key, or with ``key``."""
         return openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self.key, max_retries=0, timeout=20.0, **options
+            base_url=self.base_url,
+            api_key=key or self.key,
+            max_retries=0,
+            timeout=20.0,
+            **options,
         )
+
+    async def new_key(self, **fields: Any) -> str:
+        """Another key, created by a new admin through the internal API with ``fields``."""
+        return await _api_key(self.app, self.base_url.removesuffix("/api/v1"), **fields)
 
     def sync_client(self) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.base_url, api_key=self.key, max_retries=0, timeout=20)
@@ -78,11 +89,11 @@ def _provider_env(kind: str, sim: SimulatorHandle, **fields: str) -> dict[str, s
     return {f"ENCLAVA_{kind.upper()}_{k}": v for k, v in values.items()}
 
 
-async def _api_key(app: Any, base: str) -> str:
+async def _api_key(app: Litestar, base: str, **fields: Any) -> str:
     async with httpx.AsyncClient(base_url=base) as client:
         headers = await admin_headers(app, client)
         response = await client.post(
-            "/api-internal/v1/api-keys", headers=headers, json={"name": "sdk"}
+            "/api-internal/v1/api-keys", headers=headers, json={"name": "sdk", **fields}
         )
         assert response.status_code == 201, response.text
         return str(response.json()["key"])
@@ -124,6 +135,6 @@ def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gat
             async with serving(app) as base:
                 key = await _api_key(app, base)
                 await _until_discovered(base, key)
-                yield Env(f"{base}/api/v1", key, pm, rp, app.state.kernel)
+                yield Env(f"{base}/api/v1", key, pm, rp, app.state.kernel, app)
 
     return run

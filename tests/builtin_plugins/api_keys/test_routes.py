@@ -26,6 +26,7 @@ VIEW_FIELDS = {
     "allowed_models",
     "allowed_ips",
     "allowed_chatbots",
+    "required_region",
     "expires_at",
     "is_active",
     "revoked_at",
@@ -66,6 +67,7 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         assert set(created) == VIEW_FIELDS
         assert created["prefix"] == f"{key[:15]}…"
         assert created["scopes"] == list(PUBLIC_SCOPES)
+        assert created["required_region"] is None
         assert (created["is_active"], created["revoked_at"], created["last_used_at"]) == (
             True,
             None,
@@ -100,8 +102,27 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         ({"name": ""}, "name"),
         ({"name": "   "}, "name"),
         ({"owner_id": "someone"}, "owner_id"),
+        ({"required_region": "EU"}, "required_region"),
+        ({"required_region": ""}, "required_region"),
+        ({"required_region": "eu west"}, "required_region"),
+        ({"required_region": "e" * 17}, "required_region"),
+        ({"required_region": 1}, "required_region"),
     ],
-    ids=["cidr", "ip", "scope", "past", "rate", "empty-name", "blank-name", "unknown-field"],
+    ids=[
+        "cidr",
+        "ip",
+        "scope",
+        "past",
+        "rate",
+        "empty-name",
+        "blank-name",
+        "unknown-field",
+        "region-case",
+        "region-empty",
+        "region-space",
+        "region-long",
+        "region-type",
+    ],
 )
 async def test_create_validates_each_field(
     make_app: Any, running: Any, body: dict[str, Any], param: str
@@ -128,12 +149,14 @@ async def test_create_normalises_restrictions(make_app: Any, running: Any) -> No
             allowed_chatbots=["bot"],
             expires_at=expires.isoformat(),
             rate_limit_per_minute=30,
+            required_region="eu-west-1",
         )
         assert created["scopes"] == ["models.list"]
         assert created["allowed_ips"] == ["10.0.0.0/8", "2001:db8::1/128"]
         assert created["allowed_chatbots"] == ["bot"]
         assert datetime.fromisoformat(created["expires_at"]) == expires
         assert created["rate_limit_per_minute"] == 30
+        assert created["required_region"] == "eu-west-1"
 
 
 async def test_update_applies_at_once(make_app: Any, running: Any, probe: Any) -> None:
@@ -161,6 +184,31 @@ async def test_update_applies_at_once(make_app: Any, running: Any, probe: Any) -
         assert error_of(bad, 400)["param"] == "allowed_ips"
     updates = [e for e in probe.events if e.action == "api_key.update"]
     assert updates[0].details["fields"] == ["name", "rate_limit_per_minute", "scopes"]
+
+
+async def test_required_region_changes_apply_at_once(make_app: Any, running: Any) -> None:
+    app = make_app(ENCLAVA_API_KEYS_CACHE_TTL_SECONDS="3600")
+    async with running(app) as client:
+        alice = await user_headers(app, client, "alice")
+        created = await create(client, alice, required_region="eu")
+        key, url = {"X-API-Key": created["key"]}, f"{API}/{created['id']}"
+
+        async def region_seen() -> Any:
+            return (await client.get(WHOAMI, headers=key)).json()["attributes"]["required_region"]
+
+        assert await region_seen() == "eu"  # now cached
+        response = await client.patch(url, json={"required_region": "us"}, headers=alice)
+        assert response.json()["required_region"] == "us"
+        assert await region_seen() == "us"
+        response = await client.patch(url, json={"name": "renamed"}, headers=alice)
+        assert response.json()["required_region"] == "us"
+        bad = await client.patch(url, json={"required_region": "US"}, headers=alice)
+        assert error_of(bad, 400)["param"] == "required_region"
+        response = await client.patch(url, json={"required_region": None}, headers=alice)
+        assert response.json()["required_region"] is None
+        assert await region_seen() is None
+        shown = await client.get(url, headers=alice)
+        assert shown.json()["required_region"] is None
 
 
 async def test_revoke_restore_and_delete(make_app: Any, running: Any, probe: Any) -> None:

@@ -115,9 +115,12 @@ async def test_mid_stream_failure_ends_with_an_sse_error(gateway: Gateway) -> No
         assert await _chat_requests(env.redpill) == 0
 
 
-async def _served_by_nobody(env: Env, model: str) -> openai.InternalServerError:
+async def _served_by_nobody(
+    env: Env, model: str, key: str | None = None
+) -> openai.InternalServerError:
     with pytest.raises(openai.InternalServerError) as refused:
-        await env.client().chat.completions.create(model=model, messages=CHAT)
+        await env.client(key).chat.completions.create(model=model, messages=CHAT)
+    assert (refused.value.status_code, refused.value.code) == (503, "no_available_provider")
     return refused.value
 
 
@@ -136,6 +139,35 @@ async def test_required_region_keeps_prompts_in_the_eu(gateway: Gateway) -> None
         assert "region" in refused.message
         await env.privatemode.control.set_faults(status=500)
         await _served_by_nobody(env, SHARED)
+        assert await _chat_requests(env.redpill) == 0
+
+
+async def test_key_region_keeps_its_prompts_in_the_eu(gateway: Gateway) -> None:
+    async with gateway() as env:
+        eu_key = await env.new_key(required_region="eu")
+        refused = await _served_by_nobody(env, REDPILL_ONLY, eu_key)
+        assert "redpill: outside the API key's required region eu" in refused.message
+        await env.privatemode.control.set_faults(status=500)
+        await _served_by_nobody(env, SHARED, eu_key)
+        assert await _chat_requests(env.redpill) == 0
+        raw = await env.client().chat.completions.with_raw_response.create(
+            model=SHARED, messages=CHAT
+        )
+        assert raw.headers["x-enclava-provider"] == "redpill"
+
+
+async def test_key_and_deployment_regions_must_both_hold(gateway: Gateway) -> None:
+    async with gateway(ENCLAVA_LLM_REQUIRED_REGION="eu") as env:
+        eu_key = await env.new_key(required_region="eu")
+        raw = await env.client(eu_key).chat.completions.with_raw_response.create(
+            model=SHARED, messages=CHAT
+        )
+        assert raw.headers["x-enclava-provider"] == "privatemode"
+        us_key = await env.new_key(required_region="us")
+        refused = await _served_by_nobody(env, SHARED, us_key)
+        assert "privatemode: outside the API key's required region us" in refused.message
+        assert "redpill: outside the required region eu" in refused.message
+        assert await _chat_requests(env.privatemode) == 1
         assert await _chat_requests(env.redpill) == 0
 
 

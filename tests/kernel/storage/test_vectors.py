@@ -173,3 +173,24 @@ def test_import_is_lazy() -> None:
         cwd=Path(__file__).parents[3],
     )
     assert result.stdout.strip() == "False"
+
+
+def test_qdrant_client_is_loaded_only_when_vectors_are_used(tmp_path: Path) -> None:
+    """Boot and readiness never import qdrant-client (~80 MB, > 1 s); the first operation does."""
+    script = f"""
+import asyncio, sys
+from pathlib import Path
+from kernel.storage.vectors import VectorPoint, open_vector_store
+
+async def main():
+    store = open_vector_store("", "", Path({str(tmp_path)!r}))
+    await store.ping()
+    assert "qdrant_client" not in sys.modules
+    await store.ensure_collection("c", dimensions=2)
+    await store.upsert("c", [VectorPoint(id="a", vector=[1.0, 0.0])])
+    assert "qdrant_client" in sys.modules
+    await store.close()
+
+asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
