@@ -29,7 +29,7 @@ from pathlib import Path
 import servers
 from loadgen import Job, Result, chat_body, run_sync
 from mock_upstream import MODEL
-from procs import LOADGEN_CPU, cpu_seconds, pin_self, rss_mib
+from procs import LOADGEN_CPU, ForeignLoad, cpu_seconds, pin_self, rss_mib
 from report import Key, Targets, aggregate, table
 from report import targets as check_targets
 
@@ -121,6 +121,25 @@ def _dump(path: Path, results: dict[Key, list[Result]], rss: float) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
+def _revision() -> str:
+    """The measured code: commit, plus ``+dirty`` when the work tree has changes."""
+    repo = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(repo)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "revision unknown"
+    return f"at {head}{'+dirty' if dirty else ''}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per cell")
@@ -135,12 +154,15 @@ def main() -> None:
         targets, idle_rss = _start(stack, Path(tmp), args.skip_litellm)
         print(f"Enclava idle RSS after start: {idle_rss:.1f} MiB; warming up", flush=True)
         _warm_up(targets, 1.0)
+        foreign = ForeignLoad()
         results = measure(targets, concurrencies, args)
+        noise = foreign.report()
         loaded_rss = rss_mib(targets["enclava"].process.pid)
     cells = aggregate(results)
     print(
         f"\nMedians of {args.repeats} repeats x {args.duration:g} s per cell; "
-        f"Enclava RSS idle {idle_rss:.1f} MiB, after load {loaded_rss:.1f} MiB\n"
+        f"Enclava {_revision()}, RSS idle {idle_rss:.1f} MiB, after load {loaded_rss:.1f} MiB; "
+        f"{noise}\n"
     )
     print(table(cells, list(targets)))
     rival = "litellm" if "litellm" in targets else None

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
-from procs import LOADGEN_CPU, cpu_seconds, pin_self
+from procs import LOADGEN_CPU, cpu_seconds, pin_self, run_fast
 
 __all__ = ["Job", "Result", "chat_body", "run", "run_sync"]
 
@@ -35,8 +35,9 @@ class Job:
     """One measurement cell: where to send what, how hard and for how long."""
 
     url: str
-    body: bytes
+    body: bytes | None
     token: str = ""
+    method: str = "POST"
     stream: bool = False
     concurrency: int = 1
     duration: float = 5.0
@@ -106,7 +107,7 @@ async def _one(
 ) -> tuple[float, float | None, str]:
     """(latency, ttfc or None, error text or "") for one request."""
     began = time.perf_counter()
-    async with session.post(job.url, data=job.body, headers=headers) as response:
+    async with session.request(job.method, job.url, data=job.body, headers=headers) as response:
         if not job.stream:
             await response.read()
             error = "" if response.status == 200 else f"HTTP {response.status}"
@@ -147,7 +148,7 @@ async def _worker(
 
 async def run(job: Job, probe: Callable[[], float] | None = None) -> Result:
     """Run ``job``; ``probe`` (e.g. the server's CPU seconds) is read around the timed part."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json"} if job.body is not None else {}
     if job.token:
         headers["Authorization"] = f"Bearer {job.token}"
     connector = aiohttp.TCPConnector(limit=job.concurrency, force_close=False)
@@ -169,12 +170,7 @@ async def run(job: Job, probe: Callable[[], float] | None = None) -> Result:
 
 def run_sync(job: Job, probe: Callable[[], float] | None = None) -> Result:
     """``run`` on a fresh (uv)loop."""
-    try:
-        import uvloop
-
-        return uvloop.run(run(job, probe))
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        return asyncio.run(run(job, probe))
+    return run_fast(run(job, probe))
 
 
 def main() -> None:

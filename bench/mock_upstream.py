@@ -23,6 +23,7 @@ from typing import cast
 
 import httptools
 import msgspec
+from procs import run_fast
 
 __all__ = ["CHUNKS", "MODEL", "main", "serve"]
 
@@ -196,14 +197,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.cpu is not None and args.cpu < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {args.cpu})
-    try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        runner(serve(args.port, args.chunk_delay_ms / 1000))
+        run_fast(serve(args.port, args.chunk_delay_ms / 1000))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ signals only that process group.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -16,19 +17,22 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any, TypeVar
 
 __all__ = [
     "LOADGEN_CPU",
     "SERVER_CPU",
+    "ForeignLoad",
     "Spawned",
     "cpu_seconds",
     "free_port",
     "get_json",
     "pin_self",
     "rss_mib",
+    "run_fast",
     "spawn",
     "wait_until",
 ]
@@ -38,6 +42,7 @@ LOADGEN_CPU = 0
 SERVER_CPU = 1
 """The gateway under test runs alone on this core."""
 TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -54,7 +59,8 @@ def pin_self(cpu: int) -> None:
 
 def tree(pid: int) -> list[int]:
     """``pid`` and its live descendants."""
-    found, todo = [], [pid]
+    found: list[int] = []
+    todo = [pid]
     while todo and len(found) < 1000:
         current = todo.pop()
         found.append(current)
@@ -172,3 +178,40 @@ def get_json(url: str, token: str = "") -> object:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores spent outside idle/iowait since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    guest = sum(fields[8:10]) if len(fields) > 9 else 0  # already counted in user/nice
+    return (sum(fields) - idle - guest) / TICKS
+
+
+class ForeignLoad:
+    """CPU used by processes outside this bench's tree between ``__init__`` and ``report``."""
+
+    def __init__(self, also_ours: Sequence[int] = ()) -> None:
+        self._pids = [os.getpid(), *also_ours]
+        self._began = time.monotonic()
+        self._busy = _machine_busy()
+        self._ours = self._our_cpu()
+
+    def _our_cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self._pids)
+
+    def report(self) -> str:
+        wall = time.monotonic() - self._began
+        foreign = (_machine_busy() - self._busy) - (self._our_cpu() - self._ours)
+        share = max(0.0, foreign) / wall * 100 if wall else 0.0
+        warn = " — results are noisy, rerun on a quiet machine" if share > 5 else ""
+        return f"other processes used {share:.0f}% of one core during the measurement{warn}"
+
+
+def run_fast(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop (shipped with uvicorn[standard]), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -20,23 +21,33 @@ from kernel.errors import ConfigError, EnclavaError, StoreUnavailableError
 from kernel.operations import plugin_table, run_migrations, toggle_plugin
 from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
-from kernel.settings import CONFIG_FILE_ENV, Settings, load_settings, masked_settings
+from kernel.settings import (
+    CONFIG_FILE_ENV,
+    Settings,
+    configured_values,
+    load_settings,
+    masked_settings,
+)
 from kernel.storage.stores import require_shared_stores
-from kernel.types import CliCommand
+from kernel.types import CliCommand, ServeOption
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 Handler = Callable[[argparse.Namespace, "Context"], int]
+ServeFlags = tuple[tuple[str, ServeOption], ...]
+"""Plugin flags of ``serve``: (argparse ``dest``, option)."""
 
 
 class Context:
     """What a command needs: the plugin manager and settings (loaded on first use)."""
 
-    def __init__(self, config: Path | None, overrides: dict[str, str]) -> None:
+    def __init__(
+        self, config: Path | None, overrides: dict[str, str], plugins: PluginManager | None = None
+    ) -> None:
         self.config = config
         self.overrides = overrides
-        self._plugins: PluginManager | None = None
+        self._plugins = plugins
         self._settings: Settings | None = None
 
     @property
@@ -67,6 +78,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         "ENCLAVA_SERVER_WORKERS": None if args.workers is None else str(args.workers),
     }
     ctx.override({k: v for k, v in overrides.items() if v is not None})
+    _prepare_serve_flags(args.serve_flags, args, ctx)
     settings = ctx.settings
     require_shared_stores(settings)
     asyncio.run(run_migrations(settings, ctx.plugins))
@@ -92,6 +104,34 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         lifespan="on",
     )
     return EXIT_OK
+
+
+def _prepare_serve_flags(flags: ServeFlags, args: argparse.Namespace, ctx: Context) -> None:
+    """Apply the overrides of every plugin flag given, in registration order."""
+    for dest, option in flags:
+        if getattr(args, dest):
+            env = {**os.environ, **ctx.overrides}
+            configured = configured_values(
+                ctx.config, env=env, plugin_schemas=ctx.plugins.settings_schemas()
+            )
+            ctx.override(dict(option.prepare(ctx.settings, configured)))
+
+
+def _serve_flags(serve: argparse.ArgumentParser, plugins: PluginManager | None) -> ServeFlags:
+    """Add the ``enclava_serve_options`` flags of every registered plugin to ``serve``."""
+    flags: list[tuple[str, ServeOption]] = []
+    found = [] if plugins is None else plugins.collect("enclava_serve_options", plugins.names)
+    for plugin, options in found:
+        for option in options:
+            if not isinstance(option, ServeOption) or not option.flag.startswith("--"):
+                raise ConfigError(f"plugin '{plugin}' returned a bad serve option")
+            dest = f"plugin_flag_{len(flags)}"  # never clashes with the parser's own names
+            try:
+                serve.add_argument(option.flag, action="store_true", dest=dest, help=option.help)
+            except argparse.ArgumentError as exc:
+                raise ConfigError(f"plugin '{plugin}' serve option clashes: {exc}") from None
+            flags.append((dest, option))
+    return tuple(flags)
 
 
 def _migrate(_args: argparse.Namespace, ctx: Context) -> int:
@@ -152,12 +192,15 @@ def _add(
 
 
 def _kernel_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    manager: PluginManager | None,
 ) -> None:
     serve = _add(sub, "serve", "Run the gateway (migrates first).", _serve, common)
     serve.add_argument("--host", help="bind address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from settings: 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (> 1 needs Redis + Qdrant)")
+    serve.set_defaults(serve_flags=_serve_flags(serve, manager))
     _add(
         sub,
         "migrate",
@@ -196,16 +239,26 @@ def _plugin_commands(
             parser.set_defaults(handler=lambda a, _c, run=command.run: run(a))
 
 
-def build_parser(ctx: Context | None) -> argparse.ArgumentParser:
-    """The full parser; plugin commands are added when ``ctx`` can load settings."""
+def build_parser(ctx: Context | None, *, plugin_commands: bool = True) -> argparse.ArgumentParser:
+    """The full parser; with ``ctx``, plugins' ``serve`` flags are added, and their commands
+    too (unless ``plugin_commands`` is false) when ``ctx`` can load settings."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
     parser = argparse.ArgumentParser(prog="enclava", description="Enclava confidential AI gateway.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _kernel_commands(sub, common)
-    if ctx is not None:
+    _kernel_commands(sub, common, None if ctx is None else ctx.plugins)
+    if ctx is not None and plugin_commands:
         _plugin_commands(sub, ctx)
     return parser
+
+
+def _fullest_parser(ctx: Context) -> argparse.ArgumentParser:
+    """Plugin commands need settings and ``serve`` flags need plugins; kernel commands need
+    neither, so ``--help`` and a clear configuration error stay reachable."""
+    for plugin_commands in (True, False):
+        with contextlib.suppress(ConfigError):
+            return build_parser(ctx, plugin_commands=plugin_commands)
+    return build_parser(None)
 
 
 def _run(argv: Sequence[str]) -> int:
@@ -216,11 +269,7 @@ def _run(argv: Sequence[str]) -> int:
         Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None
     )
     ctx = Context(config, {})
-    try:
-        parser = build_parser(ctx)
-    except ConfigError:
-        parser = build_parser(None)  # still offer --help and kernel commands
-    args = parser.parse_args(argv)
+    args = _fullest_parser(ctx).parse_args(argv)
     handler: Handler = args.handler
     return handler(args, ctx)
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         Provider,
         RequestCheck,
         RouteSet,
+        ServeOption,
         SettingsSection,
         UsageSink,
         Verifier,
@@ -119,3 +120,12 @@ def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask] | None:
 @hookspec
 def enclava_cli(kernel: Kernel) -> Sequence[CliCommand] | None:
     """Collect, sync: extra ``enclava`` subcommands."""
+
+
+@hookspec
+def enclava_serve_options() -> Sequence[ServeOption] | None:
+    """Collect, sync, called when the ``enclava`` parser is built: extra ``serve`` flags, or None.
+
+    A given flag's ``prepare`` runs before migrations; the variables it returns reach the server
+    process (and every worker) like the command line's own overrides.
+    """

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.providers.redpill",
     "builtin_plugins.llm",
     "builtin_plugins.simulators",
+    "builtin_plugins.demo",
 )
 """Modules registered as builtin plugins, in registration order."""
 

@@ -182,9 +182,17 @@ class Kernel:
             return self.base_settings
 
     async def _call_lifecycle(self, hook: str, plugins: Iterable[str]) -> None:
-        for _plugin, result in self.plugins.collect(hook, set(plugins), kernel=self):
-            if inspect.isawaitable(result):
+        results = [r for _, r in self.plugins.collect(hook, set(plugins), kernel=self)]
+        for index, result in enumerate(results):
+            if not inspect.isawaitable(result):
+                continue
+            try:
                 await result
+            except BaseException:
+                for pending in results[index + 1 :]:
+                    if inspect.iscoroutine(pending):
+                        pending.close()  # never awaited: close instead of leaking a warning
+                raise
 
     async def _on_change(self, _message: bytes) -> None:
         await self.refresh_plugin_state()

@@ -34,6 +34,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "apply_overrides",
+    "configured_values",
     "default_config_path",
     "load_settings",
     "mask_secrets",
@@ -236,6 +237,18 @@ def load_settings(
         for name, schema in (plugin_schemas or {}).items()
     }
     return Settings(kernel=kernel, sections=sections, source=source)
+
+
+def configured_values(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    plugin_schemas: Mapping[str, type[msgspec.Struct]] | None = None,
+) -> dict[str, Any]:
+    """What ``config_file`` and ``ENCLAVA_*`` variables set explicitly, by section; no defaults."""
+    data = {} if config_file is None else _read_toml(config_file)
+    env_data = _env_overrides(os.environ if env is None else env, _schemas(plugin_schemas or {}))
+    return _merge(data, env_data)
 
 
 _SECRET_NAME = re.compile(r"(key|secret|password|token|credential|pepper)", re.IGNORECASE)

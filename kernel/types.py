@@ -7,7 +7,7 @@ calls them as plain async objects.
 from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -15,6 +15,8 @@ import msgspec
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.types import ControllerRouterHandler
+
+    from kernel.settings import Settings
 
 __all__ = [
     "ApiSurface",
@@ -34,6 +36,7 @@ __all__ = [
     "RequestCheck",
     "RequestContext",
     "RouteSet",
+    "ServeOption",
     "SettingsSection",
     "UpstreamCall",
     "UpstreamResult",
@@ -118,6 +121,21 @@ class CliCommand(msgspec.Struct, frozen=True):
     help: str
     configure: Callable[[ArgumentParser], None]
     run: Callable[[Namespace], int]
+
+
+class ServeOption(msgspec.Struct, frozen=True):
+    """A plugin's flag of ``enclava serve``, given or not; ``prepare`` runs when it is given.
+
+    ``prepare(settings, configured)`` gets the settings the command line, config file and
+    environment produce, and ``configured``: only the values the config file and ``ENCLAVA_*``
+    variables set explicitly, by section (so a flag can refuse to override an operator's
+    choice). It returns extra ``ENCLAVA_*`` variables for the server, or raises
+    :class:`~kernel.errors.ConfigError` to refuse to start.
+    """
+
+    flag: str
+    help: str
+    prepare: Callable[[Settings, Mapping[str, Any]], Mapping[str, str]]
 
 
 @runtime_checkable

@@ -77,12 +77,13 @@ class Router:
         return await self._catalog.index(providers)
 
     def attestation(self, route: Route) -> AttestationStatus:
-        """The verdict gating ``route``: proxy-attested providers need no verifier."""
-        if not route.provider.requires_attestation:
-            return AttestationStatus(valid=True, label=f"{route.provider.kind}-proxy")
+        """The verdict gating ``route``: a verifier of the provider's kind decides; without one,
+        proxy-attested providers pass and the others are unattested."""
         for verifier in self._kernel.components.verifiers:
             if verifier.provider_kind == route.provider.kind:
                 return verifier.status(route.provider.name, route.model)
+        if not route.provider.requires_attestation:
+            return AttestationStatus(valid=True, label=f"{route.provider.kind}-proxy")
         return UNATTESTED
 
     async def candidates(

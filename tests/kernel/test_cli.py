@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 import uvicorn
 
-from kernel.cli import main
+from kernel.cli import Context, build_parser, main
+from kernel.errors import ConfigError
+from kernel.hookspecs import hookimpl
+from kernel.plugins import PluginManager
+from kernel.settings import Settings
+from kernel.types import ServeOption
 
 # ``serve`` exports its overrides to os.environ for uvicorn's factory; listing them here makes
 # monkeypatch remove them again after each test.
@@ -241,3 +246,69 @@ def test_serve_flags_override_settings_and_reach_uvicorn(
     assert call["forwarded_allow_ips"] == "10.0.0.5"
     assert os.environ["ENCLAVA_SERVER_WORKERS"] == "3"  # the app factory in each worker sees it
     assert (tmp_path / "data" / "enclava.db").is_file()  # migrated before serving
+
+
+class Loud:
+    """A plugin contributing ``serve --loud``, which raises the log level it is given."""
+
+    PLUGIN_NAME = "loud"
+
+    def __init__(self, flag: str = "--loud", refuse: bool = False) -> None:
+        self.flag = flag
+        self.refuse = refuse
+        self.seen: list[tuple[Settings, Any]] = []
+
+    def _prepare(self, settings: Settings, configured: Any) -> dict[str, str]:
+        self.seen.append((settings, configured))
+        if self.refuse:
+            raise ConfigError("--loud is not allowed here")
+        return {"ENCLAVA_SERVER_LOG_LEVEL": "debug"}
+
+    @hookimpl
+    def enclava_serve_options(self) -> list[ServeOption]:
+        return [ServeOption(flag=self.flag, help="log everything", prepare=self._prepare)]
+
+
+def _serve_with(plugin: Loud, *argv: str) -> int:
+    ctx = Context(None, {}, PluginManager(extra=[plugin], load_entry_points=False))
+    args = build_parser(ctx).parse_args(["serve", *argv])
+    code: int = args.handler(args, ctx)
+    return code
+
+
+def test_a_plugin_serve_flag_prepares_overrides_that_reach_uvicorn(
+    monkeypatch: pytest.MonkeyPatch, no_uvicorn: list[dict[str, Any]]
+) -> None:
+    monkeypatch.setenv("ENCLAVA_SERVER_LOG_LEVEL", "")
+    monkeypatch.delenv("ENCLAVA_SERVER_LOG_LEVEL")
+    monkeypatch.setenv("ENCLAVA_SERVER_HOST", "127.0.0.2")
+    plugin = Loud()
+    assert _serve_with(plugin, "--loud", "--port", "9300") == 0
+    [(settings, configured)] = plugin.seen
+    assert settings.kernel.server.port == 9300  # prepared after the command line's overrides
+    assert configured == {"server": {"host": "127.0.0.2", "port": "9300"}}
+    [call] = no_uvicorn
+    assert call["log_level"] == "debug"
+    assert os.environ["ENCLAVA_SERVER_LOG_LEVEL"] == "debug"
+
+
+def test_a_plugin_serve_flag_not_given_is_not_prepared(
+    no_uvicorn: list[dict[str, Any]],
+) -> None:
+    plugin = Loud()
+    assert _serve_with(plugin) == 0
+    assert plugin.seen == []
+    assert no_uvicorn[0]["log_level"] == "info"
+
+
+def test_a_plugin_serve_flag_can_refuse_to_start(no_uvicorn: list[dict[str, Any]]) -> None:
+    with pytest.raises(ConfigError, match="not allowed"):
+        _serve_with(Loud(refuse=True), "--loud")
+    assert no_uvicorn == []
+
+
+@pytest.mark.parametrize("flag", ["--port", "loud"])
+def test_a_clashing_or_malformed_serve_flag_fails_boot(flag: str) -> None:
+    ctx = Context(None, {}, PluginManager(extra=[Loud(flag)], load_entry_points=False))
+    with pytest.raises(ConfigError, match="loud"):
+        build_parser(ctx)

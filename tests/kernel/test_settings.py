@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from kernel.errors import ConfigError
-from kernel.settings import load_settings, masked_settings
+from kernel.settings import configured_values, load_settings, masked_settings
 
 
 class PrivatemodeSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -226,3 +226,22 @@ def test_masked_settings_leave_unset_secrets_empty() -> None:
     masked = masked_settings(load_settings(env={}))
     assert masked["files"]["key"] == ""
     assert masked["qdrant"]["api_key"] == ""
+
+
+def test_configured_values_hold_only_what_the_file_and_environment_set(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "[server]\nport = 9000\n[privatemode]\ntimeout = 5.0\n")
+    env = {"ENCLAVA_PRIVATEMODE_URL": "https://api.privatemode.ai", "ENCLAVA_DATA_DIR": "/d"}
+    configured = configured_values(
+        config, env=env, plugin_schemas={"privatemode": PrivatemodeSettings}
+    )
+    assert configured == {
+        "server": {"port": 9000},
+        "privatemode": {"timeout": 5.0, "url": "https://api.privatemode.ai"},
+        "data_dir": "/d",
+    }
+    assert configured_values(None, env={}) == {}
+
+
+def test_configured_values_reject_unknown_variables() -> None:
+    with pytest.raises(ConfigError, match="ENCLAVA_NOPE_X"):
+        configured_values(None, env={"ENCLAVA_NOPE_X": "1"})

@@ -126,7 +126,7 @@ async def test_revoke_accepts_both_prefix_forms(
     )
     key = out.strip()
     prefix = key[:15] if form == "display" else key[3:15]
-    code, out, err = await asyncio.to_thread(run, capsys, "keys", "revoke", prefix)
+    code, out, err = await asyncio.to_thread(run, capsys, "keys", "revoke", "--", prefix)
     assert code == 0, err
     assert out == f"revoked {key[:15]}…\n"
     assert key[15:] not in out + err

@@ -1,0 +1,129 @@
+"""Demo mode inside one kernel: both simulators on loopback, the banner, the verdicts.
+
+Started by the plugin's ``enclava_startup`` (before components are built, so the verifiers and
+the attestation task exist from the first request) and stopped by ``enclava_shutdown``. It
+starts only when ``[demo] enabled`` and both providers point at their simulators' ports, as
+``enclava serve --demo`` arranges; otherwise startup fails with a ConfigError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+
+from builtin_plugins.demo.attestation import (
+    SimulatedAttestations,
+    SimulatedPrivatemodeVerifier,
+    SimulatedRedPillVerifier,
+)
+from builtin_plugins.demo.serve_flag import PROVIDER_SECTIONS
+from builtin_plugins.demo.settings import SECTION, DemoSettings
+from builtin_plugins.demo.urls import SIMULATOR_HOST, simulator_url
+from builtin_plugins.providers.settings import PrivatemodeSettings, RedPillSettings
+from builtin_plugins.simulators.keys import TEST_API_KEY
+from builtin_plugins.simulators.testing import running_simulator
+from kernel.errors import ConfigError
+from kernel.runtime import Kernel
+from kernel.stash import StashKey
+from kernel.types import BackgroundTask, Verifier
+
+__all__ = ["RUNTIME", "DemoRuntime", "banner"]
+
+log = logging.getLogger(__name__)
+_SCHEMAS = {"privatemode": PrivatemodeSettings, "redpill": RedPillSettings}
+
+
+def banner(urls: dict[str, str]) -> str:
+    """The notice printed whenever demo mode starts."""
+    rule = "!" * 78
+    lines = [
+        rule,
+        "!!  DEMO MODE: providers are SIMULATED with PUBLIC TEST KEYS.",
+        "!!  Nothing here is confidential: no TEE, no real attestation, canned answers.",
+        *(f"!!  simulated {kind}: {url}" for kind, url in urls.items()),
+        f"!!  Attestation label on every response: 'simulated' (API key {TEST_API_KEY!r}).",
+        "!!  Never send real data; run `enclava serve` without --demo for real providers.",
+        rule,
+    ]
+    return "\n".join(lines)
+
+
+class DemoRuntime:
+    """The simulators one kernel runs in demo mode, and their attestation verdicts."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.attestations = SimulatedAttestations(kernel.http)
+
+    @property
+    def running(self) -> bool:
+        """Whether the simulators are up."""
+        return self._stack is not None
+
+    def settings(self) -> DemoSettings:
+        """The kernel's current ``[demo]`` section."""
+        return self._kernel.settings.section(SECTION, DemoSettings)
+
+    def _ports(self, demo: DemoSettings) -> dict[str, int]:
+        return dict(zip(PROVIDER_SECTIONS, (demo.privatemode_port, demo.redpill_port), strict=True))
+
+    def _miswired(self, demo: DemoSettings) -> str | None:
+        """Why the providers do not point at the simulators, or None when they do."""
+        for kind, port in self._ports(demo).items():
+            url = self._kernel.settings.section(kind, _SCHEMAS[kind]).url.rstrip("/")
+            if port == 0 or url != simulator_url(port):
+                return f"[demo] is enabled but [{kind}] url {url} is not its simulator's"
+        return None
+
+    async def start(self) -> None:
+        """Start both simulators and announce demo mode (nothing unless ``[demo] enabled``)."""
+        demo = self.settings()
+        if not demo.enabled or self.running:
+            return
+        problem = self._miswired(demo)
+        if problem is not None:
+            raise ConfigError(f"{problem}; start demo mode with `enclava serve --demo`")
+        ports = self._ports(demo)
+        async with contextlib.AsyncExitStack() as stack:
+            for kind, port in ports.items():
+                await stack.enter_async_context(
+                    running_simulator(kind, host=SIMULATOR_HOST, port=port)
+                )
+            self._stack = stack.pop_all()
+        print(banner({k: simulator_url(p) for k, p in ports.items()}), file=sys.stderr, flush=True)
+        log.warning("DEMO MODE: providers are SIMULATED with public test keys; not confidential")
+
+    async def stop(self) -> None:
+        """Stop the simulators."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    def verifiers(self) -> list[Verifier]:
+        """Demo verifiers while the simulators run and the providers point at them; none
+        otherwise (RedPill is then unroutable), so a provider repointed at runtime loses them
+        at once."""
+        if not self.running or self._miswired(self.settings()) is not None:
+            return []
+        return [SimulatedRedPillVerifier(self.attestations), SimulatedPrivatemodeVerifier()]
+
+    def tasks(self) -> list[BackgroundTask]:
+        """The attestation refresher while the simulators run."""
+        if not self.running:
+            return []
+        return [
+            BackgroundTask(
+                name="simulated-attestation",
+                interval=self.settings().attestation_retry_seconds,
+                run=self._refresh,
+            )
+        ]
+
+    async def _refresh(self) -> None:
+        ttl = self.settings().attestation_ttl_seconds
+        await self.attestations.refresh(self._kernel.components.providers, ttl)
+
+
+RUNTIME: StashKey[DemoRuntime] = StashKey()

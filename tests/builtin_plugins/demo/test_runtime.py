@@ -1,0 +1,131 @@
+"""The demo plugin inside a real app: simulators, banner, verifiers, refusal, toggling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from builtin_plugins.demo.runtime import RUNTIME
+from builtin_plugins.demo.serve_flag import prepare_demo
+from builtin_plugins.providers.settings import PrivatemodeSettings, RedPillSettings
+from kernel.app import create_app
+from kernel.errors import ConfigError
+from kernel.runtime import Kernel
+from kernel.types import ModelInfo
+
+REDPILL_ONLY = ModelInfo(
+    id="phala/qwen-2.5-7b-instruct",
+    provider="redpill",
+    upstream_id="phala/qwen-2.5-7b-instruct",
+    region="us",
+)
+
+
+def _demo_settings(make_settings: Any, sqlite_url: str, **env: str) -> Any:
+    demo_env = {
+        **prepare_demo(make_settings(sqlite_url), {}),
+        "ENCLAVA_DEMO_ATTESTATION_RETRY_SECONDS": "0.05",
+        **env,
+    }
+    return make_settings(sqlite_url, **demo_env)
+
+
+def _urls(kernel: Kernel) -> list[str]:
+    """The simulators' model lists (where the providers point)."""
+    sections = (("privatemode", PrivatemodeSettings), ("redpill", RedPillSettings))
+    return [f"{kernel.settings.section(name, schema).url}/models" for name, schema in sections]
+
+
+async def _answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(url)).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def _until_attested(kernel: Kernel) -> None:
+    attestations = kernel.stash[RUNTIME].attestations
+    for _ in range(200):
+        if attestations.status("redpill", REDPILL_ONLY).valid:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(attestations.status("redpill", REDPILL_ONLY).reason)
+
+
+async def test_demo_runs_both_simulators_and_announces_itself(
+    make_settings: Any,
+    sqlite_url: str,
+    running: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(_demo_settings(make_settings, sqlite_url))
+    kernel: Kernel = app.state.kernel
+    with caplog.at_level(logging.WARNING, logger="builtin_plugins.demo"):
+        async with running(app):
+            assert all([await _answers(url) for url in _urls(kernel)])
+            kinds = sorted(v.provider_kind for v in kernel.components.verifiers)
+            assert kinds == ["privatemode", "redpill"]
+            await _until_attested(kernel)
+            urls = _urls(kernel)
+    banner = capsys.readouterr().err
+    assert "DEMO MODE" in banner
+    assert "SIMULATED" in banner
+    assert "not confidential" in caplog.text
+    assert not any([await _answers(url) for url in urls])
+
+
+async def test_disabling_the_plugin_stops_the_simulators_and_removes_the_verifiers(
+    make_settings: Any, sqlite_url: str, running: Any
+) -> None:
+    app = create_app(_demo_settings(make_settings, sqlite_url))
+    kernel: Kernel = app.state.kernel
+    async with running(app):
+        await kernel.set_enabled("demo", enabled=False)
+        assert kernel.components.verifiers == ()
+        assert not any([await _answers(url) for url in _urls(kernel)])
+        await kernel.set_enabled("demo", enabled=True)
+        assert all([await _answers(url) for url in _urls(kernel)])
+        await _until_attested(kernel)
+
+
+# The kernel creates every plugin's startup coroutine before awaiting them in turn; the ones
+# after the refusing plugin are never awaited.
+@pytest.mark.filterwarnings("ignore:coroutine 'enclava_startup' was never awaited")
+async def test_demo_refuses_to_start_when_a_provider_is_not_its_simulator(
+    make_settings: Any, sqlite_url: str, running: Any
+) -> None:
+    settings = _demo_settings(
+        make_settings, sqlite_url, ENCLAVA_REDPILL_URL="https://api.redpill.ai/v1"
+    )
+    with pytest.raises(BaseExceptionGroup) as caught:  # the lifespan's task group wraps it
+        async with running(create_app(settings)):
+            pass
+    assert caught.group_contains(ConfigError, match="enclava serve --demo", depth=None)
+
+
+async def test_without_demo_the_plugin_contributes_nothing(
+    make_settings: Any, sqlite_url: str, running: Any
+) -> None:
+    app = create_app(make_settings(sqlite_url))
+    kernel: Kernel = app.state.kernel
+    async with running(app):
+        assert "demo" in kernel.components.enabled
+        assert kernel.components.verifiers == ()
+        assert all(plugin != "demo" for plugin, _ in kernel.components.background_tasks)
+
+
+async def test_repointing_a_provider_at_runtime_drops_the_demo_verifiers_at_once(
+    make_settings: Any, sqlite_url: str, running: Any
+) -> None:
+    app = create_app(_demo_settings(make_settings, sqlite_url))
+    kernel: Kernel = app.state.kernel
+    async with running(app):
+        await _until_attested(kernel)
+        await kernel.update_section("redpill", {"url": "https://api.redpill.ai/v1"})
+        assert kernel.components.verifiers == ()
