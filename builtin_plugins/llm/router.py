@@ -127,7 +127,16 @@ class Router:
         cfg = self.settings
         deadline = time.monotonic() + cfg.request_deadline_seconds
         tries: dict[str, int] = {}
-        rounds = 1 + max(r.provider.max_retries for r in routes)
+        try:  # the common case: the first round succeeds; tenacity only after a failure
+            return await self._round(routes, attempt, tries, deadline)
+        except _RoundFailed as failed:
+            first_errors = failed.errors
+        rounds = max(r.provider.max_retries for r in routes)
+        hints = [min(e.retry_after, cfg.backoff_max_seconds) for e in first_errors if e.retry_after]
+        pause = max([cfg.backoff_initial_seconds, *hints])
+        if rounds == 0 or time.monotonic() + pause >= deadline:
+            raise self._exhausted(routes[0].model.id, first_errors)
+        await asyncio.sleep(pause)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(rounds),
             wait=_BackoffHonouringRetryAfter(cfg.backoff_initial_seconds, cfg.backoff_max_seconds),
@@ -162,7 +171,8 @@ class Router:
             if remaining <= 0:
                 break
             try:
-                result = await asyncio.wait_for(attempt(route), remaining)
+                async with asyncio.timeout(remaining):
+                    result = await attempt(route)
             except TimeoutError:
                 error = UpstreamError("deadline exceeded", provider=provider.name, retryable=True)
             except UpstreamError as exc:
