@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         BackgroundTask,
         ChatFilter,
         CliCommand,
+        ExchangeGuard,
         Provider,
         RequestCheck,
         RouteSet,
@@ -100,6 +101,11 @@ def enclava_route_model(
 @hookspec
 def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter] | None:
     """Collect, sync: chat request/response filters, applied by ascending ``order``."""
+
+
+@hookspec
+def enclava_exchange_guards(kernel: Kernel) -> Sequence[ExchangeGuard] | None:
+    """Collect, sync: guards admitting every model call and told how it ended, by ``order``."""
 
 
 @hookspec

@@ -34,6 +34,7 @@ from kernel.types import (
     Authenticator,
     BackgroundTask,
     ChatFilter,
+    ExchangeGuard,
     Provider,
     RequestCheck,
     UsageSink,
@@ -58,6 +59,7 @@ class Components:
     providers: tuple[Provider, ...] = ()
     verifiers: tuple[Verifier, ...] = ()
     chat_filters: tuple[ChatFilter, ...] = ()
+    exchange_guards: tuple[ExchangeGuard, ...] = ()
     usage_sinks: tuple[UsageSink, ...] = ()
     audit_sinks: tuple[AuditSink, ...] = ()
     background_tasks: tuple[tuple[str, BackgroundTask], ...] = ()
@@ -110,6 +112,7 @@ class Kernel:
             providers=tuple(collect("enclava_providers")),
             verifiers=tuple(collect("enclava_attestation_verifiers")),
             chat_filters=by_order(collect("enclava_chat_filters")),
+            exchange_guards=by_order(collect("enclava_exchange_guards")),
             usage_sinks=tuple(collect("enclava_usage_sinks")),
             audit_sinks=tuple(collect("enclava_audit_sinks")),
             background_tasks=tuple((plugin, task) for plugin, items in tasks for task in items),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -30,16 +32,24 @@ __all__ = [
     "CheckPhase",
     "CliCommand",
     "Endpoint",
+    "Exchange",
+    "ExchangeGuard",
+    "ExchangeKind",
     "ModelInfo",
+    "ModelPrice",
     "Principal",
     "Provider",
     "RequestCheck",
     "RequestContext",
+    "ResponseEvidence",
+    "ResponsePolicy",
     "RouteSet",
     "ServeOption",
     "SettingsSection",
+    "TokenUsage",
     "UpstreamCall",
     "UpstreamResult",
+    "UsageRecord",
     "UsageSink",
     "Verifier",
 ]
@@ -174,6 +184,14 @@ class RequestCheck(Protocol):
 Endpoint = Literal["/chat/completions", "/embeddings"]
 
 
+class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider's list price: ``currency`` units per million input and output tokens."""
+
+    input_per_million: Decimal
+    output_per_million: Decimal
+    currency: str = "USD"
+
+
 class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     """A model one provider serves, under the public id clients use."""
 
@@ -185,6 +203,8 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     confidential: bool = True
     owned_by: str = "enclava"
     context_length: int | None = None
+    pricing: ModelPrice | None = None
+    """The price the provider's own model list states, when it states one."""
 
 
 class UpstreamCall(msgspec.Struct, frozen=True, kw_only=True):
@@ -195,6 +215,8 @@ class UpstreamCall(msgspec.Struct, frozen=True, kw_only=True):
     stream: bool
     model: ModelInfo
     request_id: str
+    evidence: dict[str, Any] = {}
+    """Filled by the provider while it answers (e.g. response headers a verifier needs)."""
 
 
 class UpstreamResult(msgspec.Struct, kw_only=True):
@@ -257,12 +279,31 @@ class AttestationStatus(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+ResponsePolicy = Literal["off", "async", "strict"]
+"""Per-response verification: none; verified right after the client got it; or before release."""
+
+
+class ResponseEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """What one provider answer is verified against: the exact bytes sent and received."""
+
+    provider: str
+    model: ModelInfo
+    request_id: str
+    stream: bool
+    request_body: bytes
+    response_body: bytes
+    """The whole JSON answer, or every raw SSE byte of a stream (``[DONE]`` excluded)."""
+    evidence: dict[str, Any] = {}
+    """What the provider recorded while answering (``UpstreamCall.evidence``)."""
+
+
 @runtime_checkable
 class Verifier(Protocol):
     """Attestation verdicts for one provider kind, answered from memory (refreshed elsewhere).
 
     The router never sends prompts to a provider whose ``requires_attestation`` is true unless a
-    verifier of its kind says the model's attestation is valid (issue #6 fills in real verifiers).
+    verifier of its kind says the model's attestation is valid. ``response_policy`` decides
+    whether answers are verified (``verify_response``) and whether the client waits for it.
     """
 
     provider_kind: str
@@ -271,13 +312,101 @@ class Verifier(Protocol):
         """The verdict for ``model`` served by ``provider``."""
         ...
 
+    def response_policy(self, principal: Principal | None) -> ResponsePolicy:
+        """How answers for ``principal`` are verified (deployment default, key override)."""
+        ...
+
+    async def verify_response(self, evidence: ResponseEvidence) -> AttestationStatus:
+        """Whether the answer came from the attested key; never raises (invalid + reason)."""
+        ...
+
+
+ExchangeKind = Literal["chat", "embeddings", "chatbot", "plugin"]
+
+
+class TokenUsage(msgspec.Struct):
+    """Token counts as the provider reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Exchange(msgspec.Struct, kw_only=True):
+    """One model call through the gateway, from admission to its last byte.
+
+    The gateway fills the route, usage, timings and outcome as they happen; guards read it and
+    keep their own per-exchange data in ``state`` under their name. Never holds prompt text
+    beyond ``body`` (the request bytes as forwarded), which guards must not persist.
+    """
+
+    request_id: str
+    kind: ExchangeKind
+    endpoint: Endpoint
+    principal: Principal | None
+    model: str
+    body: bytes
+    stream: bool
+    max_tokens: int | None = None
+    chatbot_id: str | None = None
+    plugin: str | None = None
+    started: float = 0.0
+    """``time.monotonic()`` at admission."""
+    started_at: float = 0.0
+    """``time.time()`` at admission."""
+    provider: str | None = None
+    route: ModelInfo | None = None
+    usage: TokenUsage | None = None
+    first_token: float | None = None
+    """``time.monotonic()`` when the first streamed bytes (or the whole answer) arrived."""
+    ended: float | None = None
+    status: int = 0
+    """HTTP status the client got (200 also for a stream cut short: see ``error_code``)."""
+    error_code: str | None = None
+    attestation: str = ""
+    """The ``x-enclava-attestation`` value sent with the answer."""
+    verification: str = ""
+    """Per-response verification: ``""`` (none), ``pending``, ``verified`` or ``failed``."""
+    state: dict[str, Any] = {}
+
 
 @runtime_checkable
-class ChatFilter(Protocol):
-    """Rewrites chat requests before routing and/or responses after (issues #4, #7)."""
+class ExchangeGuard(Protocol):
+    """Admits model calls before routing and learns how each ended (budgets, usage records).
+
+    ``admit`` runs by ascending ``order`` before anything is forwarded and raises an
+    :class:`~kernel.errors.EnclavaError` to refuse (guards admitted earlier get ``finish``).
+    ``finish`` runs exactly once for every admitted exchange — success, error, client gone,
+    stream cut — after the last byte; it must not raise.
+    """
 
     name: str
     order: int
+
+    async def admit(self, exchange: Exchange) -> None: ...
+
+    async def finish(self, exchange: Exchange) -> None: ...
+
+
+@runtime_checkable
+class ChatFilter(Protocol):
+    """Rewrites chat requests before routing and/or non-streamed answers after, by ``order``.
+
+    Each method returns the rewritten JSON object, or None to leave it unchanged; a raise fails
+    the request closed with an error naming the filter, unless ``fail_open``.
+    """
+
+    name: str
+    order: int
+    fail_open: bool
+
+    async def on_request(
+        self, exchange: Exchange, request: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def on_response(
+        self, exchange: Exchange, response: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
 
 
 @runtime_checkable
@@ -289,10 +418,42 @@ class AuditSink(Protocol):
     async def write(self, event: AuditEvent) -> None: ...
 
 
+class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The immutable account of one exchange: who, which model, tokens, price and cost, timing.
+
+    Never holds prompt or completion text. ``cost_micros`` is in millionths of ``currency`` (the
+    accounting currency); the price snapshot is the provider price used, per million tokens.
+    """
+
+    request_id: str
+    created_at: datetime
+    kind: ExchangeKind
+    user_id: str | None
+    key_id: str | None
+    chatbot_id: str | None = None
+    plugin: str | None = None
+    provider: str | None = None
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    input_price: Decimal | None = None
+    output_price: Decimal | None = None
+    price_currency: str | None = None
+    cost_micros: int = 0
+    currency: str
+    cost_estimated: bool = False
+    """True when no usage was reported and the reservation was charged (a stream cut short)."""
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    status: int = 0
+    error_code: str | None = None
+
+
 @runtime_checkable
 class UsageSink(Protocol):
-    """Receives usage records off the hot path (issue #5)."""
+    """Receives usage records off the hot path, in batches, after they are stored."""
 
     name: str
 
-    async def write(self, records: Sequence[Any]) -> None: ...
+    async def write(self, records: Sequence[UsageRecord]) -> None: ...

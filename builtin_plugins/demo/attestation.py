@@ -26,7 +26,14 @@ from builtin_plugins.providers.settings import read_api_key
 from builtin_plugins.simulators.keys import sim_root_public_key
 from kernel.errors import ConfigError
 from kernel.http import HttpClients
-from kernel.types import AttestationStatus, ModelInfo, Provider
+from kernel.types import (
+    AttestationStatus,
+    ModelInfo,
+    Principal,
+    Provider,
+    ResponseEvidence,
+    ResponsePolicy,
+)
 
 __all__ = [
     "LABEL",
@@ -173,6 +180,14 @@ class SimulatedRedPillVerifier:
         """Answered from memory."""
         return self._attestations.status(provider, model)
 
+    def response_policy(self, principal: Principal | None) -> ResponsePolicy:
+        """Demo mode checks attestation reports only, never individual answers."""
+        return "off"
+
+    async def verify_response(self, evidence: ResponseEvidence) -> AttestationStatus:
+        """Not used (policy ``off``); never claims an answer verified."""
+        return AttestationStatus(valid=False, label=LABEL, reason="demo mode verifies no answers")
+
 
 class SimulatedPrivatemodeVerifier:
     """Privatemode in demo mode: the simulated proxy attests nothing, so say ``simulated``."""
@@ -182,3 +197,11 @@ class SimulatedPrivatemodeVerifier:
     def status(self, provider: str, model: ModelInfo) -> AttestationStatus:
         """Always routable, never claimed to be attested."""
         return _VALID
+
+    def response_policy(self, principal: Principal | None) -> ResponsePolicy:
+        """The proxy verifies its own traffic; nothing to check per answer here."""
+        return "off"
+
+    async def verify_response(self, evidence: ResponseEvidence) -> AttestationStatus:
+        """Not used (policy ``off``)."""
+        return AttestationStatus(valid=False, label=LABEL, reason="demo mode verifies no answers")

@@ -79,6 +79,11 @@ class CircuitBreaker:
         if count.count >= cfg.circuit_failures:
             await self._open(provider)
 
+    async def trip(self, provider: str) -> None:
+        """Open the circuit of ``provider`` now, on every replica (e.g. failed verification)."""
+        self._probing.discard(provider)
+        await self._open(provider)
+
     async def _open(self, provider: str) -> None:
         cooldown = self._settings().circuit_cooldown_seconds
         until = time.time() + cooldown

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from builtin_plugins.llm.catalog import Route
 from builtin_plugins.llm.circuit import CircuitBreaker
+from builtin_plugins.llm.exchange import Admission, admit
+from builtin_plugins.llm.filters import ChatFilterError, filter_request
+from builtin_plugins.llm.pipeline import Answer, Pipeline, StreamStart
 from builtin_plugins.llm.router import Router
 from builtin_plugins.llm.settings import LlmSettings
+from builtin_plugins.llm.verification import ResponseVerification
+from builtin_plugins.llm.wire import ChatView, decode_view
+from kernel.errors import EnclavaError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
+from kernel.types import Exchange
 
 __all__ = ["GATEWAY", "Gateway"]
 
@@ -18,12 +26,20 @@ class Gateway:
         self.kernel = kernel
         self._router: Router | None = None
         self._breaker: CircuitBreaker | None = None
+        self._pipeline: Pipeline | None = None
+        self._verification: ResponseVerification | None = None
 
     @property
     def router(self) -> Router:
         if self._router is None:
             raise RuntimeError("the llm plugin has not started")
         return self._router
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            raise RuntimeError("the llm plugin has not started")
+        return self._pipeline
 
     def settings(self) -> LlmSettings:
         return self.kernel.settings.section("llm", LlmSettings)
@@ -32,6 +48,53 @@ class Gateway:
         self._breaker = CircuitBreaker(self.kernel.stores.kv, self.settings)
         await self._breaker.start()
         self._router = Router(self.kernel, self._breaker)
+        self._verification = ResponseVerification(self.kernel, self._breaker)
+        self._pipeline = Pipeline(self._router, self._verification, self.kernel)
+
+    async def admit(self, exchange: Exchange) -> Admission:
+        """Admit ``exchange`` (guards), then let chat filters rewrite a chat request's body."""
+        admission = await admit(self.kernel.components.exchange_guards, exchange)
+        if exchange.endpoint != "/chat/completions" or not self.kernel.components.chat_filters:
+            return admission
+        try:
+            body = await filter_request(
+                self.kernel.components.chat_filters, exchange, exchange.body
+            )
+            if body is not exchange.body:
+                view = decode_view(body, ChatView)
+                if view.model != exchange.model or view.stream != exchange.stream:
+                    raise ChatFilterError("A chat filter changed the model or stream mode.")
+                exchange.body = body
+        except EnclavaError as exc:
+            admission.failed(exc)
+            await admission.finish()
+            raise
+        return admission
+
+    async def complete(self, exchange: Exchange, *, key_region: str | None = None) -> Answer:
+        """Admit, route and answer a non-streamed exchange (handlers, chatbots, plugins)."""
+        admission, routes = await self._admit_and_route(exchange, key_region)
+        return await self.pipeline.complete(admission, routes)
+
+    async def stream(
+        self, exchange: Exchange, *, keep_usage: bool, key_region: str | None = None
+    ) -> StreamStart:
+        """Admit and route a streamed chat; the returned events finish the exchange."""
+        admission, routes = await self._admit_and_route(exchange, key_region)
+        return await self.pipeline.stream(admission, routes, keep_usage)
+
+    async def _admit_and_route(
+        self, exchange: Exchange, key_region: str | None
+    ) -> tuple[Admission, list[Route]]:
+        task = "generate" if exchange.endpoint == "/chat/completions" else "embed"
+        admission = await self.admit(exchange)
+        try:
+            routes = await self.router.candidates(exchange.model, task, key_region=key_region)
+        except EnclavaError as exc:
+            admission.failed(exc)
+            await admission.finish()
+            raise
+        return admission, routes
 
     async def sync_circuits(self) -> None:
         """Background task: pick up circuits opened elsewhere."""
@@ -39,9 +102,12 @@ class Gateway:
             await self._breaker.sync([p.name for p in self.kernel.components.providers])
 
     async def stop(self) -> None:
+        if self._verification is not None:
+            await self._verification.drain()
         if self._breaker is not None:
             await self._breaker.stop()
         self._router = self._breaker = None
+        self._pipeline = self._verification = None
 
 
 GATEWAY: StashKey[Gateway] = StashKey()

@@ -1,36 +1,31 @@
 """Relays a provider's SSE stream to the client event by event.
 
-It captures the usage event (always requested upstream) and drops it when the client did not ask
-for it, and ends the stream with an SSE error event if the provider fails after bytes went out:
-failover is impossible then, and duplicate content must not be sent.
+It captures the usage event (always requested upstream) into the exchange and drops it when the
+client did not ask for it, and ends the stream with an SSE error event if the provider fails
+after bytes went out: failover is impossible then, and duplicate content must not be sent.
+When the answer must be verified, every raw byte is kept; ``before_done`` (strict policy) runs
+before ``[DONE]`` is released and may replace it with an error event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 
+from builtin_plugins.llm.exchange import usage_of
 from kernel.errors import EnclavaError, UpstreamError
+from kernel.types import Exchange
 
-__all__ = ["Usage", "relay_sse", "sse_error"]
+__all__ = ["BeforeDone", "relay_sse", "sse_error"]
 
 log = logging.getLogger(__name__)
 _USAGE_ONLY = b'"choices":[]'
+_DONE = b"data: [DONE]"
 
-
-class Usage(msgspec.Struct):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
-class _UsageEvent(msgspec.Struct):
-    usage: Usage | None = None
-
-
-_USAGE_DECODER = msgspec.json.Decoder(_UsageEvent)
+BeforeDone = Callable[[bytes], Awaitable[EnclavaError | None]]
+"""Gets every raw byte received; returns an error to send instead of ``[DONE]``, or None."""
 
 
 def sse_error(error: EnclavaError) -> bytes:
@@ -38,42 +33,48 @@ def sse_error(error: EnclavaError) -> bytes:
     return b"data: " + msgspec.json.encode(error.envelope()) + b"\n\n"
 
 
-def _usage_of(event: bytes) -> Usage | None:
-    if b'"usage"' not in event or not event.startswith(b"data: {"):
-        return None
-    try:
-        return _USAGE_DECODER.decode(event[6:]).usage
-    except msgspec.DecodeError:
-        return None
-
-
 async def relay_sse(
     first: bytes,
     upstream: AsyncIterator[bytes],
+    exchange: Exchange,
     *,
     keep_usage: bool,
-    on_usage: Callable[[Usage], None],
+    capture: bytearray | None = None,
+    before_done: BeforeDone | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield complete SSE events from ``first`` + ``upstream``; see the module docstring."""
     pending = first
+    if capture is not None:
+        capture += first
     try:
         while True:
             *events, pending = pending.split(b"\n\n")
             for event in events:
-                usage = _usage_of(event) if b'"usage"' in event else None
-                if usage is not None:
-                    on_usage(usage)
-                    if not keep_usage and _USAGE_ONLY in event.replace(b" ", b""):
-                        continue
+                if b'"usage"' in event and event.startswith(b"data: {"):
+                    usage = usage_of(event[6:])
+                    if usage is not None:
+                        exchange.usage = usage
+                        if not keep_usage and _USAGE_ONLY in event.replace(b" ", b""):
+                            continue
+                elif before_done is not None and event.strip() == _DONE:
+                    refusal = await before_done(bytes(capture or b""))
+                    if refusal is not None:
+                        exchange.error_code = refusal.code
+                        yield sse_error(refusal)
+                        return
                 yield event + b"\n\n"
             try:
-                pending += await anext(upstream)
+                chunk = await anext(upstream)
             except StopAsyncIteration:
                 break
+            pending += chunk
+            if capture is not None:
+                capture += chunk
         if pending.strip():
             yield pending
     except UpstreamError as exc:
         log.warning("provider %s failed mid-stream: %s", exc.provider, exc.message)
+        exchange.error_code = exc.code
         yield sse_error(
             UpstreamError(
                 "The provider failed while streaming; the response is incomplete.",

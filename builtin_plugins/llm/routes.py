@@ -17,15 +17,13 @@ from builtin_plugins.api_keys.policy import (
     require_model_allowed,
     required_region,
 )
-from builtin_plugins.llm.catalog import Route
 from builtin_plugins.llm.gateway import Gateway
-from builtin_plugins.llm.relay import Usage, relay_sse
-from builtin_plugins.llm.router import Router
+from builtin_plugins.llm.pipeline import Answer
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
 from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
 from kernel.gate import request_context
 from kernel.responses import error_response
-from kernel.types import Endpoint, RequestContext, UpstreamResult
+from kernel.types import Endpoint, Exchange, RequestContext
 
 __all__ = ["build_routes"]
 
@@ -37,61 +35,39 @@ def _context(request: Request[Any, Any, Any]) -> RequestContext:
     return ctx
 
 
-def _headers(gateway: Gateway, route: Route) -> dict[str, str]:
-    return {
-        "x-enclava-provider": route.provider.name,
-        "x-enclava-attestation": gateway.router.attestation(route).label,
-    }
+def _exchange(ctx: RequestContext, body: bytes, endpoint: Endpoint, **fields: Any) -> Exchange:
+    return Exchange(
+        request_id=ctx.request_id,
+        kind="chat" if endpoint == "/chat/completions" else "embeddings",
+        endpoint=endpoint,
+        principal=ctx.principal,
+        body=body,
+        **fields,
+    )
 
 
-async def _complete(
-    gateway: Gateway, ctx: RequestContext, routes: list[Route], endpoint: Endpoint, body: bytes
-) -> Response[bytes]:
-    async def attempt(route: Route) -> UpstreamResult:
-        call = Router.call(route, endpoint, body, stream=False, rid=ctx.request_id, usage=False)
-        return await route.provider.send(call)
-
-    route, result = await gateway.router.dispatch(routes, attempt)
+def _response(answer: Answer) -> Response[bytes]:
     return Response(
-        content=result.body,
-        status_code=result.status,
-        media_type=result.content_type,
-        headers=_headers(gateway, route),
+        content=answer.body,
+        status_code=answer.status,
+        media_type=answer.content_type,
+        headers=answer.headers,
     )
 
 
 async def _stream(
-    gateway: Gateway, ctx: RequestContext, routes: list[Route], body: bytes, keep_usage: bool
+    gateway: Gateway, exchange: Exchange, keep_usage: bool, key_region: str | None
 ) -> Stream | Response[bytes]:
-    async def attempt(route: Route) -> tuple[Any, bytes]:
-        call = Router.call(
-            route, "/chat/completions", body, stream=True, rid=ctx.request_id, usage=not keep_usage
-        )
-        upstream = route.provider.stream(call)
-        try:
-            return upstream, await anext(upstream)
-        except StopAsyncIteration:
-            name = route.provider.name
-            raise UpstreamError("empty stream", provider=name, retryable=True) from None
-        except BaseException:
-            await upstream.aclose()  # type: ignore[attr-defined]
-            raise
-
     try:
-        route, (upstream, first) = await gateway.router.dispatch(routes, attempt)
+        start = await gateway.stream(exchange, keep_usage=keep_usage, key_region=key_region)
     except UpstreamError as exc:
         status = exc.upstream_status or 0
         if exc.retryable or not 400 <= status < 500:
             raise
         error = InvalidRequestError(exc.message, param=exc.param, code=exc.code)
         return error_response(error, status=status)
-
-    def record(usage: Usage) -> None:
-        ctx.state["usage"] = usage
-
-    events = relay_sse(first, upstream, keep_usage=keep_usage, on_usage=record)
-    headers = {**_headers(gateway, route), "cache-control": "no-cache"}
-    return Stream(events, media_type="text/event-stream", headers=headers)
+    headers = {**start.headers, "cache-control": "no-cache"}
+    return Stream(start.events, media_type="text/event-stream", headers=headers)
 
 
 def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
@@ -106,13 +82,19 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
         body = await request.body()
         view = decode_view(body, ChatView)
         require_model_allowed(ctx.principal, view.model)
-        routes = await gateway.router.candidates(
-            view.model, "generate", key_region=required_region(ctx.principal)
+        exchange = _exchange(
+            ctx,
+            body,
+            "/chat/completions",
+            model=view.model,
+            stream=view.stream,
+            max_tokens=view.max_completion_tokens or view.max_tokens,
         )
+        region = required_region(ctx.principal)
         if not view.stream:
-            return await _complete(gateway, ctx, routes, "/chat/completions", body)
+            return _response(await gateway.complete(exchange, key_region=region))
         keep_usage = bool(view.stream_options and view.stream_options.include_usage)
-        return await _stream(gateway, ctx, routes, body, keep_usage)
+        return await _stream(gateway, exchange, keep_usage, region)
 
     return chat_completions
 
@@ -129,10 +111,9 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
         body = await request.body()
         view = decode_view(body, EmbeddingsView)
         require_model_allowed(ctx.principal, view.model)
-        routes = await gateway.router.candidates(
-            view.model, "embed", key_region=required_region(ctx.principal)
-        )
-        return await _complete(gateway, ctx, routes, "/embeddings", body)
+        exchange = _exchange(ctx, body, "/embeddings", model=view.model, stream=False)
+        answer = await gateway.complete(exchange, key_region=required_region(ctx.principal))
+        return _response(answer)
 
     return embeddings
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -24,7 +24,13 @@ from kernel.app import create_app
 from kernel.hookspecs import hookimpl
 from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
-from kernel.types import AttestationStatus, ModelInfo
+from kernel.types import (
+    AttestationStatus,
+    ModelInfo,
+    Principal,
+    ResponseEvidence,
+    ResponsePolicy,
+)
 from support.identity import admin_headers
 from support.server import serving
 
@@ -39,6 +45,12 @@ class SimVerifier:
 
     def status(self, provider: str, model: ModelInfo) -> AttestationStatus:
         return AttestationStatus(valid=True, label="simulated")
+
+    def response_policy(self, principal: Principal | None) -> ResponsePolicy:
+        return "off"
+
+    async def verify_response(self, evidence: ResponseEvidence) -> AttestationStatus:
+        return AttestationStatus(valid=False, label="simulated", reason="not verified")
 
 
 class TrustSimulator:
@@ -114,10 +126,13 @@ Gateway = Callable[..., contextlib.AbstractAsyncContextManager[Env]]
 
 
 def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gateway:
-    """``async with gateway(trust=True, **ENCLAVA_env) as env``: the app served on loopback."""
+    """``async with gateway(trust=True, extra=(plugins...), **ENCLAVA_env) as env``: the app
+    served on loopback."""
 
     @contextlib.asynccontextmanager
-    async def run(*, trust: bool = True, **env: str) -> AsyncIterator[Env]:
+    async def run(
+        *, trust: bool = True, extra: Sequence[object] = (), **env: str
+    ) -> AsyncIterator[Env]:
         async with (
             running_simulator("privatemode") as pm,
             running_simulator("redpill") as rp,
@@ -130,7 +145,7 @@ def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gat
                 ENCLAVA_LLM_BACKOFF_MAX_SECONDS="0.05",
                 **env,
             )
-            plugins = PluginManager(extra=[TrustSimulator()] if trust else [])
+            plugins = PluginManager(extra=[*([TrustSimulator()] if trust else []), *extra])
             app = create_app(settings, plugins=plugins)
             async with serving(app) as base:
                 key = await _api_key(app, base)

@@ -124,7 +124,7 @@ def test_serve_demo_chats_streams_and_embeds_through_both_simulators(
     for model, provider in ((REDPILL_ONLY, "redpill"), (PRIVATEMODE, "privatemode")):
         raw = _chat_once_attested(client, model)
         assert raw.headers["x-enclava-provider"] == provider
-        assert raw.headers["x-enclava-attestation"] == "simulated"
+        assert raw.headers["x-enclava-attestation"].startswith("simulated")
         completion = client.chat.completions.create(
             model=model, messages=[{"role": "user", "content": "Hello again"}]
         )

@@ -35,7 +35,7 @@ async def test_privatemode_fault_is_served_by_redpill(gateway: Gateway, fault: s
         )
         assert raw.parse().choices[0].message.content
         assert raw.headers["x-enclava-provider"] == "redpill"
-        assert raw.headers["x-enclava-attestation"] == "simulated"
+        assert raw.headers["x-enclava-attestation"] == "simulated; response=off"
         assert await _chat_requests(env.privatemode) >= 1
 
 
