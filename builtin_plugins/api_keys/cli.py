@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 
 from builtin_plugins.api_keys import lifecycle
@@ -26,6 +27,13 @@ from kernel.types import CliCommand
 __all__ = ["keys_command"]
 
 EXIT_OK, EXIT_FAILURE = 0, 1
+REGION = re.compile(r"[a-z0-9-]{1,16}")
+
+
+def _region(value: str) -> str:
+    if not REGION.fullmatch(value):
+        raise argparse.ArgumentTypeError("a region is 1-16 lowercase letters, digits or hyphens")
+    return value
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +49,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     create.add_argument(
         "--model", action="append", help="a model the key may use (repeatable; default: all)"
+    )
+    create.add_argument(
+        "--region", type=_region, help="keep the key's prompts on providers in this region (eu)"
     )
     revoke = actions.add_parser("revoke", help="Revoke a key on every replica.")
     revoke.add_argument("prefix", help="the key's prefix: en_xxxxxxxxxxxx or the bare 12 chars")
@@ -58,6 +69,7 @@ async def _create(kernel: Kernel, args: argparse.Namespace) -> int:
             "name": args.name,
             "scopes": args.scope or list(PUBLIC_SCOPES),
             "allowed_models": args.model or [],
+            "required_region": args.region,
         }
     )
     db = open_sql(settings)

@@ -121,9 +121,13 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
 async def _entries(gateway: Gateway, ctx: RequestContext) -> dict[str, ModelEntry]:
     index = await gateway.router.index()
     visible = filter_allowed_models(ctx.principal, index)
+    regions = {gateway.router.settings.required_region, required_region(ctx.principal) or ""}
+    regions.discard("")
     entries: dict[str, ModelEntry] = {}
     for model_id in sorted(visible):
-        routes = index[model_id]
+        routes = [r for r in index[model_id] if all(r.provider.region == g for g in regions)]
+        if not routes:
+            continue
         entries[model_id] = ModelEntry(
             id=model_id,
             owned_by=routes[0].model.owned_by,
@@ -137,7 +141,7 @@ async def _entries(gateway: Gateway, ctx: RequestContext) -> dict[str, ModelEntr
 def _model_handlers(gateway: Gateway) -> list[HTTPRouteHandler]:
     @get("/models", opt={"enclava_scope": "models.list"})
     async def list_models(request: Request[Any, Any, Any]) -> ModelList:
-        """Models served by healthy providers that the caller may use."""
+        """Models served by healthy providers that the caller may use, in the caller's region."""
         entries = await _entries(gateway, _context(request))
         return ModelList(data=list(entries.values()))
 

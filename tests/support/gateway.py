@@ -111,14 +111,13 @@ async def _api_key(app: Litestar, base: str, **fields: Any) -> str:
         return str(response.json()["key"])
 
 
-async def _until_discovered(base: str, key: str) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        for _ in range(300):
-            models = await client.get("/api/v1/models", headers={"authorization": f"Bearer {key}"})
-            ids = {m["id"]: m for m in models.json().get("data", [])}
-            if SHARED in ids and len(ids[SHARED]["providers"]) == 2:
-                return
-            await asyncio.sleep(0.02)
+async def _until_discovered(kernel: Kernel) -> None:
+    for _ in range(300):
+        providers = kernel.components.providers
+        lists = [await p.list_models() for p in providers if p.healthy]
+        if len(providers) == 2 and len(lists) == 2 and all(lists):
+            return
+        await asyncio.sleep(0.02)
     raise AssertionError("providers never discovered their models")
 
 
@@ -149,7 +148,7 @@ def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gat
             app = create_app(settings, plugins=plugins)
             async with serving(app) as base:
                 key = await _api_key(app, base)
-                await _until_discovered(base, key)
+                await _until_discovered(app.state.kernel)
                 yield Env(f"{base}/api/v1", key, pm, rp, app.state.kernel, app)
 
     return run

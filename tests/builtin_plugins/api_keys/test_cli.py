@@ -104,6 +104,23 @@ async def test_create_with_scopes_and_models(
     assert body["attributes"]["allowed_models"] == ["m1", "m2"]
 
 
+async def test_create_with_a_region(
+    capsys: pytest.CaptureFixture[str], cli_db: str, app_like_cli: Any, running: Any
+) -> None:
+    argv = ["keys", "create", "--email", EMAIL, "--name", "n", "--region", "eu"]
+    code, out, _ = await asyncio.to_thread(run, capsys, *argv)
+    assert code == 0
+    body = (await _whoami(app_like_cli, running, out.strip())).json()
+    assert body["attributes"]["required_region"] == "eu"
+
+
+def test_create_refuses_a_malformed_region(capsys: pytest.CaptureFixture[str], cli_db: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["keys", "create", "--email", EMAIL, "--name", "n", "--region", "EU west"])
+    assert caught.value.code == 2
+    assert "lowercase letters" in capsys.readouterr().err
+
+
 def test_create_for_an_unknown_email_fails(capsys: pytest.CaptureFixture[str], cli_db: str) -> None:
     code, out, err = run(capsys, "keys", "create", "--email", "nobody@example.com", "--name", "n")
     assert (code, out) == (1, "")

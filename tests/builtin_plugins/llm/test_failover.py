@@ -156,6 +156,20 @@ async def test_key_region_keeps_its_prompts_in_the_eu(gateway: Gateway) -> None:
         assert raw.headers["x-enclava-provider"] == "redpill"
 
 
+async def test_models_list_only_what_the_key_region_can_reach(gateway: Gateway) -> None:
+    async with gateway() as env:
+        eu_key = await env.new_key(required_region="eu")
+        listed = {m.id: m for m in (await env.client(eu_key).models.list()).data}
+        assert REDPILL_ONLY not in listed
+        assert listed[SHARED].model_extra == {
+            **(listed[SHARED].model_extra or {}),
+            "providers": ["privatemode"],
+            "regions": ["eu"],
+        }
+        everything = {m.id for m in (await env.client().models.list()).data}
+        assert REDPILL_ONLY in everything
+
+
 async def test_key_and_deployment_regions_must_both_hold(gateway: Gateway) -> None:
     async with gateway(ENCLAVA_LLM_REQUIRED_REGION="eu") as env:
         eu_key = await env.new_key(required_region="eu")
