@@ -5,6 +5,8 @@ Runs before every handler. Handlers carry ``opt`` keys set by :mod:`kernel.app`:
 ``enclava_plugin`` (owner), ``enclava_surface`` (public/internal/root); plugins may set
 ``enclava_anonymous=True`` on a handler that needs no principal and ``enclava_json_body=True`` on
 one that reads its raw body as JSON (the Content-Type is then checked as for ``data``).
+A handler accepting larger bodies than ``server.max_body_bytes`` (an admin upload) says so with
+``enclava_max_body_bytes`` (and Litestar's ``request_max_body_size``).
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     connection.scope.setdefault("state", {})[CONTEXT_KEY] = ctx
     request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
     await _run_checks(components.request_checks, "pre_auth", request, ctx)
-    _check_body(connection, handler, kernel.settings.kernel.server.max_body_bytes)
+    limit = handler.opt.get("enclava_max_body_bytes", kernel.settings.kernel.server.max_body_bytes)
+    _check_body(connection, handler, limit)
     if surface == "root":
         return
     await _authenticate(kernel, request, ctx)

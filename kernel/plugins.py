@@ -41,7 +41,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.admin",
     "builtin_plugins.providers.privatemode",
     "builtin_plugins.providers.redpill",
+    "builtin_plugins.attestation",
     "builtin_plugins.llm",
+    "builtin_plugins.wasm_plugins",
     "builtin_plugins.simulators",
     "builtin_plugins.demo",
 )

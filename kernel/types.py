@@ -292,7 +292,7 @@ class ResponseEvidence(msgspec.Struct, frozen=True, kw_only=True):
     stream: bool
     request_body: bytes
     response_body: bytes
-    """The whole JSON answer, or every raw SSE byte of a stream (``[DONE]`` excluded)."""
+    """The whole JSON answer, or every raw SSE byte of a stream (``[DONE]`` included)."""
     evidence: dict[str, Any] = {}
     """What the provider recorded while answering (``UpstreamCall.evidence``)."""
 

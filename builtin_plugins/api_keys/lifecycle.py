@@ -47,6 +47,7 @@ async def create_key(
             allowed_ips=fields.get("allowed_ips", []),
             allowed_chatbots=fields.get("allowed_chatbots", []),
             required_region=fields.get("required_region"),
+            response_verification=fields.get("response_verification"),
             expires_at=fields.get("expires_at"),
             is_active=True,
             revoked_at=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from ipaddress import ip_network
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -29,12 +29,16 @@ Items = Annotated[list[Item], msgspec.Meta(max_length=MAX_LIST_ITEMS)]
 PerMinute = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,16}$")]
 """A provider region such as ``eu``: 1 to 16 lowercase letters, digits or hyphens."""
+KeyVerification = Literal["async", "strict"]
+"""A key may only tighten per-response verification (``off`` is the deployment's call)."""
 
 
 class CreateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """``POST /api-keys``: scopes default to every public scope; empty lists allow everything.
 
     ``required_region`` keeps the key's prompts on providers in that region (None: any region).
+    ``response_verification`` (``async``/``strict``) verifies the key's answers at least that
+    strictly, whatever the deployment's policy (None: the deployment's policy).
     """
 
     name: Name
@@ -43,6 +47,7 @@ class CreateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     allowed_ips: Items = []
     allowed_chatbots: Items = []
     required_region: Region | None = None
+    response_verification: KeyVerification | None = None
     expires_at: datetime | None = None
     rate_limit_per_minute: PerMinute | None = None
 
@@ -57,6 +62,7 @@ class UpdateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     allowed_ips: Items | msgspec.UnsetType = msgspec.UNSET
     allowed_chatbots: Items | msgspec.UnsetType = msgspec.UNSET
     required_region: Region | msgspec.UnsetType | None = msgspec.UNSET
+    response_verification: KeyVerification | msgspec.UnsetType | None = msgspec.UNSET
     expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     rate_limit_per_minute: PerMinute | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
@@ -74,6 +80,7 @@ class KeyView(msgspec.Struct, kw_only=True):
     allowed_ips: list[str]
     allowed_chatbots: list[str]
     required_region: str | None
+    response_verification: str | None
     expires_at: datetime | None
     is_active: bool
     revoked_at: datetime | None

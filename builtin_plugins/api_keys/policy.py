@@ -1,4 +1,5 @@
-"""Per-key model, chatbot and region restrictions, for the gateway and chatbot handlers to call.
+"""Per-key model, chatbot, region and answer-verification restrictions, for the gateway and
+chatbot handlers to call.
 
 Only ``api_key`` principals are restricted; an empty list allows everything. Users (JWT) and
 plugins are not restricted here: their access is decided by roles and ownership.
@@ -13,6 +14,7 @@ from kernel.types import Principal
 
 __all__ = [
     "filter_allowed_models",
+    "key_response_verification",
     "require_chatbot_allowed",
     "require_model_allowed",
     "required_region",
@@ -60,3 +62,11 @@ def required_region(principal: Principal | None) -> str | None:
         return None
     region: str | None = principal.attributes.get("required_region")
     return region
+
+
+def key_response_verification(principal: Principal | None) -> str | None:
+    """The per-response verification the key requires at least (``async``/``strict``), or None."""
+    if principal is None or principal.kind != "api_key":
+        return None
+    policy: str | None = principal.attributes.get("response_verification")
+    return policy

@@ -11,6 +11,7 @@ consumers must not mutate them):
 | ``allowed_chatbots`` | tuple[str, ...] | empty: every chatbot (see :mod:`.policy`) |
 | ``allowed_ips`` | tuple[str, ...] | CIDRs; empty: any address (see :mod:`.checks`) |
 | ``required_region`` | str or None | prompts stay in this region; None: any (see :mod:`.policy`) |
+| ``response_verification`` | str or None | ``async``/``strict``: answers verified at least so |
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def key_principal(record: KeyRecord) -> Principal:
             "allowed_chatbots": tuple(record.allowed_chatbots),
             "allowed_ips": tuple(record.allowed_ips),
             "required_region": record.required_region,
+            "response_verification": record.response_verification,
         },
     )
 

@@ -40,6 +40,7 @@ class KeyRecord(msgspec.Struct, frozen=True, kw_only=True):
     allowed_ips: list[str]
     allowed_chatbots: list[str]
     required_region: str | None
+    response_verification: str | None
     expires_at: datetime | None
     is_active: bool
     revoked_at: datetime | None

@@ -2,10 +2,10 @@
 
 The ``--demo`` flag (:mod:`.serve_flag`) points Privatemode and RedPill at loopback simulators
 before the app starts; at startup this plugin runs them in-process and prints a banner
-(:mod:`.runtime`); a verifier that trusts only the simulator's test root keeps RedPill's
-simulated attestations checked with our own nonces, and labels every status ``simulated``
-(:mod:`.attestation`, :mod:`.verifier`). With ``[demo] enabled = false`` (the default) the
-plugin contributes nothing but the flag.
+(:mod:`.runtime`), and installs the simulator's test root as the attestation plugin's trust
+anchor, so RedPill's simulated attestations are checked with our own nonces by the production
+verifier and every status says ``simulated``. With ``[demo] enabled = false`` (the default)
+the plugin contributes nothing but the flag.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from builtin_plugins.demo.serve_flag import SERVE_OPTION
 from builtin_plugins.demo.settings import SECTION, DemoSettings
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import BackgroundTask, ServeOption, SettingsSection, Verifier
+from kernel.types import ServeOption, SettingsSection
 
 __all__ = [
     "PLUGIN_NAME",
     "VERSION",
-    "enclava_attestation_verifiers",
-    "enclava_background_tasks",
     "enclava_serve_options",
     "enclava_settings_schema",
     "enclava_shutdown",
@@ -63,15 +61,3 @@ async def enclava_startup(kernel: Kernel) -> None:
 async def enclava_shutdown(kernel: Kernel) -> None:
     """Stop the simulators."""
     await _runtime(kernel).stop()
-
-
-@hookimpl
-def enclava_attestation_verifiers(kernel: Kernel) -> Sequence[Verifier]:
-    """The simulated-attestation verifiers while demo mode runs."""
-    return _runtime(kernel).verifiers()
-
-
-@hookimpl
-def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask]:
-    """The simulated-attestation refresher while demo mode runs."""
-    return _runtime(kernel).tasks()

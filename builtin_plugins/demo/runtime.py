@@ -1,9 +1,10 @@
-"""Demo mode inside one kernel: both simulators on loopback, the banner, the verdicts.
+"""Demo mode inside one kernel: both simulators on loopback, the banner, the trust anchor.
 
-Started by the plugin's ``enclava_startup`` (before components are built, so the verifiers and
-the attestation task exist from the first request) and stopped by ``enclava_shutdown``. It
-starts only when ``[demo] enabled`` and both providers point at their simulators' ports, as
-``enclava serve --demo`` arranges; otherwise startup fails with a ConfigError.
+Started by the plugin's ``enclava_startup`` and stopped by ``enclava_shutdown``. It starts only
+when ``[demo] enabled`` and both providers point at their simulators' ports, as
+``enclava serve --demo`` arranges; otherwise startup fails with a ConfigError. While it runs,
+the attestation plugin trusts the simulator's test root only (labelled ``simulated``, loopback
+providers only); stopping restores Intel DCAP.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import contextlib
 import logging
 import sys
 
-from builtin_plugins.demo.attestation import (
-    SimulatedAttestations,
-    SimulatedPrivatemodeVerifier,
-    SimulatedRedPillVerifier,
-)
+from builtin_plugins.attestation import install_trust
+from builtin_plugins.attestation.settings import SECTION as ATTESTATION
+from builtin_plugins.attestation.settings import AttestationSettings
+from builtin_plugins.attestation.trust import simulated_trust
 from builtin_plugins.demo.serve_flag import PROVIDER_SECTIONS
 from builtin_plugins.demo.settings import SECTION, DemoSettings
 from builtin_plugins.demo.urls import SIMULATOR_HOST, simulator_url
@@ -26,7 +26,6 @@ from builtin_plugins.simulators.testing import running_simulator
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import BackgroundTask, Verifier
 
 __all__ = ["RUNTIME", "DemoRuntime", "banner"]
 
@@ -55,7 +54,6 @@ class DemoRuntime:
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self._stack: contextlib.AsyncExitStack | None = None
-        self.attestations = SimulatedAttestations(kernel.http)
 
     @property
     def running(self) -> bool:
@@ -92,6 +90,8 @@ class DemoRuntime:
                     running_simulator(kind, host=SIMULATOR_HOST, port=port)
                 )
             self._stack = stack.pop_all()
+        attestation = self._kernel.settings.section(ATTESTATION, AttestationSettings)
+        install_trust(self._kernel, simulated_trust(attestation))
         print(banner({k: simulator_url(p) for k, p in ports.items()}), file=sys.stderr, flush=True)
         log.warning("DEMO MODE: providers are SIMULATED with public test keys; not confidential")
 
@@ -99,31 +99,8 @@ class DemoRuntime:
         """Stop the simulators."""
         stack, self._stack = self._stack, None
         if stack is not None:
+            install_trust(self._kernel, None)
             await stack.aclose()
-
-    def verifiers(self) -> list[Verifier]:
-        """Demo verifiers while the simulators run and the providers point at them; none
-        otherwise (RedPill is then unroutable), so a provider repointed at runtime loses them
-        at once."""
-        if not self.running or self._miswired(self.settings()) is not None:
-            return []
-        return [SimulatedRedPillVerifier(self.attestations), SimulatedPrivatemodeVerifier()]
-
-    def tasks(self) -> list[BackgroundTask]:
-        """The attestation refresher while the simulators run."""
-        if not self.running:
-            return []
-        return [
-            BackgroundTask(
-                name="simulated-attestation",
-                interval=self.settings().attestation_retry_seconds,
-                run=self._refresh,
-            )
-        ]
-
-    async def _refresh(self) -> None:
-        ttl = self.settings().attestation_ttl_seconds
-        await self.attestations.refresh(self._kernel.components.providers, ttl)
 
 
 RUNTIME: StashKey[DemoRuntime] = StashKey()

@@ -2,8 +2,9 @@
 
 The flag decides everything before the app starts (components read provider settings when
 they are built, after startup hooks): it picks the simulator ports ([demo] ports, else free
-ones) and returns the ``ENCLAVA_*`` variables that enable ``[demo]`` and point ``[privatemode]``
-and ``[redpill]`` at ``http://127.0.0.1:PORT/v1`` with the simulators' public test key. It
+ones) and returns the ``ENCLAVA_*`` variables that enable ``[demo]``, point ``[privatemode]``
+and ``[redpill]`` at ``http://127.0.0.1:PORT/v1`` with the simulators' public test key and
+retry pending attestations every second. It
 refuses (ConfigError, exit 3) more than one worker, since the simulators live in the server
 process, and any provider URL the operator set that is not loopback: a demo must never be
 mistaken for, or reach, a real provider.
@@ -75,7 +76,7 @@ def prepare_demo(settings: Settings, configured: Mapping[str, Any]) -> dict[str,
         )
     _refuse_real_urls(configured)
     ports = _ports(settings.section(SECTION, DemoSettings), server.port)
-    env = {"ENCLAVA_DEMO_ENABLED": "true"}
+    env = {"ENCLAVA_DEMO_ENABLED": "true", "ENCLAVA_ATTESTATION_RETRY_SECONDS": "1"}
     for section, port in zip(PROVIDER_SECTIONS, ports, strict=True):
         prefix = f"ENCLAVA_{section.upper()}_"
         env[f"ENCLAVA_DEMO_{section.upper()}_PORT"] = str(port)

@@ -160,6 +160,7 @@ class HttpProvider(abc.ABC):
             timeout = f"no answer within read_timeout ({self.settings.read_timeout:g}s)"
             raise transport_error(self.name, exc, timeout=timeout) from exc
         if 200 <= response.status < 300:
+            self._note_headers(call, response.headers)
             return self._accepted(call, response.status, body, response.headers)
         error = self._status_error(response.status, body, response.headers)
         if error is not None:
@@ -175,6 +176,10 @@ class HttpProvider(abc.ABC):
         except msgspec.DecodeError:
             raise self.malformed(status) from None
         return UpstreamResult(status=status, body=body)
+
+    def _note_headers(self, call: UpstreamCall, headers: CIMultiDictProxy[str]) -> None:
+        """Record in ``call.evidence`` the 2xx response headers a verifier needs (none here)."""
+        return
 
     def malformed(self, status: int) -> UpstreamError:
         """The retryable error for a success answer whose JSON is broken."""
@@ -239,6 +244,7 @@ class HttpProvider(abc.ABC):
                 )
                 try:
                     if 200 <= response.status < 300:
+                        self._note_headers(call, response.headers)
                         return response, await response.content.readany()
                     body = await response.read()
                 except BaseException:

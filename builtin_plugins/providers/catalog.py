@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from kernel.types import ModelInfo
+from kernel.types import ModelInfo, ModelPrice
 
 __all__ = ["Published", "UpstreamModel", "fold_short_ids", "publish"]
 
@@ -23,6 +23,7 @@ class UpstreamModel(msgspec.Struct, frozen=True, kw_only=True):
     tasks: frozenset[str]
     context_length: int | None = None
     also_listed_as: tuple[str, ...] = ()
+    pricing: ModelPrice | None = None
 
 
 class Published(msgspec.Struct, frozen=True):
@@ -93,6 +94,7 @@ def publish(
             confidential=True,
             owned_by=provider,
             context_length=model.context_length,
+            pricing=model.pricing,
         )
         for public_id, model in public.items()
     )

@@ -5,14 +5,18 @@ Used only when ``[redpill] enabled`` (the default) and a key is configured (``ap
 Discovery reads ``/v1/models`` and ``/v1/embeddings/models`` and keeps an entry only when
 ``is_tee`` is true AND ``phala`` serves it (a TEE model served elsewhere, or any ordinary
 model, is never exposed), intersected with ``model_allowlist``; the RedPill id is the upstream
-id. RedPill signs each exchange over the exact bytes, so every non-streamed answer carries
-``evidence`` for the attestation verifier: chat and receipt ids, both bodies and their SHA-256.
-Streams are relayed untouched; the router holds their bytes.
+id. Each entry's ``pricing`` (USD per token, strings) becomes ``ModelInfo.pricing`` per
+million tokens, exactly (Decimal). RedPill signs each exchange over the exact bytes, so every
+non-streamed answer carries ``evidence`` for the attestation verifier: chat and receipt ids,
+both bodies and their SHA-256. Streams are relayed untouched; for every 2xx answer, streams
+included, ``call.evidence`` records ``receipt_id`` (``X-Receipt-Id``) and ``keyset_digest``
+(``X-ACI-Keyset-Digest``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -31,7 +35,14 @@ from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import BackgroundTask, Provider, SettingsSection, UpstreamCall, UpstreamResult
+from kernel.types import (
+    BackgroundTask,
+    ModelPrice,
+    Provider,
+    SettingsSection,
+    UpstreamCall,
+    UpstreamResult,
+)
 
 __all__ = [
     "PLUGIN_NAME",
@@ -49,8 +60,14 @@ VERSION = "1.0.0"
 TEE_PROVIDER = "phala"
 
 
+class _Pricing(msgspec.Struct):
+    prompt: str | float | None = None
+    completion: str | float | None = None
+
+
 class _Entry(msgspec.Struct):
     id: str
+    pricing: _Pricing | None = None
     is_tee: bool | None = None
     providers: list[Any] | None = None
     context_length: int | None = None
@@ -69,6 +86,25 @@ class _Identified(msgspec.Struct):
 def phala_tee(entry: _Entry) -> bool:
     """Whether RedPill serves ``entry`` inside a Phala TEE (both signals required)."""
     return entry.is_tee is True and TEE_PROVIDER in (entry.providers or ())
+
+
+def _price(entry: _Entry) -> ModelPrice | None:
+    """The entry's USD-per-token prices as per-million prices, exact; None when absent or bad."""
+    pricing = entry.pricing
+    if pricing is None or pricing.prompt is None or pricing.completion is None:
+        return None
+    try:
+        prompt, completion = Decimal(str(pricing.prompt)), Decimal(str(pricing.completion))
+    except InvalidOperation:
+        return None
+    if not (prompt.is_finite() and completion.is_finite()) or min(prompt, completion) < 0:
+        return None
+    million = Decimal(1_000_000)
+    return ModelPrice(
+        input_per_million=(prompt * million).normalize(),
+        output_per_million=(completion * million).normalize(),
+        currency="USD",
+    )
 
 
 def _chat_tasks(entry: _Entry) -> frozenset[str]:
@@ -99,16 +135,30 @@ class RedPillProvider(HttpProvider):
                 raise
             embedding = []
         models = [
-            UpstreamModel(id=e.id, tasks=_chat_tasks(e), context_length=e.context_length)
+            UpstreamModel(
+                id=e.id, tasks=_chat_tasks(e), context_length=e.context_length, pricing=_price(e)
+            )
             for e in chat.data
             if phala_tee(e)
         ]
         models += [
-            UpstreamModel(id=e.id, tasks=frozenset({"embed"}), context_length=e.context_length)
+            UpstreamModel(
+                id=e.id,
+                tasks=frozenset({"embed"}),
+                context_length=e.context_length,
+                pricing=_price(e),
+            )
             for e in embedding
             if phala_tee(e)
         ]
         return models
+
+    def _note_headers(self, call: UpstreamCall, headers: CIMultiDictProxy[str]) -> None:
+        """The receipt id and aci/1 keyset digest of the answer (streams included)."""
+        for name, key in (("X-Receipt-Id", "receipt_id"), ("X-ACI-Keyset-Digest", "keyset_digest")):
+            value = headers.get(name)
+            if value:
+                call.evidence[key] = value
 
     def _accepted(
         self, call: UpstreamCall, status: int, body: bytes, headers: CIMultiDictProxy[str]

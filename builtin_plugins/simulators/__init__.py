@@ -6,7 +6,8 @@ PUBLIC TEST KEYS and serve SIMULATED quotes: they exist for tests and ``--demo``
 stand in for a provider in production.
 
 * apps: :mod:`.privatemode`; :mod:`.redpill` with :mod:`.redpill_models`,
-  :mod:`.redpill_errors`, :mod:`.redpill_signing` and :mod:`.aci`; shared skeleton :mod:`.app`;
+  :mod:`.redpill_errors`, :mod:`.redpill_signing`, :mod:`.aci` and a simulated NRAS
+  (:mod:`.nras`); shared skeleton :mod:`.app`;
 * faults: :mod:`.faults` (config, middleware) and :mod:`.control` (``/_sim/`` routes);
 * output: :mod:`.content` (deterministic text, tools, embeddings), :mod:`.completions`
   (OpenAI bodies), :mod:`.sse` (framing, byte capture);

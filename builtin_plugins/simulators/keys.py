@@ -5,7 +5,9 @@
   in the shared test data;
 * aci/1 receipt key ``receipt-1`` (Ed25519): seed ``0x02`` x 32; from
   ``attestation/aci/test-vectors.md``;
-* simulated-quote root (Ed25519): seed ``0x5a`` x 32; this module (see :mod:`.simquote`).
+* simulated-quote root (Ed25519): seed ``0x5a`` x 32; this module (see :mod:`.simquote`);
+* simulated NRAS verdict signer (ECDSA P-384, kid :data:`NRAS_KEY_ID`): secret ``0x7a`` x 48
+  reduced mod the curve order, and a "rogue" key (``0x7b`` x 48) that no JWKS lists.
 
 Using the vector keys makes the simulator and the published vectors agree byte for byte, so a
 verifier tested against one is tested against the other.
@@ -16,6 +18,9 @@ from __future__ import annotations
 __all__ = [
     "LEGACY_SIGNING_ADDRESS",
     "LEGACY_SIGNING_KEY",
+    "NRAS_KEY_ID",
+    "NRAS_KEY_SECRET",
+    "NRAS_ROGUE_SECRET",
     "RECEIPT_KEY_ID",
     "RECEIPT_KEY_SEED",
     "SIM_ROOT_SEED",
@@ -35,6 +40,16 @@ RECEIPT_KEY_ID = "receipt-1"
 
 SIM_ROOT_SEED = bytes([0x5A]) * 32
 """Ed25519 seed of the root that signs simulated quotes; a verifier trusts it only in demo mode."""
+
+_P384_ORDER = int(
+    "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
+    16,
+)
+NRAS_KEY_ID = "nras-sim-1"
+NRAS_KEY_SECRET = int.from_bytes(bytes([0x7A]) * 48, "big") % _P384_ORDER
+"""P-384 private scalar of the simulated NRAS verdict signer."""
+NRAS_ROGUE_SECRET = int.from_bytes(bytes([0x7B]) * 48, "big") % _P384_ORDER
+"""A P-384 scalar whose key is in no JWKS: verdicts signed with it must be refused."""
 
 TEST_API_KEY = "sim-test-key"
 """The bearer key the simulators accept unless told otherwise."""

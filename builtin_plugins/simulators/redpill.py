@@ -17,7 +17,8 @@ Routes and the sources each follows:
   ``middleware/completion.rs``). ``provider.aci_verified: true`` for a model without a
   Phala TEE is refused with 503 ``upstream_verification_failed`` (spec §5.3, §10).
 * Verification: :mod:`.aci` (``/v1/aci/*``, headers) and :mod:`.redpill_signing`
-  (``/v1/signature/{id}``, ``/v1/attestation/report``). Errors: :mod:`.redpill_errors`.
+  (``/v1/signature/{id}``, ``/v1/attestation/report``); a simulated NRAS for the GPU
+  evidence (:mod:`.nras`). Errors: :mod:`.redpill_errors`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from builtin_plugins.simulators.completions import (
     new_chat_id,
 )
 from builtin_plugins.simulators.content import plan_chat
+from builtin_plugins.simulators.nras import add_nras_routes
 from builtin_plugins.simulators.redpill_errors import (
     redpill_error_response,
     redpill_fault_error,
@@ -200,6 +202,7 @@ def create_redpill_app(options: SimulatorOptions | None = None) -> web.Applicati
         app[API_KEY] = options.api_key
     add_aci_routes(app, AciService(options.keyset_ttl_seconds))
     add_legacy_routes(app)
+    add_nras_routes(app)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/v1/models/{namespace}", _namespace)
     app.router.add_get("/v1/embeddings/models", _embedding_models)

@@ -19,6 +19,10 @@
   is not ours is vllm-proxy's 404. The GPU evidence list is empty unless ``model`` is a
   Phala-served TEE model (private-ai-gateway ``empty_nvidia_payload``); its entries are
   SIMULATED and carry no NVIDIA signature.
+* ``POST /_sim/attestation`` (simulator only) ``{"mode": M}`` makes reports lie, so verifiers
+  can be tested: ``wrong_nonce`` (report data binds another nonce while ``request_nonce``
+  echoes ours), ``replay`` (the first report ever served, again), ``foreign_address`` (report
+  data binds another address), ``none`` (honest again).
 """
 
 from __future__ import annotations
@@ -38,9 +42,22 @@ from builtin_plugins.simulators.redpill_errors import redpill_error_response
 from builtin_plugins.simulators.redpill_models import find_model
 from builtin_plugins.simulators.simquote import build_sim_quote
 
-__all__ = ["add_legacy_routes", "legacy_report", "nvidia_payload"]
+__all__ = ["REPORT_MODES", "add_legacy_routes", "legacy_report", "nvidia_payload"]
 
 INVALID_ALGO = "Invalid signing algorithm. Must be 'ed25519' or 'ecdsa'"
+REPORT_MODES = ("none", "wrong_nonce", "replay", "foreign_address")
+FOREIGN_ADDRESS = "0x" + "ab" * 20
+
+
+class ReportFaults:
+    """How the report endpoint lies (``mode``) and the first report it served (for replays)."""
+
+    def __init__(self) -> None:
+        self.mode = "none"
+        self.first: dict[str, Any] | None = None
+
+
+REPORT_FAULTS = web.AppKey("enclava_sim_report_faults", ReportFaults)
 
 
 def _event_hash(receipt: dict[str, Any], event_type: str) -> str:
@@ -92,11 +109,13 @@ def nvidia_payload(nonce_hex: str, with_evidence: bool) -> str:
     return json.dumps(payload)
 
 
-def legacy_report(nonce: bytes, model: str | None) -> dict[str, Any]:
-    """The flat legacy report for ``nonce`` (32 bytes)."""
+def legacy_report(nonce: bytes, model: str | None, mode: str = "none") -> dict[str, Any]:
+    """The flat legacy report for ``nonce`` (32 bytes), lying as ``mode`` says."""
     served = find_model(model)
     public_key = PrivateKey(LEGACY_SIGNING_KEY).public_key.format(compressed=False).hex()
-    quote = build_sim_quote(legacy_report_data(LEGACY_SIGNING_ADDRESS, nonce))
+    bound_nonce = secrets.token_bytes(32) if mode == "wrong_nonce" else nonce
+    bound_address = FOREIGN_ADDRESS if mode == "foreign_address" else LEGACY_SIGNING_ADDRESS
+    quote = build_sim_quote(legacy_report_data(bound_address, bound_nonce))
     report: dict[str, Any] = {
         "signing_address": LEGACY_SIGNING_ADDRESS,
         "signing_algo": "ecdsa",
@@ -132,10 +151,24 @@ async def _report(request: web.Request) -> web.Response:
     nonce = _nonce(query.get("nonce"))
     if nonce is None:
         return redpill_error_response(400, "http_exception", "Nonce must be 32 bytes of hex")
-    return web.json_response(legacy_report(nonce, query.get("model")))
+    faults = request.app[REPORT_FAULTS]
+    report = legacy_report(nonce, query.get("model"), faults.mode)
+    faults.first = faults.first or report
+    return web.json_response(faults.first if faults.mode == "replay" else report)
+
+
+async def _set_report_mode(request: web.Request) -> web.Response:
+    body = await request.json()
+    mode = body.get("mode") if isinstance(body, dict) else None
+    if mode not in REPORT_MODES:
+        return web.json_response({"error": f"mode must be one of {REPORT_MODES}"}, status=400)
+    request.app[REPORT_FAULTS].mode = mode
+    return web.json_response({"mode": mode})
 
 
 def add_legacy_routes(app: web.Application) -> None:
     """Attach the legacy signature and attestation routes (needs :func:`aci.add_aci_routes`)."""
     app.router.add_get("/v1/signature/{chat_id}", _signature)
     app.router.add_get("/v1/attestation/report", _report)
+    app[REPORT_FAULTS] = ReportFaults()
+    app.router.add_post("/_sim/attestation", _set_report_mode)

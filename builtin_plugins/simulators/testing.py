@@ -55,6 +55,14 @@ class SimulatorControl:
     async def clear_requests(self) -> None:
         await self._call("DELETE", "/_sim/requests")
 
+    async def set_report_mode(self, mode: str) -> None:
+        """RedPill only: make legacy reports lie (see ``redpill_signing.REPORT_MODES``)."""
+        await self._call("POST", "/_sim/attestation", {"mode": mode})
+
+    async def set_nras(self, **fields: Any) -> None:
+        """RedPill only: steer the simulated NRAS (``rogue_key``, ``overall``)."""
+        await self._call("POST", "/_sim/nras", fields)
+
     async def rotate_keyset(self, not_after: int | None = None) -> dict[str, Any]:
         """RedPill only: new aci/1 receipt key; returns the new digest and keyset."""
         body = {} if not_after is None else {"not_after": not_after}

@@ -8,7 +8,7 @@ the store does not answer, so callers fail closed.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -19,6 +19,8 @@ from kernel.errors import ConfigError
 __all__ = [
     "KV",
     "MessageHandler",
+    "Reservation",
+    "Reserved",
     "Subscription",
     "Throttle",
     "WindowCount",
@@ -46,6 +48,26 @@ class Throttle(msgspec.Struct, frozen=True):
     remaining: int
     reset_after: float
     retry_after: float
+
+
+class Reservation(msgspec.Struct, frozen=True, kw_only=True):
+    """One counter of :meth:`KV.reserve`: add ``amount`` (may be negative); with a ``limit``, a
+    positive amount must not take the counter above it. ``ttl`` (seconds) is given to a counter
+    that has none."""
+
+    key: str
+    amount: int
+    limit: int | None = None
+    ttl: float | None = None
+
+
+class Reserved(msgspec.Struct, frozen=True):
+    """Result of :meth:`KV.reserve`: whether every amount was added, the counters after the
+    operation (unchanged when refused), and the index of the first counter that refused."""
+
+    allowed: bool
+    totals: tuple[int, ...]
+    refused: int | None = None
 
 
 def gcra_interval_us(*, limit: int, period: float, cost: int) -> int:
@@ -98,6 +120,11 @@ class KV(Protocol):
         self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
     ) -> bool:
         """Atomically set ``value`` if the current value equals ``expected`` (None = absent)."""
+        ...
+
+    async def reserve(self, items: Sequence[Reservation]) -> Reserved:
+        """Atomically add every item's amount to its counter, or none of them when one would
+        exceed its limit (budget reservations and settlements across replicas)."""
         ...
 
     async def publish(self, channel: str, message: bytes) -> None:

@@ -9,9 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from kernel.storage.kv import MessageHandler, Subscription, Throttle, WindowCount, gcra_interval_us
+from kernel.storage.kv import (
+    MessageHandler,
+    Reservation,
+    Reserved,
+    Subscription,
+    Throttle,
+    WindowCount,
+    gcra_interval_us,
+)
 
 __all__ = ["MemoryKV"]
 
@@ -166,6 +175,25 @@ class MemoryKV:
             return False
         self._write(key, _Entry(value, _expiry(now, ttl)), now)
         return True
+
+    async def reserve(self, items: Sequence[Reservation]) -> Reserved:
+        """Atomically add every item's amount to its counter, or none of them when one would
+        exceed its limit (mirrors ``_RESERVE_LUA`` in :mod:`kernel.storage.kv_redis`)."""
+        now = time.monotonic()
+        entries = [self._live(item.key, now) for item in items]
+        current = [0 if e is None else int(e.value) for e in entries]
+        for index, (item, value) in enumerate(zip(items, current, strict=True)):
+            if item.limit is not None and item.amount > 0 and value + item.amount > item.limit:
+                return Reserved(allowed=False, totals=tuple(current), refused=index)
+        totals: list[int] = []
+        for item, entry, value in zip(items, entries, current, strict=True):
+            total = value + item.amount
+            expires_at = None if entry is None else entry.expires_at
+            if expires_at is None:
+                expires_at = _expiry(now, item.ttl)
+            self._write(item.key, _Entry(str(total).encode(), expires_at), now)
+            totals.append(total)
+        return Reserved(allowed=True, totals=tuple(totals))
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Queue ``message`` for every subscription on ``channel`` in this process."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -20,7 +20,15 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from kernel.errors import StoreUnavailableError
-from kernel.storage.kv import MessageHandler, Subscription, Throttle, WindowCount, gcra_interval_us
+from kernel.storage.kv import (
+    MessageHandler,
+    Reservation,
+    Reserved,
+    Subscription,
+    Throttle,
+    WindowCount,
+    gcra_interval_us,
+)
 
 __all__ = ["RedisKV"]
 
@@ -74,6 +82,30 @@ else
   redis.call('SET', KEYS[1], ARGV[3])
 end
 return 1
+"""
+
+# All-or-nothing adds; mirrors MemoryKV.reserve. ARGV per key: amount, limit ('' = none),
+# ttl_ms ('0' = none). Counters stay integers (INCRBY); limits compare as Lua numbers, exact
+# below 2^53.
+_RESERVE_LUA = """
+local current = {}
+for i = 1, #KEYS do
+  current[i] = tonumber(redis.call('GET', KEYS[i])) or 0
+end
+for i = 1, #KEYS do
+  local amount, limit = tonumber(ARGV[3 * i - 2]), ARGV[3 * i - 1]
+  if limit ~= '' and amount > 0 and current[i] + amount > tonumber(limit) then
+    return {0, i, current}
+  end
+end
+local totals = {}
+for i = 1, #KEYS do
+  totals[i] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
+  if ARGV[3 * i] ~= '0' and redis.call('PTTL', KEYS[i]) < 0 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+  end
+end
+return {1, 0, totals}
 """
 
 
@@ -199,6 +231,7 @@ class RedisKV:
         self._incr_window = self._client.register_script(_INCR_WINDOW_LUA)
         self._cas = self._client.register_script(_CAS_LUA)
         self._throttle = self._client.register_script(_THROTTLE_LUA)
+        self._reserve = self._client.register_script(_RESERVE_LUA)
         self._subscriptions: set[_RedisSubscription] = set()
 
     async def get(self, key: str) -> bytes | None:
@@ -256,6 +289,25 @@ class RedisKV:
         with _store_errors():
             swapped = await self._cas(keys=[self._prefix + key], args=args)
         return int(swapped) == 1
+
+    async def reserve(self, items: Sequence[Reservation]) -> Reserved:
+        """Atomically add every item's amount to its counter, or none of them when one would
+        exceed its limit (one Lua script, so replicas never interleave)."""
+        if not items:
+            return Reserved(allowed=True, totals=())
+        args: list[int | str] = []
+        for item in items:
+            limit = "" if item.limit is None else item.limit
+            args += [item.amount, limit, 0 if item.ttl is None else _ttl_ms(item.ttl)]
+        with _store_errors():
+            allowed, refused, totals = await self._reserve(
+                keys=[self._prefix + item.key for item in items], args=args
+            )
+        return Reserved(
+            allowed=int(allowed) == 1,
+            totals=tuple(int(total) for total in totals),
+            refused=int(refused) - 1 if int(allowed) == 0 else None,
+        )
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Deliver ``message`` to every subscriber of ``channel`` on every replica."""

@@ -27,7 +27,7 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
-        for _ in range(500):
+        for _ in range(2000):
             if server.started:
                 break
             if task.done():

@@ -59,6 +59,7 @@ async def test_both_header_styles_authenticate(make_app: Any, running: Any, new_
                     "allowed_chatbots": [],
                     "allowed_ips": [],
                     "required_region": None,
+                    "response_verification": None,
                 },
             }
 

@@ -27,6 +27,7 @@ VIEW_FIELDS = {
     "allowed_ips",
     "allowed_chatbots",
     "required_region",
+    "response_verification",
     "expires_at",
     "is_active",
     "revoked_at",
@@ -68,6 +69,7 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         assert created["prefix"] == f"{key[:15]}…"
         assert created["scopes"] == list(PUBLIC_SCOPES)
         assert created["required_region"] is None
+        assert created["response_verification"] is None
         assert (created["is_active"], created["revoked_at"], created["last_used_at"]) == (
             True,
             None,
@@ -107,6 +109,7 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         ({"required_region": "eu west"}, "required_region"),
         ({"required_region": "e" * 17}, "required_region"),
         ({"required_region": 1}, "required_region"),
+        ({"response_verification": "off"}, "response_verification"),
     ],
     ids=[
         "cidr",
@@ -122,6 +125,7 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         "region-space",
         "region-long",
         "region-type",
+        "verification-off",
     ],
 )
 async def test_create_validates_each_field(

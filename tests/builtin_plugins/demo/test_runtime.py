@@ -1,4 +1,4 @@
-"""The demo plugin inside a real app: simulators, banner, verifiers, refusal, toggling."""
+"""The demo plugin inside a real app: simulators, banner, trust anchor, refusal, toggling."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from builtin_plugins.demo.runtime import RUNTIME
+from builtin_plugins.attestation.service import service_of
 from builtin_plugins.demo.serve_flag import prepare_demo
 from builtin_plugins.providers.settings import PrivatemodeSettings, RedPillSettings
 from kernel.app import create_app
@@ -28,7 +28,7 @@ REDPILL_ONLY = ModelInfo(
 def _demo_settings(make_settings: Any, sqlite_url: str, **env: str) -> Any:
     demo_env = {
         **prepare_demo(make_settings(sqlite_url), {}),
-        "ENCLAVA_DEMO_ATTESTATION_RETRY_SECONDS": "0.05",
+        "ENCLAVA_ATTESTATION_RETRY_SECONDS": "0.05",
         **env,
     }
     return make_settings(sqlite_url, **demo_env)
@@ -48,13 +48,18 @@ async def _answers(url: str) -> bool:
         return False
 
 
+def _status(kernel: Kernel) -> Any:
+    [verifier] = [v for v in kernel.components.verifiers if v.provider_kind == "redpill"]
+    return verifier.status("redpill", REDPILL_ONLY)
+
+
 async def _until_attested(kernel: Kernel) -> None:
-    attestations = kernel.stash[RUNTIME].attestations
     for _ in range(200):
-        if attestations.status("redpill", REDPILL_ONLY).valid:
+        if _status(kernel).valid:
+            assert _status(kernel).label == "simulated"
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(attestations.status("redpill", REDPILL_ONLY).reason)
+    raise AssertionError(_status(kernel).reason)
 
 
 async def test_demo_runs_both_simulators_and_announces_itself(
@@ -80,14 +85,16 @@ async def test_demo_runs_both_simulators_and_announces_itself(
     assert not any([await _answers(url) for url in urls])
 
 
-async def test_disabling_the_plugin_stops_the_simulators_and_removes_the_verifiers(
+async def test_disabling_the_plugin_stops_the_simulators_and_restores_dcap(
     make_settings: Any, sqlite_url: str, running: Any
 ) -> None:
     app = create_app(_demo_settings(make_settings, sqlite_url))
     kernel: Kernel = app.state.kernel
     async with running(app):
+        await _until_attested(kernel)
         await kernel.set_enabled("demo", enabled=False)
-        assert kernel.components.verifiers == ()
+        assert not service_of(kernel).trust().simulated
+        assert not _status(kernel).valid
         assert not any([await _answers(url) for url in _urls(kernel)])
         await kernel.set_enabled("demo", enabled=True)
         assert all([await _answers(url) for url in _urls(kernel)])
@@ -116,11 +123,11 @@ async def test_without_demo_the_plugin_contributes_nothing(
     kernel: Kernel = app.state.kernel
     async with running(app):
         assert "demo" in kernel.components.enabled
-        assert kernel.components.verifiers == ()
+        assert service_of(kernel).trust().label == "verified"
         assert all(plugin != "demo" for plugin, _ in kernel.components.background_tasks)
 
 
-async def test_repointing_a_provider_at_runtime_drops_the_demo_verifiers_at_once(
+async def test_repointing_a_provider_at_runtime_unattests_it_at_once(
     make_settings: Any, sqlite_url: str, running: Any
 ) -> None:
     app = create_app(_demo_settings(make_settings, sqlite_url))
@@ -128,4 +135,6 @@ async def test_repointing_a_provider_at_runtime_drops_the_demo_verifiers_at_once
     async with running(app):
         await _until_attested(kernel)
         await kernel.update_section("redpill", {"url": "https://api.redpill.ai/v1"})
-        assert kernel.components.verifiers == ()
+        assert _status(kernel).reason == "provider URL changed"
+        await service_of(kernel).refresh()
+        assert not _status(kernel).valid

@@ -26,7 +26,7 @@ async def test_chat_completion_non_streaming(gateway: Gateway, openai_schema: Va
         assert completion.usage.total_tokens > 0
         openai_schema("CreateChatCompletionResponse", completion.model_dump(exclude_unset=True))
         assert raw.headers["x-enclava-provider"] == "privatemode"
-        assert raw.headers["x-enclava-attestation"] == "privatemode-proxy"
+        assert raw.headers["x-enclava-attestation"] == "privatemode-proxy; response=off"
         assert raw.headers["x-request-id"]
         assert int(raw.headers["x-ratelimit-limit"]) == 1000
 

@@ -111,6 +111,7 @@ async def test_settings_changes_rebuild_and_rediscover_only_what_changed(gateway
             provider_named(kernel, "redpill"),
         )
         await wait_healthy(privatemode)
+        await wait_healthy(redpill)
         models = await redpill.list_models()
         await kernel.update_section("privatemode", {"priority": 3})
         rebuilt = provider_named(kernel, "privatemode")

@@ -1,0 +1,129 @@
+"""Plugin sandbox benchmark (issue #7): what one WASM chat filter adds to the hot path, and how
+many plugin endpoint calls per second one worker serves.
+
+Usage: ``.venv/bin/python bench/plugins.py [--duration 5] [--concurrency 1,16] [--json FILE]``
+
+Method: the mock upstream and the closed-loop load generator share core 0; Enclava runs as
+``enclava serve`` (one worker, core 1) twice with a fresh data dir each: ``base`` without
+sandboxed plugins, ``filter`` with ``pii_redactor`` (a Python guest, chat filter on requests)
+and ``hello`` auto-enabled. The prompt carries an email address and a phone number, so the
+filter rewrites every request and bumps two KV counters. "added" is the p50 latency of
+``filter`` minus ``base``; endpoint rows are ``GET /api/v1/plugins/hello/hello``. Components
+are built (or taken from ``.cache/enclava``) before the clock starts. Never part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import servers
+from loadgen import Job, Result, run_sync
+from mock_upstream import MODEL
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "enclava"
+PROMPT = "Write to jane.doe@example.com or call +49 30 1234 5678 about the invoice."
+
+
+def _build(tmp: Path) -> Path:
+    sys.path.insert(0, str(REPO))
+    from builtin_plugins.wasm_plugins.build import build_plugin
+
+    directory = tmp / "plugins"
+    for name in ("pii_redactor", "hello"):
+        build_plugin(REPO / "plugins" / name, CACHE / "wasm")
+        (directory / name).mkdir(parents=True)
+        for file in ("plugin.toml", "plugin.wasm"):
+            shutil.copyfile(REPO / "plugins" / name / file, directory / name / file)
+    return directory
+
+
+def _chat_body() -> bytes:
+    messages = [{"role": "user", "content": PROMPT}]
+    return json.dumps({"model": MODEL, "messages": messages, "max_tokens": 64}).encode()
+
+
+def _cells(
+    server: servers.Server, concurrency: list[int], duration: float, endpoint: bool
+) -> dict[str, Result]:
+    cells: dict[str, Result] = {}
+    for level in concurrency:
+        chat = Job(
+            server.base + "/chat/completions",
+            _chat_body(),
+            server.token,
+            concurrency=level,
+            duration=duration,
+        )
+        cells[f"chat c={level}"] = run_sync(chat)
+        if endpoint:
+            hello = Job(
+                server.base + "/plugins/hello/hello",
+                None,
+                server.token,
+                method="GET",
+                concurrency=level,
+                duration=duration,
+            )
+            cells[f"endpoint c={level}"] = run_sync(hello)
+    return cells
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--concurrency", default="1,16")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    results: dict[str, dict[str, Result]] = {}
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        tmp = Path(scratch)
+        plugins = _build(tmp)
+        mock = servers.start_mock(stack, tmp)
+        for target, extra in (
+            ("base", {"ENCLAVA_WASM_PLUGINS_DIRECTORY": str(tmp / "none")}),
+            (
+                "filter",
+                {
+                    "ENCLAVA_WASM_PLUGINS_DIRECTORY": str(plugins),
+                    "ENCLAVA_WASM_PLUGINS_CACHE_DIR": str(CACHE / "native"),
+                    "ENCLAVA_WASM_PLUGINS_AUTO_ENABLE": "pii_redactor,hello",
+                },
+            ),
+        ):
+            with ExitStack() as run:
+                env = servers.enclava_env(tmp / f"data-{target}", mock.base, **extra)
+                server = servers.start_enclava(run, env, tmp / f"{target}.log")
+                servers.settle()
+                results[target] = _cells(server, levels, args.duration, target == "filter")
+    _report(results, levels, args.json)
+
+
+def _report(results: dict[str, dict[str, Result]], levels: list[int], out: Path | None) -> None:
+    rows: dict[str, object] = {}
+    print(f"{'cell':<22}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'errors':>8}")
+    for target, cells in results.items():
+        for cell, result in cells.items():
+            summary = result.summary()
+            added = ""
+            if target == "filter" and cell.startswith("chat"):
+                base = results["base"][cell].summary()["p50_ms"]
+                added = f"{float(summary['p50_ms']) - float(base):.2f}"  # type: ignore[arg-type]
+            rows[f"{target} {cell}"] = {**summary, "added_p50_ms": added or None}
+            print(
+                f"{target + ' ' + cell:<22}{summary['rps']:>9}{float(summary['p50_ms']):>9.2f}"  # type: ignore[arg-type]
+                f"{float(summary['p99_ms']):>9.2f}{added:>11}{summary['errors']:>8}"  # type: ignore[arg-type]
+            )
+    if out is not None:
+        out.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

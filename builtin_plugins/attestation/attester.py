@@ -1,0 +1,147 @@
+"""One attestation of one RedPill model, start to verdict, with a nonce of our own.
+
+Legacy: ``GET {url}/attestation/report?model&nonce&signing_algo=ecdsa[&signing_address]``,
+checked by :func:`.legacy.verify_legacy_report`, then (``require_gpu``) the GPU evidence through
+NRAS (:mod:`.gpu`). aci/1: ``GET {url}/aci/attestation?nonce``, checked by
+:func:`.aci.verify_aci_report`. Every failure becomes an invalid :class:`Verdict` whose reason
+names the failed check; nothing here raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from builtin_plugins.attestation.aci import verify_aci_report
+from builtin_plugins.attestation.gpu import check_nras_token, gpu_payload, overall_token
+from builtin_plugins.attestation.legacy import LegacyAttestation, verify_legacy_report
+from builtin_plugins.attestation.loopback import is_loopback_url
+from builtin_plugins.attestation.settings import AttestationSettings
+from builtin_plugins.attestation.trust import Trust
+from builtin_plugins.attestation.upstream import EvidenceClient
+from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
+
+__all__ = ["Attester", "Target"]
+
+log = logging.getLogger(__name__)
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider model to attest: where the provider answers and with which key."""
+
+    provider: str
+    model: str
+    url: str
+    api_key: str = ""
+
+
+class Attester:
+    """Runs attestations under the given trust and settings."""
+
+    def __init__(self, client: EvidenceClient, *, clock: Callable[[], float] = time.time):
+        self._client = client
+        self._clock = clock
+
+    async def attest(
+        self,
+        target: Target,
+        *,
+        trust: Trust,
+        settings: AttestationSettings,
+        previous: Verdict | None = None,
+    ) -> Verdict:
+        """A fresh verdict for ``target``; invalid (with the reason) when any check fails."""
+        now = self._clock()
+        base = Verdict(
+            provider=target.provider,
+            model=target.model,
+            scheme=settings.redpill_scheme,
+            label=trust.label,
+            valid=False,
+            url=target.url,
+            checked_at=now,
+            expires_at=now,
+        )
+        try:
+            if trust.simulated and not is_loopback_url(target.url):
+                raise AttestationRejected("a simulated trust root only attests loopback providers")
+            if settings.redpill_scheme == "aci":
+                return await self._aci(target, base, trust, settings)
+            return await self._legacy(target, base, trust, settings, previous)
+        except AttestationRejected as exc:
+            return msgspec.structs.replace(base, reason=str(exc))
+        except Exception:  # fail closed on anything unforeseen, loudly
+            log.exception("attestation of %s/%s failed unexpectedly", target.provider, target.model)
+            return msgspec.structs.replace(base, reason="attestation failed unexpectedly")
+
+    def _expiry(self, now: float, settings: AttestationSettings) -> float:
+        return now + 2 * settings.ttl_seconds
+
+    async def _legacy(
+        self,
+        target: Target,
+        base: Verdict,
+        trust: Trust,
+        settings: AttestationSettings,
+        previous: Verdict | None,
+    ) -> Verdict:
+        nonce = secrets.token_bytes(32)
+        params = {"model": target.model, "nonce": nonce.hex(), "signing_algo": "ecdsa"}
+        if previous is not None and previous.signing_address:
+            params["signing_address"] = previous.signing_address
+        body = await self._client.request(
+            "GET",
+            f"{target.url.rstrip('/')}/attestation/report",
+            what="the attestation report",
+            api_key=target.api_key,
+            params=params,
+        )
+        attested = await verify_legacy_report(body, nonce=nonce, quotes=trust.quotes)
+        if settings.require_gpu:
+            await self._gpu(attested, nonce, settings)
+        return msgspec.structs.replace(
+            base,
+            valid=True,
+            expires_at=self._expiry(base.checked_at, settings),
+            tcb_status=attested.quote.tcb_status,
+            gpu_checked=settings.require_gpu,
+            signing_address=attested.signing_address,
+        )
+
+    async def _gpu(
+        self, attested: LegacyAttestation, nonce: bytes, settings: AttestationSettings
+    ) -> None:
+        payload = gpu_payload(attested.nvidia_payload, nonce=nonce)
+        answer = await self._client.request("POST", settings.nras_url, what="NRAS", data=payload)
+        token = overall_token(answer)
+        jwks = await self._client.json(settings.nras_jwks_url, what="the NRAS JWKS")
+        check_nras_token(token, jwks=jwks, nonce=nonce)
+
+    async def _aci(
+        self, target: Target, base: Verdict, trust: Trust, settings: AttestationSettings
+    ) -> Verdict:
+        if settings.require_gpu:
+            raise AttestationRejected("aci/1 reports carry no GPU evidence but require_gpu is set")
+        nonce = secrets.token_hex(32)
+        body = await self._client.request(
+            "GET",
+            f"{target.url.rstrip('/')}/aci/attestation",
+            what="the aci/1 attestation",
+            api_key=target.api_key,
+            params={"nonce": nonce},
+        )
+        attested = await verify_aci_report(
+            body, nonce=nonce, quotes=trust.quotes, now=base.checked_at
+        )
+        return msgspec.structs.replace(
+            base,
+            valid=True,
+            expires_at=min(self._expiry(base.checked_at, settings), attested.not_after),
+            tcb_status=attested.quote.tcb_status,
+            keyset_digest=attested.digest,
+            keyset=attested.keyset,
+        )

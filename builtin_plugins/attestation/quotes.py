@@ -1,0 +1,112 @@
+"""TDX quote checks behind one seam: Intel DCAP (production) or the simulator's test root (demo).
+
+A :class:`QuoteVerifier` turns quote bytes into a :class:`VerifiedQuote` (report data, TCB
+status) or raises :class:`AttestationRejected`. :class:`DcapQuotes` verifies a real quote with
+``dcap-qvl`` against collateral from :mod:`.collateral`, then applies the TCB policy;
+:class:`SimulatedQuotes` accepts only quotes signed by the simulator's root.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import dcap_qvl
+import msgspec
+
+from builtin_plugins.attestation.collateral import CollateralCache
+from builtin_plugins.attestation.verdicts import AttestationRejected
+from builtin_plugins.simulators.simquote import SIM_MR_TD, SimQuoteError, verify_sim_quote
+
+__all__ = [
+    "STRICT_TCB",
+    "DcapQuotes",
+    "QuoteVerifier",
+    "SimulatedQuotes",
+    "VerifiedQuote",
+]
+
+STRICT_TCB: frozenset[str] = frozenset({"UpToDate"})
+"""TCB statuses accepted by default: only a platform with every update applied."""
+
+
+class VerifiedQuote(msgspec.Struct, frozen=True, kw_only=True):
+    """What a verified quote establishes."""
+
+    report_data: bytes
+    tcb_status: str
+    advisory_ids: tuple[str, ...] = ()
+    mr_td: str = ""
+
+
+class QuoteVerifier(Protocol):
+    """Verifies TDX quotes under one trust anchor."""
+
+    async def verify(self, quote: bytes) -> VerifiedQuote:
+        """The quote's verified contents; AttestationRejected otherwise."""
+        ...
+
+
+def _accept_tcb(status: str, accepted: frozenset[str]) -> None:
+    if status not in accepted:
+        raise AttestationRejected(f"TCB status {status} is not accepted by the TCB policy")
+
+
+class DcapQuotes:
+    """Intel DCAP verification with ``dcap-qvl``; ``clock`` is injectable for offline vectors."""
+
+    def __init__(
+        self,
+        collateral: CollateralCache,
+        *,
+        accepted_tcb: frozenset[str] = STRICT_TCB,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._collateral = collateral
+        self._accepted = accepted_tcb
+        self._clock = clock
+
+    async def verify(self, quote: bytes) -> VerifiedQuote:
+        """Verify ``quote`` against cached collateral at ``clock()``, then the TCB policy."""
+        try:
+            parsed = dcap_qvl.parse_quote(quote)
+        except ValueError as exc:
+            raise AttestationRejected(f"not a DCAP quote: {exc}") from None
+        if not parsed.is_tdx():
+            raise AttestationRejected("the quote is not a TDX quote")
+        collateral = await self._collateral.get(quote)
+        try:
+            report = dcap_qvl.verify(quote, collateral, int(self._clock()))
+        except ValueError as exc:
+            self._collateral.forget(quote)
+            raise AttestationRejected(f"quote verification failed: {exc}") from None
+        _accept_tcb(report.status, self._accepted)
+        body = parsed.report
+        return VerifiedQuote(
+            report_data=bytes(body.report_data),
+            tcb_status=report.status,
+            advisory_ids=tuple(report.advisory_ids),
+            mr_td=bytes(getattr(body, "mr_td", b"")).hex(),
+        )
+
+
+class SimulatedQuotes:
+    """Simulated quotes signed by ``root`` (raw Ed25519 key) only: demo mode and tests."""
+
+    def __init__(self, root: bytes, *, accepted_tcb: frozenset[str] = STRICT_TCB) -> None:
+        self._root = root
+        self._accepted = accepted_tcb
+
+    async def verify(self, quote: bytes) -> VerifiedQuote:
+        """Check the signature under the root, the workload measurement and the TCB policy."""
+        try:
+            parsed = verify_sim_quote(quote, self._root)
+        except SimQuoteError as exc:
+            raise AttestationRejected(str(exc)) from None
+        _accept_tcb(parsed.tcb_status, self._accepted)
+        if parsed.mr_td != SIM_MR_TD:
+            raise AttestationRejected("the quote measures an unknown workload")
+        return VerifiedQuote(
+            report_data=parsed.report_data, tcb_status=parsed.tcb_status, mr_td=parsed.mr_td.hex()
+        )

@@ -1,0 +1,71 @@
+"""Sandboxed third-party plugins: WebAssembly components from ``plugins/`` run by the kernel's
+sandbox host, contributing endpoints, chat filters, an admin API and the ``plugin`` command."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+
+from builtin_plugins.wasm_plugins.admin import ADMIN_ROUTES
+from builtin_plugins.wasm_plugins.cli import plugin_command
+from builtin_plugins.wasm_plugins.endpoints import endpoint_handlers
+from builtin_plugins.wasm_plugins.filters import WasmChatFilter
+from builtin_plugins.wasm_plugins.host import PLUGIN_NAME, SECTION, host_of
+from builtin_plugins.wasm_plugins.settings import WasmPluginsSettings
+from kernel.hookspecs import hookimpl
+from kernel.runtime import Kernel
+from kernel.types import BackgroundTask, ChatFilter, CliCommand, RouteSet, SettingsSection
+
+__all__ = ["PLUGIN_NAME", "VERSION"]
+
+VERSION = "1.0.0"
+
+
+@hookimpl
+def enclava_settings_schema() -> SettingsSection:
+    return SettingsSection(name=SECTION, schema=WasmPluginsSettings)
+
+
+@hookimpl
+def enclava_startup(kernel: Kernel) -> Awaitable[None]:
+    return host_of(kernel).start()
+
+
+@hookimpl
+def enclava_shutdown(kernel: Kernel) -> Awaitable[None]:
+    return host_of(kernel).stop()
+
+
+@hookimpl
+def enclava_routes(kernel: Kernel) -> RouteSet:
+    host = host_of(kernel)
+    installed = list(host.plugins.values())
+    return RouteSet(
+        public=[h for i in installed for h in endpoint_handlers(i, "public")],
+        internal=[
+            *ADMIN_ROUTES,
+            *(h for i in installed for h in endpoint_handlers(i, "internal")),
+        ],
+    )
+
+
+@hookimpl
+def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter]:
+    host = host_of(kernel)
+    fail_open = set(host.settings.fail_open)
+    return [
+        WasmChatFilter(host, installed, fail_open=installed.name in fail_open)
+        for installed in host.plugins.values()
+        if installed.manifest.filter is not None
+        and host.enabled(installed.name)
+        and host.approved(installed)
+    ]
+
+
+@hookimpl
+def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask]:
+    return [host_of(kernel).background_task()]
+
+
+@hookimpl
+def enclava_cli(kernel: Kernel) -> Sequence[CliCommand]:
+    return [plugin_command()]

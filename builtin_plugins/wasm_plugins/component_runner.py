@@ -1,0 +1,110 @@
+"""Runs an author's tests against the built component: ``enclava plugin test`` sets
+``ENCLAVA_PLUGIN_COMPONENT`` and :mod:`enclava_sdk.testing` sends each call here instead of to
+the Python class, with the test's FakeHost serving the host functions through the real linker."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from wasmtime.component import Component
+
+from kernel.http import HttpClients
+from kernel.sandbox import CallFailed, Manifest, SandboxedPlugin, SandboxEngine, load_manifest
+from kernel.sandbox.imports import HostContext
+from kernel.sandbox.logs import LogBuffer
+from kernel.sandbox.outbound import FetchAnswer, HttpFetcher, OutboundRefused
+
+__all__ = ["CACHE_ENV", "COMPONENT_ENV", "call_component"]
+
+COMPONENT_ENV = "ENCLAVA_PLUGIN_COMPONENT"
+CACHE_ENV = "ENCLAVA_PLUGIN_NATIVE_CACHE"
+"""Where compiled components are cached (default ``.cache/enclava/native``)."""
+
+
+class _FakeKV:
+    """The kernel KV calls host functions make, served from a FakeHost's dict."""
+
+    def __init__(self, fake: Any, prefix: str) -> None:
+        self._fake = fake
+        self._prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return key.removeprefix(self._prefix)
+
+    async def get(self, key: str) -> bytes | None:
+        value = self._fake.store.get(self._key(key))
+        return None if value is None else str(value).encode()
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        self._fake.store[self._key(key)] = value.decode()
+
+    async def delete(self, key: str) -> bool:
+        return self._fake.store.pop(self._key(key), None) is not None
+
+    async def compare_and_set(
+        self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
+    ) -> bool:
+        if await self.get(key) != expected:
+            return False
+        await self.set(key, value)
+        return True
+
+
+class _FakeFetcher(HttpFetcher):
+    def __init__(self, fake: Any) -> None:
+        super().__init__(HttpClients(), (), timeout=1, max_bytes=1)
+        self._fake = fake
+
+    async def fetch(self, raw: str) -> FetchAnswer:
+        try:
+            answer = json.loads(self._fake.http_fetch(raw))
+        except Exception as exc:
+            raise OutboundRefused(str(exc)) from None
+        return FetchAnswer(int(answer["status"]), dict(answer["headers"]), str(answer["body"]))
+
+
+@functools.cache
+def _engine(cache: str) -> SandboxEngine:
+    return SandboxEngine(Path(cache), threads=1)
+
+
+async def _call(
+    engine: SandboxEngine,
+    manifest: Manifest,
+    component: Component,
+    fake: Any,
+    call: tuple[str, str],
+) -> str:
+    logs = LogBuffer(manifest.limits.log_lines)
+    context = HostContext(
+        manifest,
+        loop=asyncio.get_running_loop(),
+        kv=_FakeKV(fake, f"wasm:{manifest.name}:"),  # type: ignore[arg-type]
+        fetcher=_FakeFetcher(fake),
+        config=lambda: dict(fake.config),
+        logs=logs,
+    )
+    plugin = SandboxedPlugin(engine, manifest, component, context)
+    try:
+        return await plugin.call(*call)
+    finally:
+        plugin.close()
+        fake.lines.extend((line.stream, line.message) for line in logs.lines())
+
+
+def call_component(folder: str, fake: Any, kind: str, payload: str) -> tuple[bool, str]:
+    """``handle(kind, payload)`` of the component built in ``folder``, as ``(ok, value)``."""
+    manifest = load_manifest(Path(folder) / "plugin.toml")
+    wasm = (Path(folder) / manifest.wasm).read_bytes()
+    engine = _engine(os.environ.get(CACHE_ENV) or str(Path(".cache/enclava/native").resolve()))
+    component = engine.compile(wasm, hashlib.sha256(wasm).hexdigest())
+    try:
+        return True, asyncio.run(_call(engine, manifest, component, fake, (kind, payload)))
+    except CallFailed as exc:
+        return False, f"{exc.reason}: {exc.message}"

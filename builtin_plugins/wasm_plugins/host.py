@@ -1,0 +1,249 @@
+"""The running host of sandboxed plugins: which are active, and calls with the trap policy.
+
+A plugin is active while it is enabled, its permissions digest is approved (or the operator
+lists it in ``auto_enable``) and its component is loaded. Repeated traps disable it on every
+replica and write an audit event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from wasmtime.component import Component
+
+from builtin_plugins.wasm_plugins.registry import Installed, check_description, discover
+from builtin_plugins.wasm_plugins.settings import WasmPluginsSettings
+from kernel.audit import event_from_context
+from kernel.errors import ConfigError, NotFoundError, ServiceUnavailableError
+from kernel.runtime import Kernel
+from kernel.sandbox import CallFailed, SandboxedPlugin, SandboxEngine
+from kernel.sandbox.imports import HostContext
+from kernel.sandbox.logs import LogBuffer
+from kernel.sandbox.outbound import HttpFetcher
+from kernel.stash import StashKey
+from kernel.types import BackgroundTask
+
+__all__ = ["HOST_KEY", "PLUGIN_NAME", "SECTION", "PluginStatus", "WasmHost", "host_of"]
+
+log = logging.getLogger(__name__)
+PLUGIN_NAME = "wasm_plugins"
+SECTION = PLUGIN_NAME
+PluginStatus = Literal["active", "disabled", "awaiting_approval", "not_built", "failed", "loading"]
+
+
+def _compile_verified(engine: SandboxEngine, path: Path, sha256: str) -> Component:
+    """Compile ``path`` if it still hashes to ``sha256`` (what discovery saw and was approved)."""
+    wasm = path.read_bytes()
+    if hashlib.sha256(wasm).hexdigest() != sha256:
+        raise ConfigError(f"{path.name} changed since it was discovered")
+    return engine.compile(wasm, sha256)
+
+
+class WasmHost:
+    """Discovered plugins of one kernel and the sandbox engine running them."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        reserved = frozenset(kernel.plugins.names)
+        self.plugins: dict[str, Installed] = discover(Path(self.settings.directory), reserved)
+        self.engine: SandboxEngine | None = None
+        self._sync_lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> WasmPluginsSettings:
+        return self.kernel.settings.section(SECTION, WasmPluginsSettings)
+
+    def installed(self, name: str) -> Installed:
+        """The plugin named ``name``; NotFoundError otherwise."""
+        installed = self.plugins.get(name)
+        if installed is None:
+            raise NotFoundError(f"No sandboxed plugin named '{name}'.")
+        return installed
+
+    def enabled(self, name: str) -> bool:
+        settings = self.settings
+        if name in settings.disabled:
+            return False
+        return name in settings.enabled or name in settings.auto_enable
+
+    def approved(self, installed: Installed) -> bool:
+        settings = self.settings
+        if installed.name in settings.auto_enable:
+            return True
+        digest = installed.digest
+        return digest is not None and settings.approved.get(installed.name) == digest
+
+    def status(self, installed: Installed) -> PluginStatus:
+        if installed.sha256 is None:
+            return "not_built"
+        if installed.error is not None:
+            return "failed"
+        if not self.enabled(installed.name):
+            return "disabled"
+        if not self.approved(installed):
+            return "awaiting_approval"
+        return "active" if installed.plugin is not None else "loading"
+
+    def background_task(self) -> BackgroundTask:
+        """Loads plugins another replica activated (their calls answer 503 until then)."""
+        return BackgroundTask(
+            name="wasm-plugins-sync", interval=1.0, run=self.sync, run_at_start=False
+        )
+
+    def config_of(self, name: str) -> Mapping[str, Any]:
+        return self.settings.config.get(name, {})
+
+    async def start(self) -> None:
+        """Start the engine and load the active plugins (compiled once, then cached natively)."""
+        settings = self.settings
+        cache = Path(settings.cache_dir) if settings.cache_dir else self.kernel.settings.data_dir
+        cache = cache if settings.cache_dir else cache / "wasm-cache"
+        self.engine = SandboxEngine(cache, threads=settings.threads)
+        await self.sync()
+
+    async def sync(self) -> None:
+        """Load every plugin that became active (on this replica or another) and is not loaded.
+
+        Runs at start, after an admin's change and periodically; plugins that never become
+        active are never compiled.
+        """
+        async with self._sync_lock:
+            pending = [i for i in self.plugins.values() if self.status(i) == "loading"]
+            await asyncio.gather(*(self.load(i) for i in pending))
+
+    async def load(self, installed: Installed) -> None:
+        """Compile (off the event loop) and warm one plugin; a failure is kept, not raised."""
+        engine = self.engine
+        if engine is None or installed.sha256 is None:
+            return
+        path = installed.folder / installed.manifest.wasm
+        loop = asyncio.get_running_loop()
+        plugin: SandboxedPlugin | None = None
+        try:
+            component = await loop.run_in_executor(
+                engine.executor, _compile_verified, engine, path, installed.sha256
+            )
+            plugin = SandboxedPlugin(
+                engine, installed.manifest, component, self._context(installed)
+            )
+            await plugin.warm()
+            check_description(installed.manifest, await plugin.describe())
+        except Exception as exc:
+            if plugin is not None:
+                plugin.close()
+            installed.error = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            log.error("sandboxed plugin '%s' failed to load: %s", installed.name, installed.error)
+            return
+        installed.error = None
+        installed.plugin = plugin
+
+    def _context(self, installed: Installed) -> HostContext:
+        manifest = installed.manifest
+        limits = manifest.limits
+        return HostContext(
+            manifest,
+            loop=asyncio.get_running_loop(),
+            kv=self.kernel.stores.kv,
+            fetcher=HttpFetcher(
+                self.kernel.http,
+                manifest.permissions.http,
+                timeout=limits.http_timeout_ms / 1000,
+                max_bytes=limits.http_max_bytes,
+            ),
+            config=lambda: self.config_of(installed.name),
+            logs=LogBuffer(limits.log_lines),
+        )
+
+    async def stop(self) -> None:
+        for installed in self.plugins.values():
+            if installed.plugin is not None:
+                installed.plugin.close()
+                installed.plugin = None
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            await asyncio.get_running_loop().run_in_executor(None, engine.close)
+
+    def runnable(self, name: str) -> SandboxedPlugin:
+        """The loaded plugin if it is active; NotFoundError while disabled or unapproved."""
+        installed = self.installed(name)
+        status = self.status(installed)
+        if status == "loading":
+            raise ServiceUnavailableError(f"Plugin '{name}' is still loading.")
+        if status != "active" or installed.plugin is None:
+            raise NotFoundError(f"Plugin '{name}' is not available ({status}).")
+        return installed.plugin
+
+    async def call(self, name: str, kind: str, payload: str) -> str:
+        """One call into an active plugin, counting traps towards auto-disable."""
+        plugin = self.runnable(name)
+        installed = self.plugins[name]
+        try:
+            result = await plugin.call(kind, payload)
+        except CallFailed as exc:
+            plugin.logs.write("error", f"{kind} failed ({exc.reason}): {exc.message}")
+            if exc.trapped:
+                installed.consecutive_traps += 1
+                if installed.consecutive_traps >= self.settings.max_consecutive_traps:
+                    await self._auto_disable(installed, exc)
+            raise
+        installed.consecutive_traps = 0
+        return result
+
+    async def _auto_disable(self, installed: Installed, exc: CallFailed) -> None:
+        installed.consecutive_traps = 0
+        await self.set_enabled(installed.name, enabled=False)
+        log.warning("sandboxed plugin '%s' disabled after repeated traps", installed.name)
+        await self.kernel.audit(
+            event_from_context(
+                None,
+                action="wasm_plugin.auto_disable",
+                outcome="failure",
+                resource_type="wasm_plugin",
+                resource_id=installed.name,
+                details={"reason": exc.reason, "traps": self.settings.max_consecutive_traps},
+            )
+        )
+
+    async def set_enabled(self, name: str, *, enabled: bool) -> None:
+        """Persist the toggle as a runtime setting: applied here and announced to every replica."""
+        settings = self.settings
+        on = [n for n in settings.enabled if n != name]
+        off = [n for n in settings.disabled if n != name]
+        values = (
+            {"enabled": [*on, name], "disabled": off}
+            if enabled
+            else {
+                "enabled": on,
+                "disabled": [*off, name],
+            }
+        )
+        await self.kernel.update_section(SECTION, values)
+        await self.sync()
+
+    async def approve(self, installed: Installed) -> str:
+        """Approve the plugin's current component and permissions; returns the digest."""
+        digest = installed.digest
+        if digest is None:
+            raise NotFoundError(f"Plugin '{installed.name}' has no built component to approve.")
+        await self.kernel.update_section(
+            SECTION, {"approved": {**self.settings.approved, installed.name: digest}}
+        )
+        await self.sync()
+        return digest
+
+
+HOST_KEY: StashKey[WasmHost] = StashKey()
+
+
+def host_of(kernel: Kernel) -> WasmHost:
+    """The kernel's host, created (plugins discovered) on first use."""
+    host = kernel.stash.get(HOST_KEY)
+    if host is None:
+        host = WasmHost(kernel)
+        kernel.stash[HOST_KEY] = host
+    return host

@@ -1,0 +1,89 @@
+"""Discovery of ``<directory>/<name>/plugin.toml``: manifests validated and components hashed
+at boot, so a bad plugin fails the start with a clear message instead of a request later."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kernel.errors import ConfigError
+from kernel.sandbox import Manifest, SandboxedPlugin, load_manifest
+from kernel.sandbox.manifest import permissions_digest
+
+__all__ = ["Installed", "check_description", "discover", "inspect_folder"]
+
+
+@dataclass
+class Installed:
+    """One plugin found on disk and, once compiled, loaded into the sandbox."""
+
+    manifest: Manifest
+    folder: Path
+    sha256: str | None
+    """None while no component is built."""
+    plugin: SandboxedPlugin | None = None
+    error: str | None = None
+    consecutive_traps: int = field(default=0)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def digest(self) -> str | None:
+        """What an admin approves (component hash + permissions); None while unbuilt."""
+        return None if self.sha256 is None else permissions_digest(self.manifest, self.sha256)
+
+
+def inspect_folder(folder: Path) -> Installed:
+    """The plugin in ``folder``: manifest validated, component (if built) hashed and pinned."""
+    manifest = load_manifest(folder / "plugin.toml")
+    if manifest.name != folder.name:
+        raise ConfigError(f"plugin folder '{folder.name}' holds plugin '{manifest.name}'")
+    wasm = folder / manifest.wasm
+    sha256 = hashlib.sha256(wasm.read_bytes()).hexdigest() if wasm.is_file() else None
+    if manifest.sha256 is not None and sha256 is not None and sha256 != manifest.sha256:
+        raise ConfigError(f"plugin '{manifest.name}': {manifest.wasm} does not match its sha256")
+    return Installed(manifest=manifest, folder=folder, sha256=sha256)
+
+
+def discover(directory: Path, reserved: frozenset[str]) -> dict[str, Installed]:
+    """Every plugin under ``directory`` by name; ConfigError for a bad manifest or a name that
+    clashes with a registered (builtin or native) plugin."""
+    found: dict[str, Installed] = {}
+    if not directory.is_dir():
+        return found
+    for folder in sorted(p for p in directory.iterdir() if (p / "plugin.toml").is_file()):
+        installed = inspect_folder(folder)
+        if installed.name in reserved:
+            raise ConfigError(f"plugin '{installed.name}' clashes with a builtin plugin's name")
+        found[installed.name] = installed
+    return found
+
+
+def check_description(manifest: Manifest, description: str) -> None:
+    """ConfigError unless the component implements what its manifest declares (same name,
+    every endpoint, the filter stages)."""
+    try:
+        described = json.loads(description)
+        endpoints = {(e["method"], e["path"]) for e in described.get("endpoints", [])}
+        stages = set(described.get("filters", []))
+        name = described.get("name")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ConfigError("describe() returned malformed JSON") from None
+    problems = [] if name == manifest.name else [f"it calls itself {name!r}"]
+    problems += [
+        f"{m} {p} is not implemented"
+        for m, p in sorted({(e.method, e.path) for e in manifest.endpoints} - endpoints)
+    ]
+    spec = manifest.filter
+    wanted = (
+        set()
+        if spec is None
+        else {s for s, on in (("request", spec.request), ("response", spec.response)) if on}
+    )
+    problems += [f"no {stage} filter is implemented" for stage in sorted(wanted - stages)]
+    if problems:
+        raise ConfigError("the component does not match plugin.toml: " + "; ".join(problems))

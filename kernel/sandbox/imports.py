@@ -1,0 +1,191 @@
+"""Host functions of the ``enclava:plugin/host`` interface, granted per plugin.
+
+A plugin's linker gives capabilities only to what its manifest was granted (``log`` and
+``config-get`` always; ``kv-*`` with ``permissions.kv``; ``http-fetch`` with a non-empty
+allowlist); the other host imports are linked to refusals that reach nothing and answer
+``err``, and an import outside WASI and this interface fails instantiation. Host functions run
+on a call thread and never raise into the guest: async work is bridged to the event loop with a
+timeout and every failure becomes an ``err``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+import msgspec
+import wasmtime
+from wasmtime.component import Linker, LinkerInstance, Variant
+
+from kernel.sandbox.logs import LogBuffer
+from kernel.sandbox.manifest import Manifest
+from kernel.sandbox.outbound import HttpFetcher, OutboundRefused
+from kernel.storage.kv import KV
+
+__all__ = ["HOST_INTERFACE", "HostContext", "build_linker"]
+
+HOST_INTERFACE = "enclava:plugin/host@0.1.0"
+MAX_KEY_CHARS = 256
+MAX_VALUE_BYTES = 65_536
+KV_TIMEOUT_SECONDS = 2.0
+_LEVELS = frozenset({"debug", "info", "warning", "error"})
+T = TypeVar("T")
+HostFunc = Callable[..., Any]
+
+
+class HostContext:
+    """What one plugin's host functions may reach: its KV namespace, allowlist, config, logs."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        kv: KV,
+        fetcher: HttpFetcher,
+        config: Callable[[], Mapping[str, Any]],
+        logs: LogBuffer,
+    ) -> None:
+        self.manifest = manifest
+        self.loop = loop
+        self.kv = kv
+        self.fetcher = fetcher
+        self.config = config
+        self.logs = logs
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coro`` on the event loop from a call thread; TimeoutError after ``timeout``."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+# Every import returns result<string, string>, a tagged variant: wasmtime-py lowers untagged
+# variants (option<T>, result<_, E>) through a module-level set, which races across call threads.
+def _ok(value: Any) -> Variant:
+    return Variant("ok", json.dumps(value))
+
+
+def _err(message: str) -> Variant:
+    return Variant("err", message)
+
+
+def _guarded(name: str, func: Callable[..., Variant]) -> HostFunc:
+    def call(_store: Any, *args: Any) -> Variant:
+        try:
+            return func(*args)
+        except Exception as exc:  # a host function must never raise into the guest
+            return _err(f"{name} failed: {type(exc).__name__}")
+
+    return call
+
+
+def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
+    prefix = f"wasm:{ctx.manifest.name}:"
+
+    def key_of(key: str) -> str:
+        if not key or len(key) > MAX_KEY_CHARS:
+            raise ValueError("bad key")
+        return prefix + key
+
+    def run(coro: Awaitable[T]) -> T:
+        return ctx.run(coro, KV_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+
+    def kv_get(key: str) -> Variant:
+        raw = run(ctx.kv.get(key_of(key)))
+        return Variant("ok", "null" if raw is None else raw.decode())
+
+    def kv_set(key: str, value: str, ttl: int | None) -> Variant:
+        encoded = value.encode()
+        if len(encoded) > MAX_VALUE_BYTES:
+            return _err(f"value exceeds {MAX_VALUE_BYTES} bytes")
+        json.loads(value)
+        run(ctx.kv.set(key_of(key), encoded, ttl=None if ttl is None else float(ttl)))
+        return _ok(None)
+
+    def kv_delete(key: str) -> Variant:
+        run(ctx.kv.delete(key_of(key)))
+        return _ok(None)
+
+    async def incr(key: str, delta: int) -> int:
+        for _ in range(32):
+            current = await ctx.kv.get(key)
+            value = (0 if current is None else int(current)) + delta
+            if await ctx.kv.compare_and_set(key, expected=current, value=str(value).encode()):
+                return value
+        raise RuntimeError("contended")
+
+    def kv_incr(key: str, delta: int) -> Variant:
+        return _ok(run(incr(key_of(key), delta)))
+
+    return {
+        "kv-get": _guarded("kv-get", kv_get),
+        "kv-set": _guarded("kv-set", kv_set),
+        "kv-delete": _guarded("kv-delete", kv_delete),
+        "kv-incr": _guarded("kv-incr", kv_incr),
+    }
+
+
+def _http_function(ctx: HostContext) -> HostFunc:
+    limits = ctx.manifest.limits
+
+    def http_fetch(request: str) -> Variant:
+        try:
+            answer = ctx.run(ctx.fetcher.fetch(request), limits.http_timeout_ms / 1000 + 1)
+        except OutboundRefused as exc:
+            return _err(str(exc))
+        except TimeoutError:
+            return _err("http-fetch timed out")
+        return Variant("ok", msgspec.json.encode(answer).decode())
+
+    return _guarded("http-fetch", http_fetch)
+
+
+def _base_functions(ctx: HostContext) -> dict[str, HostFunc]:
+    def log(_store: Any, level: str, message: str) -> None:
+        ctx.logs.write(level if level in _LEVELS else "info", message)
+
+    def config_get(key: str) -> Variant:
+        values = ctx.config()
+        if key in values:
+            return _ok(values[key])
+        option = ctx.manifest.config.get(key)
+        return _ok(None if option is None else option.default)
+
+    return {"log": log, "config-get": _guarded("config-get", config_get)}
+
+
+def _refusal(name: str, permission: str) -> HostFunc:
+    def refuse(_store: Any, *_args: Any) -> Variant:
+        return _err(f"{name} is not granted: add {permission} to plugin.toml")
+
+    return refuse
+
+
+KV_FUNCTIONS = ("kv-get", "kv-set", "kv-delete", "kv-incr")
+
+
+def build_linker(engine: wasmtime.Engine, ctx: HostContext) -> Linker:
+    """A linker with WASI (no env, files or sockets: the store's config grants none) and the
+    host interface, capable only where ``ctx.manifest`` was granted."""
+    functions = _base_functions(ctx)
+    if ctx.manifest.permissions.kv:
+        functions.update(_kv_functions(ctx))
+    else:
+        functions.update({name: _refusal(name, "permissions.kv") for name in KV_FUNCTIONS})
+    if ctx.manifest.permissions.http:
+        functions["http-fetch"] = _http_function(ctx)
+    else:
+        functions["http-fetch"] = _refusal("http-fetch", "permissions.http")
+    linker = Linker(engine)
+    linker.add_wasip2()
+    root: LinkerInstance
+    with linker.root() as root, root.add_instance(HOST_INTERFACE) as host:
+        for name, func in functions.items():
+            host.add_func(name, func)
+    return linker

@@ -1,0 +1,113 @@
+"""The host functions as plugin authors use them: ``self.kv``, ``self.http``, ``self.log``,
+``self.config``. Each wraps a :class:`HostCalls` backend: the real imports inside the sandbox
+(:mod:`enclava_sdk.guest`) or an in-memory fake in native tests (:mod:`enclava_sdk.testing`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Config", "HostCalls", "HostError", "Http", "HttpResponse", "Kv", "Log"]
+
+
+class HostError(Exception):
+    """A host function answered err (permission missing, host down, limit exceeded...)."""
+
+
+class HostCalls(Protocol):
+    """The ``enclava:plugin/host`` imports: ok values are JSON text; errors raise HostError."""
+
+    def log(self, level: str, message: str) -> None: ...
+
+    def kv_get(self, key: str) -> str: ...
+
+    def kv_set(self, key: str, value: str, ttl_seconds: int | None) -> str: ...
+
+    def kv_delete(self, key: str) -> str: ...
+
+    def kv_incr(self, key: str, delta: int) -> str: ...
+
+    def http_fetch(self, request: str) -> str: ...
+
+    def config_get(self, key: str) -> str: ...
+
+
+class Kv:
+    """The plugin's own key-value namespace (needs ``permissions.kv``); values are JSON."""
+
+    def __init__(self, calls: HostCalls) -> None:
+        self._calls = calls
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = json.loads(self._calls.kv_get(key))
+        return default if value is None else value
+
+    def set(self, key: str, value: Any, *, ttl_seconds: int | None = None) -> None:
+        self._calls.kv_set(key, json.dumps(value), ttl_seconds)
+
+    def delete(self, key: str) -> None:
+        self._calls.kv_delete(key)
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        """Atomically add ``delta`` (across replicas) and return the new value."""
+        return int(json.loads(self._calls.kv_incr(key, delta)))
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class Http:
+    """Outbound HTTP to the hosts in ``permissions.http`` only (no redirects followed)."""
+
+    def __init__(self, calls: HostCalls) -> None:
+        self._calls = calls
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+    ) -> HttpResponse:
+        request = {"url": url, "method": method, "headers": headers or {}, "body": body}
+        answer = json.loads(self._calls.http_fetch(json.dumps(request)))
+        return HttpResponse(int(answer["status"]), dict(answer["headers"]), str(answer["body"]))
+
+
+class Log:
+    """Lines an admin can read in the plugin's bounded log (never the gateway's own log)."""
+
+    def __init__(self, calls: HostCalls) -> None:
+        self._calls = calls
+
+    def debug(self, message: str) -> None:
+        self._calls.log("debug", message)
+
+    def info(self, message: str) -> None:
+        self._calls.log("info", message)
+
+    def warning(self, message: str) -> None:
+        self._calls.log("warning", message)
+
+    def error(self, message: str) -> None:
+        self._calls.log("error", message)
+
+
+class Config:
+    """Values an admin set for the plugin (defaults from ``plugin.toml``'s ``[config]``)."""
+
+    def __init__(self, calls: HostCalls) -> None:
+        self._calls = calls
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = json.loads(self._calls.config_get(key))
+        return default if value is None else value

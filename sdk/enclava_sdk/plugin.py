@@ -1,0 +1,129 @@
+"""``BasePlugin`` and the decorators that say what a plugin contributes.
+
+The component has one export, ``handle(kind, request)``; :meth:`BasePlugin.dispatch` maps it
+onto the decorated methods. Handlers may be plain or ``async`` functions. Every exception a
+handler raises becomes an error result: nothing escapes into the host.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar, Literal, TypeVar
+
+from enclava_sdk.host import Config, HostCalls, HostError, Http, Kv, Log
+from enclava_sdk.types import FilterContext, PluginError, Request, Response
+
+__all__ = ["BasePlugin", "Stage", "chat_filter", "endpoint"]
+
+Stage = Literal["request", "response"]
+F = TypeVar("F", bound=Callable[..., Any])
+_ENDPOINT = "__enclava_endpoint__"
+_FILTER = "__enclava_filter__"
+
+
+def endpoint(method: str, path: str) -> Callable[[F], F]:
+    """Serve ``method path`` (also in ``plugin.toml``): ``(self, request: Request) -> Response``."""
+
+    def mark(func: F) -> F:
+        setattr(func, _ENDPOINT, (method.upper(), path))
+        return func
+
+    return mark
+
+
+def chat_filter(func: F | None = None, *, stage: Stage = "request") -> Any:
+    """Rewrite chat requests (or, with ``stage="response"``, answers):
+    ``(self, body: dict, context: FilterContext) -> dict | None`` (None keeps it)."""
+
+    def mark(inner: F) -> F:
+        setattr(inner, _FILTER, stage)
+        return inner
+
+    return mark(func) if func is not None else mark
+
+
+def _run(result: Any) -> Any:
+    """Drive a coroutine to completion: host calls are synchronous, so it never suspends."""
+    if not isinstance(result, Coroutine):
+        return result
+    try:
+        result.send(None)
+    except StopIteration as done:
+        return done.value
+    result.close()
+    raise RuntimeError("plugin handlers may not await anything but plain coroutines")
+
+
+class BasePlugin:
+    """Subclass it, set ``name`` and ``version``, decorate methods."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "0.0.0"
+
+    def __init__(self, host: HostCalls) -> None:
+        self.host = host
+        self.kv = Kv(host)
+        self.http = Http(host)
+        self.log = Log(host)
+        self.config = Config(host)
+
+    def _handlers(self, marker: str) -> dict[Any, Callable[..., Any]]:
+        cached: dict[str, dict[Any, Callable[..., Any]]] = self.__dict__.setdefault("_found", {})
+        if marker not in cached:
+            found: dict[Any, Callable[..., Any]] = {}
+            for klass in reversed(type(self).__mro__):
+                for member in vars(klass).values():
+                    key = getattr(member, marker, None)
+                    if key is not None and callable(member):
+                        # Bound through the class, so a handler named like ``kv`` still works.
+                        found[key] = member.__get__(self, type(self))
+            cached[marker] = found
+        return cached[marker]
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version, endpoints and filter stages: checked against ``plugin.toml``."""
+        endpoints = sorted(self._handlers(_ENDPOINT))
+        return {
+            "name": self.name,
+            "version": self.version,
+            "endpoints": [{"method": m, "path": p} for m, p in endpoints],
+            "filters": sorted(self._handlers(_FILTER)),
+        }
+
+    def dispatch(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Run the handler for one ``handle`` call; raises on failure (see :meth:`handle`)."""
+        if kind == "endpoint":
+            request = Request.from_dict(payload)
+            handler = self._handlers(_ENDPOINT).get((request.method, request.path))
+            if handler is None:
+                raise PluginError(f"no endpoint {request.method} {request.path}", status=404)
+            answer = _run(handler(request))
+            response = answer if isinstance(answer, Response) else Response(body=answer)
+            return response.to_dict()
+        if kind in ("filter-request", "filter-response"):
+            stage = kind.removeprefix("filter-")
+            handler = self._handlers(_FILTER).get(stage)
+            if handler is None:
+                return {"body": None}
+            context = FilterContext.from_dict(payload.get("context"))
+            body = _run(handler(dict(payload.get("body") or {}), context))
+            if body is not None and not isinstance(body, dict):
+                raise TypeError("a chat filter must return a dict or None")
+            return {"body": body}
+        raise PluginError(f"unknown call kind {kind!r}")
+
+    def handle(self, kind: str, request: str) -> tuple[bool, str]:
+        """``(ok, JSON)``: every exception becomes ``(False, message)``; PluginError an HTTP
+        answer with its status."""
+        try:
+            return True, json.dumps(self.dispatch(kind, json.loads(request)))
+        except PluginError as exc:
+            return True, json.dumps({"status": exc.status, "body": {"error": exc.message}})
+        except HostError as exc:
+            return False, f"host call failed: {exc}"
+        except BaseException as exc:
+            last = traceback.extract_tb(exc.__traceback__)[-1:] or None
+            where = f" at {last[0].name}:{last[0].lineno}" if last else ""
+            return False, f"{type(exc).__name__}{where}: {exc}"[:1000]

@@ -1,0 +1,117 @@
+"""Native tests of a plugin, without a sandbox: ``FakeHost`` and ``call_endpoint``/``run_filter``
+go through the same dispatch as the component, so a test that passes here is re-run unchanged
+against the built component by ``enclava plugin test``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from enclava_sdk.host import HostError
+from enclava_sdk.plugin import BasePlugin
+
+__all__ = ["COMPONENT_ENV", "FakeHost", "call_endpoint", "run_filter"]
+
+Fetch = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class FakeHost:
+    """In-memory host functions: a dict KV, recorded log lines, fixed config, scripted HTTP."""
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any] | None = None,
+        kv: bool = True,
+        fetch: Fetch | None = None,
+    ) -> None:
+        self.store: dict[str, str] = {}
+        self.lines: list[tuple[str, str]] = []
+        self.config = dict(config or {})
+        self._kv = kv
+        self._fetch = fetch
+
+    def _need_kv(self) -> None:
+        if not self._kv:
+            raise HostError("kv is not granted to this plugin")
+
+    def log(self, level: str, message: str) -> None:
+        self.lines.append((level, message))
+
+    def kv_get(self, key: str) -> str:
+        self._need_kv()
+        return self.store.get(key, "null")
+
+    def kv_set(self, key: str, value: str, ttl_seconds: int | None) -> str:
+        self._need_kv()
+        self.store[key] = value
+        return "null"
+
+    def kv_delete(self, key: str) -> str:
+        self._need_kv()
+        self.store.pop(key, None)
+        return "null"
+
+    def kv_incr(self, key: str, delta: int) -> str:
+        self._need_kv()
+        value = int(json.loads(self.store.get(key, "0"))) + delta
+        self.store[key] = str(value)
+        return str(value)
+
+    def http_fetch(self, request: str) -> str:
+        if self._fetch is None:
+            raise HostError("http is not granted to this plugin")
+        return json.dumps(self._fetch(json.loads(request)))
+
+    def config_get(self, key: str) -> str:
+        return json.dumps(self.config.get(key))
+
+
+COMPONENT_ENV = "ENCLAVA_PLUGIN_COMPONENT"
+"""Set by ``enclava plugin test`` to a plugin folder: calls then go to its built component."""
+
+
+def _call(plugin: BasePlugin, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    folder = os.environ.get(COMPONENT_ENV)
+    if folder:
+        runner = importlib.import_module("builtin_plugins.wasm_plugins.component_runner")
+        ok, value = runner.call_component(folder, plugin.host, kind, json.dumps(payload))
+    else:
+        ok, value = plugin.handle(kind, json.dumps(payload))
+    if not ok:
+        raise AssertionError(f"plugin failed: {value}")
+    result: dict[str, Any] = json.loads(value)
+    return result
+
+
+def call_endpoint(
+    plugin: BasePlugin,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The endpoint's answer as ``{"status", "headers", "body" | "text"}``."""
+    payload = {
+        "method": method,
+        "path": path,
+        "query": query or {},
+        "headers": {},
+        "body": "" if body is None else json.dumps(body),
+        "caller": {"kind": "api_key", "id": "test", "owner_id": "test"},
+    }
+    return _call(plugin, "endpoint", payload)
+
+
+def run_filter(
+    plugin: BasePlugin, body: dict[str, Any], *, stage: str = "request", model: str = "m"
+) -> dict[str, Any] | None:
+    """The filtered chat body, or None when the filter left it unchanged."""
+    context = {"request_id": "req_test", "model": model, "caller": {"kind": "api_key"}}
+    result = _call(plugin, f"filter-{stage}", {"body": body, "context": context})
+    filtered: dict[str, Any] | None = result["body"]
+    return filtered

@@ -1,0 +1,76 @@
+"""Calls into WAT components: results, errors, host functions and their grants."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.wat_components import component
+
+from kernel.sandbox import CallFailed
+
+from .conftest import Load
+
+OK = "(call $ret (i32.const 0) (i32.const 256) (i32.const 11))"
+ECHO = "(call $ret (i32.const 0) (local.get $req) (local.get $req_len))"
+
+
+async def test_ok_result_and_reuse_of_the_warm_instance(load: Load) -> None:
+    plugin = load(component(OK, data=['{"a":true}x']))
+    for _ in range(3):
+        assert await plugin.call("endpoint", "{}") == '{"a":true}x'
+    snapshot = plugin.metrics.snapshot()
+    assert (snapshot.calls, snapshot.errors, snapshot.traps) == (3, 0, 0)
+
+
+async def test_request_reaches_the_guest(load: Load) -> None:
+    plugin = load(component(ECHO))
+    assert await plugin.call("endpoint", '{"x":"é"}') == '{"x":"é"}'
+
+
+async def test_err_result_is_an_error_not_a_trap(load: Load) -> None:
+    plugin = load(
+        component("(call $ret (i32.const 1) (i32.const 256) (i32.const 4))", data=["boom"])
+    )
+    with pytest.raises(CallFailed) as info:
+        await plugin.call("endpoint", "{}")
+    assert (info.value.reason, info.value.message) == ("error", "boom")
+    assert plugin.metrics.snapshot().traps == 0
+
+
+async def test_log_lines_are_captured(load: Load) -> None:
+    body = f"(call $log (i32.const 256) (i32.const 4) (i32.const 260) (i32.const 2)) {ECHO}"
+    plugin = load(component(body, imports=["log"], data=["infohi"]))
+    await plugin.call("endpoint", "{}")
+    assert [(line.stream, line.message) for line in plugin.logs.lines()] == [("info", "hi")]
+
+
+def _forward(name: str) -> str:
+    """Call host function ``name`` with the constant at 256 and return its result as ours."""
+    return f"""
+      (call ${name} (i32.const 256) (i32.const {{size}}) (i32.const 512))
+      (call $ret (i32.load8_u (i32.const 512))
+                 (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+    """
+
+
+async def test_kv_incr_is_atomic_per_plugin_namespace(load: Load) -> None:
+    body = """
+      (call $kv_incr (i32.const 256) (i32.const 7) (i64.const 5) (i32.const 512))
+      (call $ret (i32.load8_u (i32.const 512))
+                 (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+    """
+    plugin = load(component(body, imports=["kv-incr"], data=["counter"]), permissions={"kv": True})
+    assert json.loads(await plugin.call("endpoint", "{}")) == 5
+    assert json.loads(await plugin.call("endpoint", "{}")) == 10
+
+
+async def test_config_get_returns_admin_value_then_manifest_default(load: Load) -> None:
+    wasm = component(_forward("config_get").format(size=4), imports=["config-get"], data=["mode"])
+    schema = {"mode": {"type": "string", "default": "lax"}}
+    configured = load(wasm, values={"mode": "strict"}, config=schema)
+    assert json.loads(await configured.call("endpoint", "{}")) == "strict"
+    default = load(wasm, config=schema)
+    assert json.loads(await default.call("endpoint", "{}")) == "lax"
+    unset = load(wasm)
+    assert json.loads(await unset.call("endpoint", "{}")) is None
