@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.providers.redpill",
     "builtin_plugins.attestation",
     "builtin_plugins.llm",
+    "builtin_plugins.usage",
     "builtin_plugins.wasm_plugins",
     "builtin_plugins.simulators",
     "builtin_plugins.demo",

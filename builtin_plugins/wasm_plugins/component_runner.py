@@ -16,7 +16,7 @@ from wasmtime.component import Component
 
 from kernel.http import HttpClients
 from kernel.sandbox import CallFailed, Manifest, SandboxedPlugin, SandboxEngine, load_manifest
-from kernel.sandbox.imports import HostContext
+from kernel.sandbox.imports import HostContext, LlmChat, LlmRefused
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.outbound import FetchAnswer, HttpFetcher, OutboundRefused
 
@@ -69,6 +69,16 @@ class _FakeFetcher(HttpFetcher):
         return FetchAnswer(int(answer["status"]), dict(answer["headers"]), str(answer["body"]))
 
 
+def _fake_chat(fake: Any) -> LlmChat:
+    async def chat(plugin: str, body: bytes) -> bytes:
+        try:
+            return str(fake.llm_chat(body.decode())).encode()
+        except Exception as exc:
+            raise LlmRefused(str(exc)) from None
+
+    return chat
+
+
 @functools.cache
 def _engine(cache: str) -> SandboxEngine:
     return SandboxEngine(Path(cache), threads=1)
@@ -89,6 +99,7 @@ async def _call(
         fetcher=_FakeFetcher(fake),
         config=lambda: dict(fake.config),
         logs=logs,
+        llm=_fake_chat(fake),
     )
     plugin = SandboxedPlugin(engine, manifest, component, context)
     try:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from wasmtime.component import Component
 
+from builtin_plugins.wasm_plugins.llm import plugin_chat
 from builtin_plugins.wasm_plugins.registry import Installed, check_description, discover
 from builtin_plugins.wasm_plugins.settings import WasmPluginsSettings
 from kernel.audit import event_from_context
@@ -157,6 +158,7 @@ class WasmHost:
             ),
             config=lambda: self.config_of(installed.name),
             logs=LogBuffer(limits.log_lines),
+            llm=plugin_chat(self.kernel),
         )
 
     async def stop(self) -> None:

@@ -2,10 +2,11 @@
 
 A plugin's linker gives capabilities only to what its manifest was granted (``log`` and
 ``config-get`` always; ``kv-*`` with ``permissions.kv``; ``http-fetch`` with a non-empty
-allowlist); the other host imports are linked to refusals that reach nothing and answer
-``err``, and an import outside WASI and this interface fails instantiation. Host functions run
-on a call thread and never raise into the guest: async work is bridged to the event loop with a
-timeout and every failure becomes an ``err``.
+allowlist; ``llm-chat`` with ``permissions.llm`` models, when the gateway is running); the
+other host imports are linked to refusals that reach nothing and answer ``err``, and an import
+outside WASI and this interface fails instantiation. Host functions run on a call thread and
+never raise into the guest: async work is bridged to the event loop with a timeout and every
+failure becomes an ``err``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.outbound import HttpFetcher, OutboundRefused
 from kernel.storage.kv import KV
 
-__all__ = ["HOST_INTERFACE", "HostContext", "build_linker"]
+__all__ = ["HOST_INTERFACE", "HostContext", "LlmChat", "LlmRefused", "build_linker"]
 
 HOST_INTERFACE = "enclava:plugin/host@0.1.0"
 MAX_KEY_CHARS = 256
@@ -33,6 +34,12 @@ KV_TIMEOUT_SECONDS = 2.0
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
 T = TypeVar("T")
 HostFunc = Callable[..., Any]
+LlmChat = Callable[[str, bytes], Awaitable[bytes]]
+"""``(plugin name, OpenAI chat request) -> answer bytes``; raises :class:`LlmRefused`."""
+
+
+class LlmRefused(Exception):
+    """The gateway refused or failed a plugin's chat call; the message is for the plugin."""
 
 
 class HostContext:
@@ -47,6 +54,7 @@ class HostContext:
         fetcher: HttpFetcher,
         config: Callable[[], Mapping[str, Any]],
         logs: LogBuffer,
+        llm: LlmChat | None = None,
     ) -> None:
         self.manifest = manifest
         self.loop = loop
@@ -54,6 +62,10 @@ class HostContext:
         self.fetcher = fetcher
         self.config = config
         self.logs = logs
+        self.llm = llm
+
+    async def llm_call(self, chat: LlmChat, payload: bytes) -> bytes:
+        return await chat(self.manifest.name, payload)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run ``coro`` on the event loop from a call thread; TimeoutError after ``timeout``."""
@@ -146,6 +158,29 @@ def _http_function(ctx: HostContext) -> HostFunc:
     return _guarded("http-fetch", http_fetch)
 
 
+def _llm_function(ctx: HostContext, chat: LlmChat) -> HostFunc:
+    allowed = ctx.manifest.permissions.llm
+    timeout = ctx.manifest.limits.llm_timeout_ms / 1000
+
+    def llm_chat(request: str) -> Variant:
+        body = json.loads(request)
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return _err("llm-chat needs a JSON object with a model")
+        if "*" not in allowed and body["model"] not in allowed:
+            return _err(f"model {body['model']!r} is not in this plugin's permissions.llm")
+        body["stream"] = False
+        payload = json.dumps(body).encode()
+        try:
+            answer = ctx.run(ctx.llm_call(chat, payload), timeout)
+        except LlmRefused as exc:
+            return _err(str(exc))
+        except TimeoutError:
+            return _err("llm-chat timed out")
+        return Variant("ok", answer.decode())
+
+    return _guarded("llm-chat", llm_chat)
+
+
 def _base_functions(ctx: HostContext) -> dict[str, HostFunc]:
     def log(_store: Any, level: str, message: str) -> None:
         ctx.logs.write(level if level in _LEVELS else "info", message)
@@ -182,6 +217,10 @@ def build_linker(engine: wasmtime.Engine, ctx: HostContext) -> Linker:
         functions["http-fetch"] = _http_function(ctx)
     else:
         functions["http-fetch"] = _refusal("http-fetch", "permissions.http")
+    if ctx.manifest.permissions.llm and ctx.llm is not None:
+        functions["llm-chat"] = _llm_function(ctx, ctx.llm)
+    else:
+        functions["llm-chat"] = _refusal("llm-chat", "permissions.llm")
     linker = Linker(engine)
     linker.add_wasip2()
     root: LinkerInstance

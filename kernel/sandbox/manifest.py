@@ -61,6 +61,8 @@ class Permissions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kv: bool = False
     http: tuple[str, ...] = ()
     """Hosts (``name`` or ``name:port``) ``http-fetch`` may reach, over HTTPS or HTTP."""
+    llm: tuple[str, ...] = ()
+    """Models ``llm-chat`` may call through the gateway (``"*"``: any), on the plugin's budget."""
 
 
 class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -73,6 +75,7 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_response_bytes: int = 1_048_576
     http_timeout_ms: int = 5000
     http_max_bytes: int = 1_048_576
+    llm_timeout_ms: int = 60_000
     log_lines: int = 200
 
 

@@ -60,6 +60,9 @@ class _Imports:
     def http_fetch(self, request: str) -> str:
         return str(self._call("http_fetch", request))
 
+    def llm_chat(self, request: str) -> str:
+        return str(self._call("llm_chat", request))
+
     def config_get(self, key: str) -> str:
         return str(self._call("config_get", key))
 

@@ -1,6 +1,7 @@
-"""The host functions as plugin authors use them: ``self.kv``, ``self.http``, ``self.log``,
-``self.config``. Each wraps a :class:`HostCalls` backend: the real imports inside the sandbox
-(:mod:`enclava_sdk.guest`) or an in-memory fake in native tests (:mod:`enclava_sdk.testing`)."""
+"""The host functions as plugin authors use them: ``self.kv``, ``self.http``, ``self.llm``,
+``self.log``, ``self.config``. Each wraps a :class:`HostCalls` backend: the real imports inside
+the sandbox (:mod:`enclava_sdk.guest`) or an in-memory fake in native tests
+(:mod:`enclava_sdk.testing`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Config", "HostCalls", "HostError", "Http", "HttpResponse", "Kv", "Log"]
+__all__ = ["Config", "HostCalls", "HostError", "Http", "HttpResponse", "Kv", "Llm", "Log"]
 
 
 class HostError(Exception):
@@ -29,6 +30,8 @@ class HostCalls(Protocol):
     def kv_incr(self, key: str, delta: int) -> str: ...
 
     def http_fetch(self, request: str) -> str: ...
+
+    def llm_chat(self, request: str) -> str: ...
 
     def config_get(self, key: str) -> str: ...
 
@@ -81,6 +84,24 @@ class Http:
         request = {"url": url, "method": method, "headers": headers or {}, "body": body}
         answer = json.loads(self._calls.http_fetch(json.dumps(request)))
         return HttpResponse(int(answer["status"]), dict(answer["headers"]), str(answer["body"]))
+
+
+class Llm:
+    """Chat completions through the gateway as the plugin (``permissions.llm`` models, the
+    plugin's own budget, attested providers only); the answer is OpenAI's JSON object."""
+
+    def __init__(self, calls: HostCalls) -> None:
+        self._calls = calls
+
+    def chat(self, model: str, messages: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
+        request = {**params, "model": model, "messages": messages}
+        answer: dict[str, Any] = json.loads(self._calls.llm_chat(json.dumps(request)))
+        return answer
+
+    def text(self, model: str, prompt: str, **params: Any) -> str:
+        """The first choice's text for a single user message."""
+        answer = self.chat(model, [{"role": "user", "content": prompt}], **params)
+        return str(answer["choices"][0]["message"]["content"] or "")
 
 
 class Log:

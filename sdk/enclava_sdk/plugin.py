@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, Literal, TypeVar
 
-from enclava_sdk.host import Config, HostCalls, HostError, Http, Kv, Log
+from enclava_sdk.host import Config, HostCalls, HostError, Http, Kv, Llm, Log
 from enclava_sdk.types import FilterContext, PluginError, Request, Response
 
 __all__ = ["BasePlugin", "Stage", "chat_filter", "endpoint"]
@@ -66,6 +66,7 @@ class BasePlugin:
         self.host = host
         self.kv = Kv(host)
         self.http = Http(host)
+        self.llm = Llm(host)
         self.log = Log(host)
         self.config = Config(host)
 

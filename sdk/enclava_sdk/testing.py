@@ -16,10 +16,12 @@ from enclava_sdk.plugin import BasePlugin
 __all__ = ["COMPONENT_ENV", "FakeHost", "call_endpoint", "run_filter"]
 
 Fetch = Callable[[dict[str, Any]], dict[str, Any]]
+Chat = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class FakeHost:
-    """In-memory host functions: a dict KV, recorded log lines, fixed config, scripted HTTP."""
+    """In-memory host functions: a dict KV, recorded log lines, fixed config, scripted HTTP
+    and chat answers."""
 
     def __init__(
         self,
@@ -27,12 +29,14 @@ class FakeHost:
         config: dict[str, Any] | None = None,
         kv: bool = True,
         fetch: Fetch | None = None,
+        chat: Chat | None = None,
     ) -> None:
         self.store: dict[str, str] = {}
         self.lines: list[tuple[str, str]] = []
         self.config = dict(config or {})
         self._kv = kv
         self._fetch = fetch
+        self._chat = chat
 
     def _need_kv(self) -> None:
         if not self._kv:
@@ -65,6 +69,11 @@ class FakeHost:
         if self._fetch is None:
             raise HostError("http is not granted to this plugin")
         return json.dumps(self._fetch(json.loads(request)))
+
+    def llm_chat(self, request: str) -> str:
+        if self._chat is None:
+            raise HostError("llm is not granted to this plugin")
+        return json.dumps(self._chat(json.loads(request)))
 
     def config_get(self, key: str) -> str:
         return json.dumps(self.config.get(key))

@@ -26,6 +26,7 @@ IMPORTS: dict[str, tuple[str, str]] = {
         "(param i32 i32 i64 i32)",
     ),
     "http-fetch": (f'(func (param "request" string) {_RESULT})', "(param i32 i32 i32)"),
+    "llm-chat": (f'(func (param "request" string) {_RESULT})', "(param i32 i32 i32)"),
     "config-get": (f'(func (param "key" string) {_RESULT})', "(param i32 i32 i32)"),
 }
 _CANON = '(memory (core memory $mem "memory")) (realloc (core func $mem "realloc"))'

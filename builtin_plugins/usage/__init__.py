@@ -1,0 +1,72 @@
+"""Usage accounting, pricing and budgets that cannot be overspent.
+
+Every model call is an exchange the :class:`~builtin_plugins.usage.guard.UsageGuard` admits
+(reserving its estimated cost on the caller's budgets, atomically in KV) and finishes (settling
+the real cost and queueing one immutable usage record). Records are written in batches off the
+hot path and forwarded to every usage sink; prices come from admin overrides, the providers'
+model lists (RedPill) and ``[usage] prices`` (Privatemode).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builtin_plugins.usage.guard import UsageGuard
+from builtin_plugins.usage.routes_budgets import BUDGET_ROUTES
+from builtin_plugins.usage.routes_pricing import PRICING_ROUTES
+from builtin_plugins.usage.routes_public import PUBLIC_ROUTES
+from builtin_plugins.usage.routes_usage import USAGE_ROUTES
+from builtin_plugins.usage.runtime import SECTION, runtime_for
+from builtin_plugins.usage.settings import UsageSettings
+from kernel.hookspecs import hookimpl
+from kernel.runtime import Kernel
+from kernel.types import BackgroundTask, ExchangeGuard, RouteSet, SettingsSection
+
+__all__ = ["PLUGIN_NAME", "VERSION"]
+
+PLUGIN_NAME = "usage"
+VERSION = "1.0.0"
+
+
+@hookimpl
+def enclava_settings_schema() -> SettingsSection:
+    """The ``[usage]`` section (``ENCLAVA_USAGE_*``)."""
+    return SettingsSection(name=SECTION, schema=UsageSettings)
+
+
+@hookimpl
+def enclava_migrations() -> str:
+    return str(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+async def enclava_startup(kernel: Kernel) -> None:
+    await runtime_for(kernel).start()
+
+
+@hookimpl
+async def enclava_shutdown(kernel: Kernel) -> None:
+    await runtime_for(kernel).stop()
+
+
+@hookimpl
+def enclava_routes(kernel: Kernel) -> RouteSet:
+    return RouteSet(public=PUBLIC_ROUTES, internal=[*BUDGET_ROUTES, *USAGE_ROUTES, *PRICING_ROUTES])
+
+
+@hookimpl
+def enclava_exchange_guards(kernel: Kernel) -> list[ExchangeGuard]:
+    """The budget and usage guard (rebuilt when settings change, so prices follow them)."""
+    runtime = runtime_for(kernel)
+    runtime.prices = runtime.prices.with_settings(runtime.settings)
+    return [UsageGuard(runtime)]
+
+
+@hookimpl
+def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
+    runtime = runtime_for(kernel)
+    return [
+        BackgroundTask(
+            name="price-sync", interval=runtime.settings.price_sync_seconds, run=runtime.sync_prices
+        )
+    ]

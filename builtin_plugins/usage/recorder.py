@@ -1,0 +1,152 @@
+"""Usage records off the hot path: a bounded queue, batched inserts, forwarded to other sinks.
+
+``put`` waits while the queue is full (back-pressure, never a silent drop). A writer task takes
+the first waiting record, waits out the flush interval, then inserts everything queued in
+batches of ``batch_size``, one transaction each, and hands each stored batch to every usage
+sink. A failed insert keeps its batch and is retried with backoff (the queue fills meanwhile, so
+finishing requests wait). ``stop`` writes what is left. A crash therefore loses at most the
+records of one flush interval plus one insert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from builtin_plugins.usage.models import usage_records
+from kernel.storage.sql import Database
+from kernel.types import UsageRecord, UsageSink
+
+__all__ = ["UsageRecorder", "record_values"]
+
+log = logging.getLogger(__name__)
+_BACKOFF_MIN = 0.1
+_BACKOFF_MAX = 5.0
+
+
+def record_values(record: UsageRecord, zone: ZoneInfo) -> dict[str, Any]:
+    """The ``usage_records`` row of ``record``; ``day`` is its local date in ``zone``."""
+    return {
+        "request_id": record.request_id,
+        "created_at": record.created_at,
+        "day": record.created_at.astimezone(zone).date().isoformat(),
+        "kind": record.kind,
+        "user_id": record.user_id,
+        "key_id": record.key_id,
+        "chatbot_id": record.chatbot_id,
+        "plugin": record.plugin,
+        "provider": record.provider,
+        "model": record.model[:200],
+        "prompt_tokens": record.prompt_tokens,
+        "completion_tokens": record.completion_tokens,
+        "total_tokens": record.total_tokens,
+        "input_price": None if record.input_price is None else str(record.input_price),
+        "output_price": None if record.output_price is None else str(record.output_price),
+        "price_currency": record.price_currency,
+        "cost_micros": record.cost_micros,
+        "currency": record.currency,
+        "cost_estimated": record.cost_estimated,
+        "latency_ms": record.latency_ms,
+        "ttft_ms": record.ttft_ms,
+        "status": record.status,
+        "error_code": None if record.error_code is None else record.error_code[:64],
+    }
+
+
+class UsageRecorder:
+    """The queue and writer task of one kernel."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        zone: ZoneInfo,
+        interval: float,
+        batch_size: int,
+        queue_size: int,
+        sinks: Callable[[], Sequence[UsageSink]],
+    ) -> None:
+        self._db = db
+        self._zone = zone
+        self._interval = interval
+        self._batch_size = batch_size
+        self._sinks = sinks
+        self._queue: asyncio.Queue[UsageRecord] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self._held: list[UsageRecord] = []
+        self._writing = asyncio.Lock()
+        """Taken from the queue, not yet stored; written first, kept across failures."""
+
+    @property
+    def pending(self) -> int:
+        """Records not yet stored."""
+        return self._queue.qsize() + len(self._held)
+
+    async def put(self, record: UsageRecord) -> None:
+        """Queue ``record``; waits while the queue is full."""
+        await self._queue.put(record)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    async def stop(self) -> None:
+        """Stop the writer and write every record still queued (one attempt)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("usage: %d records could not be written at shutdown", len(self._held))
+
+    async def flush(self) -> None:
+        """Write every record taken or queued now (shutdown, tests)."""
+        self._take()
+        await self._write_held()
+
+    async def _write_held(self) -> None:
+        async with self._writing:  # the writer task and flush() never store a batch twice
+            while self._held:
+                batch = self._held[: self._batch_size]
+                await self._write(batch)
+                del self._held[: len(batch)]
+
+    def _take(self) -> None:
+        while not self._queue.empty():
+            self._held.append(self._queue.get_nowait())
+
+    async def _run(self) -> None:
+        while True:
+            self._held.append(await self._queue.get())
+            await asyncio.sleep(self._interval)
+            self._take()
+            backoff = _BACKOFF_MIN
+            while self._held:
+                try:
+                    await self._write_held()
+                except Exception as exc:
+                    log.warning(
+                        "usage: writing %d records failed (%s); retrying in %.1fs",
+                        len(self._held),
+                        type(exc).__name__,
+                        backoff,
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _write(self, batch: list[UsageRecord]) -> None:
+        rows = [record_values(record, self._zone) for record in batch]
+        async with self._db.session() as session:
+            await session.execute(usage_records.insert(), rows)
+        for sink in self._sinks():
+            try:
+                await sink.write(batch)
+            except Exception:
+                log.exception("usage sink %s failed on %d records", sink.name, len(batch))

@@ -1,0 +1,205 @@
+"""Per-kernel state of the plugin: clock, price book, budget cache, ledger and recorder.
+
+Each kernel (one per app, so two replicas in one process stay apart) gets one
+:class:`UsageRuntime`, kept in its stash. Price and budget changes are announced on the KV
+channel ``usage.changed``; every replica reloads prices and drops its budget cache at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from builtin_plugins.usage.budget_store import Budget, OwnerType, budgets_for
+from builtin_plugins.usage.ledger import BudgetLedger
+from builtin_plugins.usage.periods import PeriodWindow
+from builtin_plugins.usage.price_store import insert_price, load_prices
+from builtin_plugins.usage.prices import PriceBook, Target
+from builtin_plugins.usage.queries import RecordFilter, recorded_cost
+from builtin_plugins.usage.recorder import UsageRecorder
+from builtin_plugins.usage.settings import UsageSettings
+from kernel.runtime import Kernel
+from kernel.stash import StashKey
+from kernel.storage.kv import Subscription
+from kernel.types import ModelPrice, Principal, UsageSink
+
+__all__ = ["CHANGED_CHANNEL", "SECTION", "UsageRuntime", "owners_of", "runtime_for"]
+
+log = logging.getLogger(__name__)
+CHANGED_CHANNEL = "usage.changed"
+SECTION = "usage"
+_CATALOG_EVERY = 1.0
+Catalog = dict[str, list[tuple[Target, ModelPrice | None]]]
+
+
+def owners_of(principal: Principal) -> list[tuple[OwnerType, str]]:
+    """The budget owners a principal spends for: its user, and its key when it is one; a
+    sandboxed plugin calling the gateway itself spends its own budget only."""
+    if principal.kind == "plugin":
+        return [("plugin", principal.id)]
+    owners: list[tuple[OwnerType, str]] = [("user", principal.owner_id)]
+    if principal.kind == "api_key":
+        owners.append(("api_key", principal.id))
+    return owners
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UsageRuntime:
+    """Everything the guard, the routes and the tasks of one kernel share."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.clock: Callable[[], datetime] = _utc_now
+        """The wall clock budgets and records use (tests swap it)."""
+        self.prices = PriceBook((), self.settings)
+        self._catalog: Catalog = {}
+        self._catalog_read = 0.0
+        self._budgets: dict[tuple[tuple[OwnerType, str], ...], tuple[float, list[Budget]]] = {}
+        self._ledger: tuple[UsageSettings, BudgetLedger] | None = None
+        self._recorder: UsageRecorder | None = None
+        self._subscription: Subscription | None = None
+
+    @property
+    def settings(self) -> UsageSettings:
+        return self.kernel.settings.section(SECTION, UsageSettings)
+
+    @property
+    def ledger(self) -> BudgetLedger:
+        settings = self.settings
+        if self._ledger is None or self._ledger[0] is not settings:
+            ledger = BudgetLedger(
+                self.kernel.stores.kv,
+                ZoneInfo(settings.timezone),
+                settings.currency,
+                recorded=self._recorded,
+            )
+            self._ledger = (settings, ledger)
+        return self._ledger[1]
+
+    @property
+    def recorder(self) -> UsageRecorder:
+        if self._recorder is None:
+            raise RuntimeError("the usage plugin has not started")
+        return self._recorder
+
+    async def _recorded(self, budget: Budget, period: PeriodWindow) -> int:
+        owner = {"key_id" if budget.owner_type == "api_key" else "user_id": budget.owner_id}
+        # Spend before the budget existed never counted in KV, so the seed skips it too.
+        start = budget.created_at if period.start is None else max(period.start, budget.created_at)
+        scope = RecordFilter(start=start, end=period.end, **owner)
+        return await recorded_cost(self.kernel.stores.db, scope)
+
+    def _sinks(self) -> Sequence[UsageSink]:
+        return self.kernel.components.usage_sinks
+
+    async def start(self) -> None:
+        """Start the writer, load prices and listen for changes from any replica."""
+        settings = self.settings
+        if self._recorder is None:
+            self._recorder = UsageRecorder(
+                self.kernel.stores.db,
+                zone=ZoneInfo(settings.timezone),
+                interval=settings.flush_interval_seconds,
+                batch_size=settings.batch_size,
+                queue_size=settings.queue_size,
+                sinks=self._sinks,
+            )
+            self._recorder.start()
+        await self.reload_prices()
+        if self._subscription is None:
+            self._subscription = await self.kernel.stores.kv.subscribe(
+                CHANGED_CHANNEL, self._on_changed
+            )
+
+    async def stop(self) -> None:
+        """Stop listening and write every queued record."""
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+        if self._recorder is not None:
+            await self._recorder.stop()
+            self._recorder = None
+
+    async def reload_prices(self) -> None:
+        """Rebuild the price book from SQL, the settings and the last catalog."""
+        rows = await load_prices(self.kernel.stores.db)
+        self.prices = PriceBook(rows, self.settings, self._catalog)
+
+    async def refresh_catalog(self) -> None:
+        """Re-read which providers serve which model, and their list prices (memory only; at
+        most once a second, as the guard calls it for models it has not seen)."""
+        now = time.monotonic()
+        if now - self._catalog_read < _CATALOG_EVERY:
+            return
+        self._catalog_read = now
+        catalog: Catalog = {}
+        for provider in self.kernel.components.providers:
+            for model in await provider.list_models():
+                catalog.setdefault(model.id, []).append(
+                    ((provider.name, model.upstream_id), model.pricing)
+                )
+        self._catalog = catalog
+        self.prices = PriceBook(self.prices.rows, self.settings, catalog)
+
+    async def sync_prices(self) -> None:
+        """Background task: refresh the catalog and store list prices that changed."""
+        self._catalog_read = 0.0
+        await self.refresh_catalog()
+        await self.reload_prices()
+        catalog = self._catalog
+        stored = False
+        for target, listed in {t: p for entries in catalog.values() for t, p in entries}.items():
+            known = [r for r in self.prices.history(target) if r.source == "discovery"]
+            if listed is not None and (not known or known[-1].price != listed):
+                await insert_price(
+                    self.kernel.stores.db,
+                    provider=target[0],
+                    model=target[1],
+                    price=listed,
+                    source="discovery",
+                )
+                stored = True
+        if stored:
+            await self.announce()
+
+    async def budgets_for(self, principal: Principal) -> list[Budget]:
+        """Budgets ``principal`` spends against (cached briefly; SQL down → 503)."""
+        owners = tuple(owners_of(principal))
+        ttl = self.settings.budget_cache_seconds
+        now = time.monotonic()
+        cached = self._budgets.get(owners)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        budgets = await budgets_for(self.kernel.stores.db, owners)
+        if ttl > 0:
+            if len(self._budgets) >= 10_000:
+                self._budgets.clear()
+            self._budgets[owners] = (now + ttl, budgets)
+        return budgets
+
+    async def announce(self) -> None:
+        """Apply a price or budget change here, then on every replica."""
+        await self._on_changed(b"")
+        await self.kernel.stores.kv.publish(CHANGED_CHANNEL, b"changed")
+
+    async def _on_changed(self, _message: bytes) -> None:
+        self._budgets.clear()
+        await self.reload_prices()
+
+
+def runtime_for(kernel: Kernel) -> UsageRuntime:
+    """The runtime of ``kernel``, created on first use and kept in its stash."""
+    runtime = kernel.stash.get(RUNTIME)
+    if runtime is None:
+        runtime = UsageRuntime(kernel)
+        kernel.stash[RUNTIME] = runtime
+    return runtime
+
+
+RUNTIME: StashKey[UsageRuntime] = StashKey()

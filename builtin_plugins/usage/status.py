@@ -1,0 +1,31 @@
+"""A budget's standing in its current period, read from its KV counter."""
+
+from __future__ import annotations
+
+from builtin_plugins.usage.budget_store import Budget
+from builtin_plugins.usage.payloads import BudgetStatus
+from builtin_plugins.usage.runtime import UsageRuntime
+
+__all__ = ["budget_status"]
+
+
+async def budget_status(runtime: UsageRuntime, budget: Budget) -> BudgetStatus:
+    """Spent (reservations in flight included), remaining and warning state right now."""
+    counter, spent = await runtime.ledger.spent(budget, runtime.clock())
+    percent = budget.warning_percent
+    return BudgetStatus(
+        id=budget.id,
+        name=budget.name,
+        owner_type=budget.owner_type,
+        owner_id=budget.owner_id,
+        period=budget.period,
+        period_start=counter.window.start,
+        period_end=counter.window.end,
+        limit_micros=budget.limit_micros,
+        spent_micros=spent,
+        remaining_micros=max(0, budget.limit_micros - spent),
+        currency=runtime.settings.currency,
+        hard=budget.hard,
+        warning_percent=percent,
+        warning_reached=percent is not None and spent * 100 >= budget.limit_micros * percent,
+    )
