@@ -1,7 +1,7 @@
 """Gateway benchmark (issue #4): direct-to-mock vs Enclava vs LiteLLM proxy, in one run.
 
 Usage: ``.venv/bin/python bench/gateway.py [--duration 5] [--repeats 2] [--skip-litellm]
-[--concurrency 1,16,64] [--json FILE]``
+[--concurrency 1,16,64] [--json FILE] [--env ENCLAVA_KEY=VALUE ...]``
 
 Method (shared notes/performance.md): the mock upstream (``mock_upstream.py``) and the
 closed-loop load generator (this process, ``loadgen.py``) share core 0; each gateway runs as one
@@ -96,10 +96,10 @@ def measure(
 
 
 def _start(
-    stack: ExitStack, tmp: Path, skip_litellm: bool
+    stack: ExitStack, tmp: Path, skip_litellm: bool, extra: dict[str, str]
 ) -> tuple[dict[str, servers.Server], float]:
     mock = servers.start_mock(stack, tmp)
-    env = servers.enclava_env(tmp / "enclava-data", mock.base)
+    env = servers.enclava_env(tmp / "enclava-data", mock.base, **extra)
     enclava = servers.start_enclava(stack, env, tmp / "enclava.log")
     targets = {"direct": mock, "enclava": enclava}
     if not skip_litellm:
@@ -147,11 +147,19 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated levels")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every repeat's figures here")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="ENCLAVA_KEY=VALUE",
+        help="extra setting for Enclava (repeatable), e.g. ENCLAVA_PLUGINS_DISABLED=usage",
+    )
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.env)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     pin_self(LOADGEN_CPU)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="enclava-bench-") as tmp:
-        targets, idle_rss = _start(stack, Path(tmp), args.skip_litellm)
+        targets, idle_rss = _start(stack, Path(tmp), args.skip_litellm, extra)
         print(f"Enclava idle RSS after start: {idle_rss:.1f} MiB; warming up", flush=True)
         _warm_up(targets, 1.0)
         foreign = ForeignLoad()

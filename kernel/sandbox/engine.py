@@ -7,10 +7,12 @@ artefacts this host wrote are ever deserialized: nothing from outside is accepte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
@@ -39,12 +41,33 @@ class SandboxEngine:
         ).hexdigest()[:16]
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wasm")
         self._stop = threading.Event()
+        self._calls = 0
+        self._busy = threading.Condition()
         self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
         self._ticker.start()
 
     def _tick(self) -> None:
-        while not self._stop.wait(EPOCH_TICK_SECONDS):
+        # Ticks only while a guest runs: an idle ticker would wake 200 times a second and take
+        # the GIL from the event loop each time. Deadlines count from the epoch at call start.
+        while not self._stop.is_set():
+            with self._busy:
+                while self._calls == 0 and not self._stop.is_set():
+                    self._busy.wait()
+            if self._stop.wait(EPOCH_TICK_SECONDS):
+                return
             self.engine.increment_epoch()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Around every guest invocation that has an epoch deadline: the ticker runs meanwhile."""
+        with self._busy:
+            self._calls += 1
+            self._busy.notify()
+        try:
+            yield
+        finally:
+            with self._busy:
+                self._calls -= 1
 
     def ticks(self, seconds: float) -> int:
         """Epoch ticks that make up a deadline of ``seconds`` (at least one)."""
@@ -69,5 +92,7 @@ class SandboxEngine:
     def close(self) -> None:
         """Stop the ticker and the call threads (running calls finish first)."""
         self._stop.set()
+        with self._busy:
+            self._busy.notify()
         self._ticker.join(timeout=1)
         self.executor.shutdown(wait=True, cancel_futures=True)

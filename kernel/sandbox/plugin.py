@@ -90,7 +90,8 @@ class SandboxedPlugin:
             if instance.describe is None:
                 raise CallFailed(self.name, "error", "the component exports no 'describe'")
             instance.store.set_epoch_deadline(self._engine.ticks(self._limits.timeout_ms / 1000))
-            answer = instance.describe(instance.store)
+            with self._engine.running():
+                answer = instance.describe(instance.store)
         except wasmtime.WasmtimeError as exc:
             instance.close()
             raise CallFailed(self.name, _trap_reason(exc), _trap_message(exc)) from None
@@ -135,7 +136,8 @@ class SandboxedPlugin:
 
     def _call(self, instance: WarmInstance, kind: str, payload: str) -> object:
         instance.store.set_epoch_deadline(self._engine.ticks(self._limits.timeout_ms / 1000))
-        return instance.handle(instance.store, kind, payload)
+        with self._engine.running():
+            return instance.handle(instance.store, kind, payload)
 
     def close(self) -> None:
         """Release every idle instance; later calls fail."""
