@@ -95,7 +95,11 @@ class UsageGuard:
         runtime = self._runtime
         hold: Hold | None = exchange.state.get(STATE_KEY)
 
-        fallback = hold.amount if hold is not None else (await self.estimate(exchange) or 0)
+        fallback = 0
+        if hold is not None:
+            fallback = hold.amount
+        elif exchange.usage is None and exchange.first_token is not None:
+            fallback = await self.estimate(exchange) or 0  # a cut stream: charged its estimate
         record = build_record(exchange, runtime.prices, runtime.clock(), fallback)
         if hold is not None:
             try:
