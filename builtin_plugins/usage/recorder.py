@@ -3,7 +3,9 @@
 ``put`` waits while the queue is full (back-pressure, never a silent drop). A writer task takes
 the first waiting record, waits out the flush interval, then inserts everything queued in
 batches of ``batch_size``, one transaction each, and hands each stored batch to every usage
-sink. A failed insert keeps its batch and is retried with backoff (the queue fills meanwhile, so
+sink; while records keep coming it flushes on a fixed cadence (every interval from the first
+flush, not an interval after the last insert ended, so a slow insert does not stretch the
+window). A failed insert keeps its batch and is retried with backoff (the queue fills meanwhile, so
 finishing requests wait). ``stop`` writes what is left. A crash therefore loses at most the
 records of one flush interval plus one insert.
 """
@@ -123,23 +125,32 @@ class UsageRecorder:
             self._held.append(self._queue.get_nowait())
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self._held.append(await self._queue.get())
-            await asyncio.sleep(self._interval)
-            self._take()
-            backoff = _BACKOFF_MIN
-            while self._held:
-                try:
-                    await self._write_held()
-                except Exception as exc:
-                    log.warning(
-                        "usage: writing %d records failed (%s); retrying in %.1fs",
-                        len(self._held),
-                        type(exc).__name__,
-                        backoff,
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, _BACKOFF_MAX)
+            due = loop.time() + self._interval
+            while True:
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                self._take()
+                await self._store_held()
+                if self._queue.empty():
+                    break
+                due = max(due + self._interval, loop.time())
+
+    async def _store_held(self) -> None:
+        backoff = _BACKOFF_MIN
+        while self._held:
+            try:
+                await self._write_held()
+            except Exception as exc:
+                log.warning(
+                    "usage: writing %d records failed (%s); retrying in %.1fs",
+                    len(self._held),
+                    type(exc).__name__,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
 
     async def _write(self, batch: list[UsageRecord]) -> None:
         rows = [record_values(record, self._zone) for record in batch]
