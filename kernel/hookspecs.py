@@ -15,20 +15,18 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
     from kernel.runtime import Kernel
     from kernel.types import (
         AuditSink,
         Authenticator,
         BackgroundTask,
-        ChatFilter,
         CliCommand,
-        ExchangeGuard,
         Provider,
         RequestCheck,
         RouteSet,
         ServeOption,
         SettingsSection,
-        UsageSink,
         Verifier,
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from kernel.errors import ConfigError, InvalidRequestError, NotFoundError
+from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
 from kernel.http import HttpClients
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
@@ -33,11 +34,8 @@ from kernel.types import (
     AuditSink,
     Authenticator,
     BackgroundTask,
-    ChatFilter,
-    ExchangeGuard,
     Provider,
     RequestCheck,
-    UsageSink,
     Verifier,
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import msgspec
 
 from kernel.errors import EnclavaError
-from kernel.types import Exchange, ExchangeGuard, TokenUsage
+from kernel.exchange import Exchange, ExchangeGuard, TokenUsage
 
 __all__ = ["Admission", "admit", "error_code_of", "usage_of"]
 

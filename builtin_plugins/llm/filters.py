@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from kernel.errors import EnclavaError, InternalError
-from kernel.types import ChatFilter, Exchange
+from kernel.exchange import ChatFilter, Exchange
 
 __all__ = ["ChatFilterError", "filter_request", "filter_response"]
 

@@ -12,9 +12,9 @@ from builtin_plugins.llm.settings import LlmSettings
 from builtin_plugins.llm.verification import ResponseVerification
 from builtin_plugins.llm.wire import ChatView, decode_view
 from kernel.errors import EnclavaError
+from kernel.exchange import Exchange
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import Exchange
 
 __all__ = ["GATEWAY", "Gateway"]
 

@@ -19,8 +19,9 @@ from builtin_plugins.llm.relay import relay_sse
 from builtin_plugins.llm.router import Router
 from builtin_plugins.llm.verification import ResponseVerification
 from kernel.errors import EnclavaError, UpstreamError
+from kernel.exchange import Exchange
 from kernel.runtime import Kernel
-from kernel.types import Exchange, ResponsePolicy, UpstreamCall, UpstreamResult
+from kernel.types import ResponsePolicy, UpstreamCall, UpstreamResult
 
 __all__ = ["Answer", "Pipeline", "StreamStart"]
 

@@ -16,7 +16,7 @@ import msgspec
 
 from builtin_plugins.llm.exchange import usage_of
 from kernel.errors import EnclavaError, UpstreamError
-from kernel.types import Exchange
+from kernel.exchange import Exchange
 
 __all__ = ["BeforeDone", "relay_sse", "sse_error"]
 

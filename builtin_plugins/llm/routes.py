@@ -21,9 +21,10 @@ from builtin_plugins.llm.gateway import Gateway
 from builtin_plugins.llm.pipeline import Answer
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
 from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
+from kernel.exchange import Exchange
 from kernel.gate import request_context
 from kernel.responses import error_response
-from kernel.types import Endpoint, Exchange, RequestContext
+from kernel.types import Endpoint, RequestContext
 
 __all__ = ["build_routes"]
 

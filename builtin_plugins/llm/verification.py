@@ -14,11 +14,11 @@ import logging
 from builtin_plugins.llm.catalog import Route
 from builtin_plugins.llm.circuit import CircuitBreaker
 from kernel.errors import UpstreamError
+from kernel.exchange import Exchange
 from kernel.runtime import Kernel
 from kernel.types import (
     AttestationStatus,
     AuditEvent,
-    Exchange,
     ResponseEvidence,
     ResponsePolicy,
     UpstreamCall,

@@ -18,9 +18,10 @@ from builtin_plugins.usage.routes_public import PUBLIC_ROUTES
 from builtin_plugins.usage.routes_usage import USAGE_ROUTES
 from builtin_plugins.usage.runtime import SECTION, runtime_for
 from builtin_plugins.usage.settings import UsageSettings
+from kernel.exchange import ExchangeGuard
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import BackgroundTask, ExchangeGuard, RouteSet, SettingsSection
+from kernel.types import BackgroundTask, RouteSet, SettingsSection
 
 __all__ = ["PLUGIN_NAME", "VERSION"]
 

@@ -24,7 +24,8 @@ from builtin_plugins.usage.money import estimate_prompt_tokens
 from builtin_plugins.usage.records import build_record, price_moment
 from builtin_plugins.usage.runtime import UsageRuntime
 from kernel.errors import InsufficientQuotaError
-from kernel.types import AuditEvent, Exchange
+from kernel.exchange import Exchange
+from kernel.types import AuditEvent
 
 __all__ = ["STATE_KEY", "UsageGuard"]
 

@@ -20,8 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from builtin_plugins.usage.models import usage_records
+from kernel.exchange import UsageRecord, UsageSink
 from kernel.storage.sql import Database
-from kernel.types import UsageRecord, UsageSink
 
 __all__ = ["UsageRecorder", "record_values"]
 

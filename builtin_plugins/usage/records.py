@@ -17,7 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from builtin_plugins.usage.prices import PriceBook, Quote
-from kernel.types import Exchange, Principal, TokenUsage, UsageRecord
+from kernel.exchange import Exchange, TokenUsage, UsageRecord
+from kernel.types import Principal
 
 __all__ = ["build_record", "price_moment"]
 

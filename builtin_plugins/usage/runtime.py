@@ -21,10 +21,11 @@ from builtin_plugins.usage.prices import PriceBook, Target
 from builtin_plugins.usage.queries import RecordFilter, recorded_cost
 from builtin_plugins.usage.recorder import UsageRecorder
 from builtin_plugins.usage.settings import UsageSettings
+from kernel.exchange import UsageSink
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
 from kernel.storage.kv import Subscription
-from kernel.types import ModelPrice, Principal, UsageSink
+from kernel.types import ModelPrice, Principal
 
 __all__ = ["CHANGED_CHANNEL", "SECTION", "UsageRuntime", "owners_of", "runtime_for"]
 

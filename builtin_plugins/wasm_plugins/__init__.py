@@ -11,9 +11,10 @@ from builtin_plugins.wasm_plugins.endpoints import endpoint_handlers
 from builtin_plugins.wasm_plugins.filters import WasmChatFilter
 from builtin_plugins.wasm_plugins.host import PLUGIN_NAME, SECTION, host_of
 from builtin_plugins.wasm_plugins.settings import WasmPluginsSettings
+from kernel.exchange import ChatFilter
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import BackgroundTask, ChatFilter, CliCommand, RouteSet, SettingsSection
+from kernel.types import BackgroundTask, CliCommand, RouteSet, SettingsSection
 
 __all__ = ["PLUGIN_NAME", "VERSION"]
 

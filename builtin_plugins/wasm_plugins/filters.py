@@ -1,5 +1,5 @@
 """Sandboxed chat filters: a plugin's ``filter-request`` / ``filter-response`` calls, as a
-:class:`~kernel.types.ChatFilter` the gateway runs on the hot path.
+:class:`~kernel.exchange.ChatFilter` the gateway runs on the hot path.
 
 A failing filter refuses the request with an error naming the plugin (fail closed) unless an
 admin listed the plugin in ``fail_open``. The guest's own message goes to the plugin's log, not
@@ -14,8 +14,8 @@ from typing import Any
 from builtin_plugins.wasm_plugins.host import WasmHost
 from builtin_plugins.wasm_plugins.registry import Installed
 from kernel.errors import EnclavaError, UpstreamError
+from kernel.exchange import Exchange
 from kernel.sandbox import CallFailed
-from kernel.types import Exchange
 
 __all__ = ["WasmChatFilter"]
 

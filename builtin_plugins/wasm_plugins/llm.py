@@ -15,9 +15,10 @@ from builtin_plugins.llm.exchange import error_code_of
 from builtin_plugins.llm.gateway import GATEWAY
 from builtin_plugins.llm.wire import ChatView, decode_view
 from kernel.errors import EnclavaError
+from kernel.exchange import Exchange
 from kernel.runtime import Kernel
 from kernel.sandbox.imports import LlmChat, LlmRefused
-from kernel.types import Exchange, Principal
+from kernel.types import Principal
 
 __all__ = ["plugin_chat", "plugin_principal"]
 

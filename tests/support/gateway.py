@@ -87,7 +87,8 @@ class Env(msgspec.Struct):
         return openai.OpenAI(base_url=self.base_url, api_key=self.key, max_retries=0, timeout=20)
 
 
-def _provider_env(kind: str, sim: SimulatorHandle, **fields: str) -> dict[str, str]:
+def provider_env(kind: str, sim: SimulatorHandle, **fields: str) -> dict[str, str]:
+    """``ENCLAVA_<KIND>_*`` for a provider pointed at simulator ``sim`` (``fields`` override)."""
     values = {
         "ENABLED": "true",
         "URL": sim.base_url,
@@ -138,8 +139,8 @@ def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gat
         ):
             settings = make_settings(
                 database_url,
-                **_provider_env("privatemode", pm),
-                **_provider_env("redpill", rp, ALIASES=f'{{"{SHARED}": "phala/gpt-oss-120b"}}'),
+                **provider_env("privatemode", pm),
+                **provider_env("redpill", rp, ALIASES=f'{{"{SHARED}": "phala/gpt-oss-120b"}}'),
                 ENCLAVA_LLM_BACKOFF_INITIAL_SECONDS="0.01",
                 ENCLAVA_LLM_BACKOFF_MAX_SECONDS="0.05",
                 **env,

@@ -23,13 +23,12 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
-from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import SimulatorHandle, running_simulator
 from builtin_plugins.usage.models import usage_records
 from builtin_plugins.usage.runtime import UsageRuntime, runtime_for
 from kernel.app import create_app
 from kernel.plugins import PluginManager
-from support.gateway import SHARED, TrustSimulator
+from support.gateway import SHARED, TrustSimulator, provider_env
 from support.identity import admin_headers, create_user, login
 
 PASSWORD = "correct horse battery staple"
@@ -75,18 +74,8 @@ class Env(msgspec.Struct):
 
 
 def _provider_env(kind: str, sim: SimulatorHandle, **fields: str) -> dict[str, str]:
-    values = {
-        "ENABLED": "true",
-        "URL": sim.base_url,
-        "API_KEY": TEST_API_KEY,
-        "CONNECT_TIMEOUT": "2",
-        "READ_TIMEOUT": "5",
-        "FIRST_BYTE_TIMEOUT": "5",
-        "IDLE_CHUNK_TIMEOUT": "2",
-        "MAX_RETRIES": "0",
-        **fields,
-    }
-    return {f"ENCLAVA_{kind.upper()}_{k}": v for k, v in values.items()}
+    slower = {"READ_TIMEOUT": "5", "FIRST_BYTE_TIMEOUT": "5", "IDLE_CHUNK_TIMEOUT": "2"}
+    return provider_env(kind, sim, **slower, MAX_RETRIES="0", **fields)
 
 
 async def _identity(env: Env) -> None:

@@ -14,16 +14,10 @@ from support.gateway import REDPILL_ONLY, Env, Gateway
 from builtin_plugins.audit.filters import AuditFilter
 from builtin_plugins.audit.store import AuditStore
 from kernel.errors import InsufficientQuotaError
+from kernel.exchange import Exchange
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import (
-    AttestationStatus,
-    Exchange,
-    ModelInfo,
-    Principal,
-    ResponseEvidence,
-    ResponsePolicy,
-)
+from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence, ResponsePolicy
 
 CHAT = [{"role": "user", "content": "Tell me something confidential"}]
 PRIVATEMODE_ONLY = "gemma-3-27b"

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from builtin_plugins.usage.models import usage_records
 from builtin_plugins.usage.recorder import UsageRecorder
+from kernel.exchange import UsageRecord
 from kernel.storage import migrate
 from kernel.storage.sql import Database, open_database
-from kernel.types import UsageRecord
 
 VERSIONS = str(Path(__file__).parents[3] / "builtin_plugins" / "usage" / "migrations" / "versions")
 

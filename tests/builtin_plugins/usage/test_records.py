@@ -13,9 +13,9 @@ import pytest
 from support.gateway import EMBEDDING, REDPILL_ONLY, SHARED
 from support.usage import MESSAGES, Stack, budget_status, chat, create_budget, records
 
+from kernel.exchange import UsageRecord
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import UsageRecord
 
 
 def expected_cost(row: dict[str, Any], rate: Fraction = Fraction(1)) -> int:

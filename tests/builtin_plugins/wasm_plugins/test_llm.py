@@ -11,10 +11,10 @@ import pytest
 from support.gateway import Env, Gateway, gateway_factory
 from support.sandbox import asking_plugin, chat_request
 
+from kernel.exchange import Exchange
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.sandbox import CallFailed, SandboxedPlugin, SandboxEngine
-from kernel.types import Exchange
 
 MODEL = "gemma-3-27b"
 
