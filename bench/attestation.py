@@ -6,7 +6,7 @@ Method: one process, one event loop, the RedPill simulator on loopback. "CPU" ro
 checks (EIP-191 recovery; Ed25519 over JCS plus body hashes). "per answer" rows time what the
 gateway awaits per verified answer: fetching the signature / receipt from the provider and
 checking it (loopback, so network latency to the real provider comes on top). "DCAP" rows verify
-the real TDX quote of ``../shared/testdata/attestation`` with ``dcap-qvl`` at a time inside its
+the real TDX quote of ``tests/data/attestation`` with ``dcap-qvl`` at a time inside its
 collateral window, with collateral cached (the steady state) and parsed afresh each time. "full
 attestation" rows run a whole attestation against the simulator under its test root (nonce,
 report fetch, quote check). Medians in microseconds. Never part of the test pass/fail.
@@ -42,7 +42,7 @@ from builtin_plugins.simulators.testing import running_simulator
 from kernel.http import HttpClients
 from kernel.types import ModelInfo, ResponseEvidence
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "attestation"
+VECTORS = Path(__file__).resolve().parents[1] / "tests" / "data" / "attestation"
 QUOTE_NOW = 1750329207
 MODEL = "phala/qwen-2.5-7b-instruct"
 REQUEST = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}).encode()

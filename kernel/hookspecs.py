@@ -85,6 +85,12 @@ def enclava_providers(kernel: Kernel) -> Sequence[Provider] | None:
 
 
 @hookspec
+def enclava_provider_regions(kernel: Kernel) -> Sequence[str] | None:
+    """Collect, sync: the regions this plugin's provider serves as configured, whether or not it
+    is active now — what API keys and routing policies may require (``Kernel.provider_regions``)."""
+
+
+@hookspec
 def enclava_attestation_verifiers(kernel: Kernel) -> Sequence[Verifier] | None:
     """Collect, sync: attestation verifiers, one per provider kind."""
 

@@ -116,6 +116,11 @@ class Kernel:
             background_tasks=tuple((plugin, task) for plugin, items in tasks for task in items),
         )
 
+    def provider_regions(self) -> frozenset[str]:
+        """Every region a provider plugin is configured for (enabled or not)."""
+        found = self.plugins.collect("enclava_provider_regions", self.plugins.names, kernel=self)
+        return frozenset(region for _, regions in found for region in regions)
+
     def route_model(self, request: Any, candidates: Sequence[Any]) -> Sequence[Any]:
         """Candidates as reordered by the first enabled ``enclava_route_model`` that answers."""
         result = self.plugins.first_result(

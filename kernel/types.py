@@ -249,6 +249,12 @@ class Provider(Protocol):
         """False while the provider's model list cannot be fetched."""
         ...
 
+    @property
+    def problem(self) -> str | None:
+        """Why the provider is unhealthy, without its URL (clients may see it); None when
+        healthy."""
+        ...
+
     async def list_models(self) -> Sequence[ModelInfo]:
         """Models currently served (the router filters and unions them)."""
         ...

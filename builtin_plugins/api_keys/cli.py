@@ -70,7 +70,8 @@ async def _create(kernel: Kernel, args: argparse.Namespace) -> int:
             "scopes": args.scope or list(PUBLIC_SCOPES),
             "allowed_models": args.model or [],
             "required_region": args.region,
-        }
+        },
+        regions=kernel.provider_regions(),
     )
     db = open_sql(settings)
     try:

@@ -149,8 +149,18 @@ def _expiry(value: datetime | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
-    """``fields`` (column name → value from a request) checked and normalised."""
+def _known_region(region: str | None, regions: frozenset[str]) -> str | None:
+    if region is not None and region not in regions:
+        known = ", ".join(sorted(regions)) or "none (no provider is configured)"
+        raise InvalidRequestError(
+            f"Unknown region '{region}'; known regions: {known}.", param="required_region"
+        )
+    return region
+
+
+def validated_settings(fields: dict[str, Any], *, regions: frozenset[str]) -> dict[str, Any]:
+    """``fields`` (column name → value from a request) checked and normalised; a required
+    region must be one of ``regions`` (the providers' configured regions)."""
     checks: dict[str, Any] = {
         "name": str.strip,
         "scopes": _scopes,
@@ -160,6 +170,8 @@ def validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
         "expires_at": _expiry,
     }
     out = {name: checks[name](value) if name in checks else value for name, value in fields.items()}
+    if "required_region" in out:
+        _known_region(out["required_region"], regions)
     if "name" in out and not out["name"]:
         raise InvalidRequestError("name must not be blank.", param="name")
     return out

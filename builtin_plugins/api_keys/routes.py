@@ -81,7 +81,8 @@ async def create_api_key(
     """Create a key for the caller; the answer carries the key, shown this once."""
     runtime = _runtime(request)
     fields = validated_settings(
-        {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+        {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None},
+        regions=runtime.kernel.provider_regions(),
     )
     record, key = await lifecycle.create_key(
         runtime.kernel.stores.db,
@@ -124,7 +125,8 @@ async def update_api_key(
     record = await _owned(request, key_id)
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     runtime = _runtime(request)
-    updated = await update_key(runtime.kernel.stores.db, key_id, validated_settings(changes))
+    fields = validated_settings(changes, regions=runtime.kernel.provider_regions())
+    updated = await update_key(runtime.kernel.stores.db, key_id, fields)
     if updated is None:
         raise NotFoundError(f"No API key with id '{key_id}'.")
     await runtime.announce(record.prefix)

@@ -1,4 +1,8 @@
-"""Liveness and readiness probes: process up, and every configured store answering."""
+"""Liveness and readiness probes: process up, and every configured store answering.
+
+Providers are reported beside the stores but do not decide the status code: a replica whose
+stores answer is ready to serve whatever providers are reachable (and to say which are not).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,12 @@ VERSION = "1.0.0"
 
 
 class Readiness(msgspec.Struct):
-    """``/health/ready`` body: overall status and one entry per store (None = healthy)."""
+    """``/health/ready`` body: overall status, then one entry per store and per provider
+    (None = healthy, else what is wrong)."""
 
     status: str
     stores: dict[str, str | None]
+    providers: dict[str, str | None]
 
 
 @get("/health/live", sync_to_thread=False, include_in_schema=True)
@@ -32,12 +38,15 @@ def live() -> dict[str, str]:
 
 @get("/health/ready")
 async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
-    """200 when every configured store answers, else 503 naming the failing ones."""
+    """200 when every configured store answers, else 503 naming the failing ones; the body
+    also names unreachable providers."""
     kernel: Kernel = request.app.state.kernel
     stores = await kernel.stores.check()
+    providers = {p.name: p.problem for p in kernel.components.providers}
     failing = sorted(name for name, reason in stores.items() if reason is not None)
     status = "ok" if not failing else f"unavailable: {', '.join(failing)}"
-    return Response(Readiness(status=status, stores=stores), status_code=503 if failing else 200)
+    body = Readiness(status=status, stores=stores, providers=providers)
+    return Response(body, status_code=503 if failing else 200)
 
 
 @hookimpl(trylast=True)

@@ -22,11 +22,16 @@ from builtin_plugins.llm.catalog import Catalog, Route
 from builtin_plugins.llm.circuit import CircuitBreaker
 from builtin_plugins.llm.settings import LlmSettings
 from builtin_plugins.llm.wire import rewrite
-from kernel.errors import ModelNotFoundError, ServiceUnavailableError, UpstreamError
+from kernel.errors import (
+    InvalidRequestError,
+    ModelNotFoundError,
+    ServiceUnavailableError,
+    UpstreamError,
+)
 from kernel.runtime import Kernel
 from kernel.types import AttestationStatus, Endpoint, UpstreamCall
 
-__all__ = ["NoRouteError", "Router"]
+__all__ = ["NoRouteError", "ProvidersUnreachableError", "Router", "WrongEndpointError"]
 
 T = TypeVar("T")
 UNATTESTED = AttestationStatus(valid=False, label="none", reason="no valid attestation yet")
@@ -36,6 +41,21 @@ class NoRouteError(ServiceUnavailableError):
     """No candidate could take the request; the message names each provider's reason."""
 
     default_code = "no_available_provider"
+
+
+class ProvidersUnreachableError(ServiceUnavailableError):
+    """No reachable provider lists the model while some providers cannot be reached."""
+
+    default_code = "provider_unreachable"
+
+
+class WrongEndpointError(InvalidRequestError):
+    """The model exists but does not do what this endpoint asks (a client mistake)."""
+
+    default_code = "model_not_supported_for_endpoint"
+
+
+_ENDPOINT_OF_TASK = {"generate": "/chat/completions", "embed": "/embeddings"}
 
 
 class _RoundFailed(Exception):
@@ -93,7 +113,10 @@ class Router:
         set); ModelNotFoundError or NoRouteError when there are none."""
         routes = (await self.index()).get(model)
         if not routes:
-            raise ModelNotFoundError(model)
+            raise self._not_listed(model)
+        supported = {task for route in routes for task in route.model.tasks}
+        if task not in supported:
+            raise self._wrong_endpoint(model, supported)
         region = self.settings.required_region
         usable: list[Route] = []
         reasons: list[str] = []
@@ -107,6 +130,27 @@ class Router:
             raise NoRouteError(f"No provider can serve `{model}` now ({'; '.join(reasons)}).")
         usable.sort(key=lambda r: r.provider.priority)
         return list(self._kernel.route_model(model, usable))
+
+    def _not_listed(self, model: str) -> ModelNotFoundError | ProvidersUnreachableError:
+        """404 when every provider answers and none lists ``model``; 503 naming the providers
+        that cannot be reached otherwise (the model may be theirs)."""
+        down = [p for p in self._kernel.components.providers if not p.healthy]
+        if not down:
+            return ModelNotFoundError(model)
+        reasons = "; ".join(f"{p.name}: {p.problem or 'unreachable'}" for p in down)
+        return ProvidersUnreachableError(
+            f"No reachable provider lists `{model}`, and some providers cannot be reached "
+            f"({reasons}).",
+            param="model",
+        )
+
+    @staticmethod
+    def _wrong_endpoint(model: str, supported: set[str]) -> WrongEndpointError:
+        endpoints = ", ".join(sorted(_ENDPOINT_OF_TASK.get(t, t) for t in supported))
+        return WrongEndpointError(
+            f"The model `{model}` is not served on this endpoint; it supports {endpoints}.",
+            param="model",
+        )
 
     def _exclusion(self, route: Route, task: str, region: str, key_region: str | None) -> str:
         if task not in route.model.tasks:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TypeVar
 
@@ -84,11 +85,18 @@ class HttpProvider(abc.ABC):
         self._json_object = msgspec.json.Decoder(_JsonObject)
         self._published = Published()
         self._healthy = False
+        self._problem: str | None = "model discovery has not finished yet"
+        self._told = False
 
     @property
     def healthy(self) -> bool:
         """Whether the last model discovery succeeded."""
         return self._healthy
+
+    @property
+    def problem(self) -> str | None:
+        """Why the provider is unhealthy (no URL: clients may read it), None while healthy."""
+        return None if self._healthy else self._problem
 
     @property
     def aliases(self) -> Mapping[str, str]:
@@ -110,13 +118,13 @@ class HttpProvider(abc.ABC):
         try:
             found = await self._discover()
         except (*_TRANSPORT, DiscoveryError, msgspec.DecodeError) as exc:
-            self._healthy = False
-            reason = str(exc) if isinstance(exc, DiscoveryError) else type(exc).__name__
-            log.warning("%s: model discovery failed (%s)", self.name, reason)
+            self._unreachable(exc)
             return
         except Exception:
             self._healthy = False
             raise
+        if not self._healthy and self._told:
+            log.warning("%s: reachable again at %s", self.name, self._base)
         published = publish(
             found,
             provider=self.name,
@@ -127,6 +135,26 @@ class HttpProvider(abc.ABC):
         if published != self._published:
             self._published = published
         self._healthy = True
+
+    def _unreachable(self, exc: BaseException) -> None:
+        """Turn unhealthy; log the URL and cause, and the first time what to try."""
+        self._healthy = False
+        reason = str(exc) if isinstance(exc, DiscoveryError) else _transport_reason(exc)
+        problem = f"cannot list its models ({reason})"
+        if problem != self._problem or not self._told:
+            hint = (
+                ""
+                if self._told
+                else (
+                    "; its models are unavailable until it answers. Point "
+                    f"ENCLAVA_{self.name.upper()}_URL (or [{self.name}] url) at the provider, "
+                    "or try `enclava serve --demo` for simulated providers"
+                )
+            )
+            log.warning(
+                "%s: cannot list models at %s/models (%s)%s", self.name, self._base, reason, hint
+            )
+        self._problem, self._told = problem, True
 
     @abc.abstractmethod
     async def _discover(self) -> list[UpstreamModel]:
@@ -266,3 +294,13 @@ class HttpProvider(abc.ABC):
                 code=found.code,
             )
         raise error
+
+
+def _transport_reason(exc: BaseException) -> str:
+    """A short cause for a transport failure: the OS error when there is one."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    cause = getattr(exc, "os_error", None)
+    if isinstance(cause, OSError) and cause.errno:
+        return os.strerror(cause.errno).lower()
+    return type(exc).__name__

@@ -111,6 +111,12 @@ def enclava_providers(kernel: Kernel) -> list[Provider]:
 
 
 @hookimpl
+def enclava_provider_regions(kernel: Kernel) -> list[str]:
+    """The configured ``region`` (keys may require it even while the provider is off)."""
+    return [kernel.settings.section(PLUGIN_NAME, PrivatemodeSettings).region]
+
+
+@hookimpl
 def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
     """Model discovery every ``discovery_interval_seconds`` (first run at start)."""
     return discovery_tasks(kernel, SPEC)

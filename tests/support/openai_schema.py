@@ -1,8 +1,8 @@
-"""OpenAI's published schema as a validator (``../shared/testdata/openai/openapi.json``).
+"""OpenAI's published schemas as a validator (``tests/data/openai/openapi.json``).
 
 It is OpenAPI 3.1 but still marks some members ``nullable: true`` in the 3.0 way; those are
 rewritten to ``anyOf [..., null]`` so a JSON Schema 2020-12 validator reads them as OpenAI means.
-CI lays ``shared/`` beside the clone, so the file is read from there rather than copied (3 MB).
+The file keeps only the schemas the suite validates against and what they reference.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jsonschema
 
 __all__ = ["OPENAPI", "Validate", "load_validator"]
 
-OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "openai" / "openapi.json"
+OPENAPI = Path(__file__).resolve().parents[1] / "data" / "openai" / "openapi.json"
 
 Validate = Callable[[str, Any], None]
 
@@ -34,7 +34,7 @@ def _nullable_to_any_of(node: Any) -> Any:
 
 def load_validator() -> Validate:
     """``validate(schema_name, instance)`` against ``components.schemas[schema_name]``."""
-    assert OPENAPI.is_file(), f"OpenAI's schema is missing: {OPENAPI} (shared/ beside the repo)"
+    assert OPENAPI.is_file(), f"OpenAI's schema is missing: {OPENAPI}"
     components = _nullable_to_any_of(json.loads(OPENAPI.read_text())["components"])
     validators: dict[str, jsonschema.Draft202012Validator] = {}
 

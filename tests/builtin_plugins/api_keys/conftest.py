@@ -165,7 +165,9 @@ def new_key() -> NewKey:
     ) -> tuple[str, KeyRecord]:
         kernel = app.state.kernel
         owner = owner_id or await _add_user(app)
-        values = validated_settings({"name": "test key", **fields})
+        values = validated_settings(
+            {"name": "test key", **fields}, regions=kernel.provider_regions()
+        )
         record, key = await lifecycle.create_key(
             kernel.stores.db, runtime_for(kernel).pepper(), owner_id=owner, fields=values
         )

@@ -121,6 +121,14 @@ def test_create_refuses_a_malformed_region(capsys: pytest.CaptureFixture[str], c
     assert "lowercase letters" in capsys.readouterr().err
 
 
+def test_create_refuses_an_unknown_region(capsys: pytest.CaptureFixture[str], cli_db: str) -> None:
+    code, out, err = run(
+        capsys, "keys", "create", "--email", EMAIL, "--name", "n", "--region", "mars"
+    )
+    assert (code, out) == (1, "")
+    assert err.strip() == "enclava: Unknown region 'mars'; known regions: eu, us."
+
+
 def test_create_for_an_unknown_email_fails(capsys: pytest.CaptureFixture[str], cli_db: str) -> None:
     code, out, err = run(capsys, "keys", "create", "--email", "nobody@example.com", "--name", "n")
     assert (code, out) == (1, "")

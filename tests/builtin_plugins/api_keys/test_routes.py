@@ -109,6 +109,7 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         ({"required_region": "eu west"}, "required_region"),
         ({"required_region": "e" * 17}, "required_region"),
         ({"required_region": 1}, "required_region"),
+        ({"required_region": "mars"}, "required_region"),
         ({"response_verification": "off"}, "response_verification"),
     ],
     ids=[
@@ -125,6 +126,7 @@ async def test_create_shows_the_key_once(make_app: Any, running: Any, probe: Any
         "region-space",
         "region-long",
         "region-type",
+        "region-unknown",
         "verification-off",
     ],
 )
@@ -153,14 +155,14 @@ async def test_create_normalises_restrictions(make_app: Any, running: Any) -> No
             allowed_chatbots=["bot"],
             expires_at=expires.isoformat(),
             rate_limit_per_minute=30,
-            required_region="eu-west-1",
+            required_region="us",
         )
         assert created["scopes"] == ["models.list"]
         assert created["allowed_ips"] == ["10.0.0.0/8", "2001:db8::1/128"]
         assert created["allowed_chatbots"] == ["bot"]
         assert datetime.fromisoformat(created["expires_at"]) == expires
         assert created["rate_limit_per_minute"] == 30
-        assert created["required_region"] == "eu-west-1"
+        assert created["required_region"] == "us"
 
 
 async def test_update_applies_at_once(make_app: Any, running: Any, probe: Any) -> None:

@@ -1,4 +1,4 @@
-"""Paths and loaders for the public attestation vectors in ``../shared/testdata/attestation``."""
+"""Paths and loaders for the public attestation vectors in ``tests/data/attestation``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dcap_qvl
 
-ATTESTATION = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "attestation"
+ATTESTATION = Path(__file__).resolve().parents[2] / "data" / "attestation"
 DCAP = ATTESTATION / "dcap-qvl"
 QUOTE_NOW = 1750329207
 """max(issueDate(tcb_info), issueDate(qe_identity)) + 60 for ``tdx_quote`` (README)."""

@@ -22,6 +22,7 @@ async def test_live_and_ready_on_embedded_and_shared_stores(
         assert ready.json() == {
             "status": "ok",
             "stores": {"sql": None, "kv": None, "vectors": None, "files": None},
+            "providers": {},
         }
 
 

@@ -1,4 +1,4 @@
-"""The pure crypto and format helpers against the published vectors in shared test data."""
+"""The pure crypto and format helpers against the published vectors in ``tests/data``."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from builtin_plugins.simulators.simquote import (
     verify_sim_quote,
 )
 
-ATTESTATION = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "attestation"
+ATTESTATION = Path(__file__).resolve().parents[2] / "data" / "attestation"
 
 
 @pytest.fixture(scope="module")
