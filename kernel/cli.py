@@ -15,11 +15,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from kernel.errors import ConfigError, EnclavaError, StoreUnavailableError
 from kernel.operations import plugin_table, run_migrations, toggle_plugin
 from kernel.plugins import PluginManager
+from kernel.preflight import preflight
 from kernel.runtime import Kernel
 from kernel.settings import (
     CONFIG_FILE_ENV,
@@ -28,7 +30,6 @@ from kernel.settings import (
     load_settings,
     masked_settings,
 )
-from kernel.storage.stores import require_shared_stores
 from kernel.types import CliCommand, ServeOption
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
@@ -80,7 +81,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     ctx.override({k: v for k, v in overrides.items() if v is not None})
     _prepare_serve_flags(args.serve_flags, args, ctx)
     settings = ctx.settings
-    require_shared_stores(settings)
+    preflight(settings)
     asyncio.run(run_migrations(settings, ctx.plugins))
     os.environ.update(ctx.overrides)
     if ctx.config is not None:
@@ -167,8 +168,8 @@ def _plugins_list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _plugins_toggle(enabled: bool) -> Handler:
     def run(args: argparse.Namespace, ctx: Context) -> int:
-        asyncio.run(toggle_plugin(ctx.settings, ctx.plugins, args.name, enabled=enabled))
-        print(f"plugin {args.name} {'enabled' if enabled else 'disabled'}")
+        when = asyncio.run(toggle_plugin(ctx.settings, ctx.plugins, args.name, enabled=enabled))
+        print(f"plugin {args.name} {'enabled' if enabled else 'disabled'}; {when}")
         return EXIT_OK
 
     return run
@@ -187,7 +188,7 @@ def _add(
     common: argparse.ArgumentParser,
 ) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(name, help=help_text, description=help_text, parents=[common])
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, command_parser=parser)
     return parser
 
 
@@ -235,8 +236,19 @@ def _plugin_commands(
             if not isinstance(command, CliCommand):
                 raise ConfigError(f"plugin '{plugin}' returned a bad CLI command")
             parser = sub.add_parser(command.name, help=command.help, description=command.help)
+            parser.set_defaults(command_parser=parser)
             command.configure(parser)
+            _name_leaf_parsers(parser)
             parser.set_defaults(handler=lambda a, _c, run=command.run: run(a))
+
+
+def _name_leaf_parsers(parser: argparse.ArgumentParser) -> None:
+    """Let every nested action parser report its own errors (``enclava plugin build --x``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.set_defaults(command_parser=child)
+                _name_leaf_parsers(child)
 
 
 def build_parser(ctx: Context | None, *, plugin_commands: bool = True) -> argparse.ArgumentParser:
@@ -244,7 +256,11 @@ def build_parser(ctx: Context | None, *, plugin_commands: bool = True) -> argpar
     too (unless ``plugin_commands`` is false) when ``ctx`` can load settings."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
+    common.add_argument(
+        "--verbose", action="store_true", help="also print library log lines (migrations, ...)"
+    )
     parser = argparse.ArgumentParser(prog="enclava", description="Enclava confidential AI gateway.")
+    parser.add_argument("--version", action="version", version=f"enclava {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _kernel_commands(sub, common, None if ctx is None else ctx.plugins)
     if ctx is not None and plugin_commands:
@@ -269,14 +285,37 @@ def _run(argv: Sequence[str]) -> int:
         Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None
     )
     ctx = Context(config, {})
-    args = _fullest_parser(ctx).parse_args(argv)
+    parser = _fullest_parser(ctx)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    _configure_logging(verbose=getattr(args, "verbose", False), serving=args.handler is _serve)
     handler: Handler = args.handler
     return handler(args, ctx)
 
 
+def _version() -> str:
+    try:
+        return version("enclava")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _configure_logging(*, verbose: bool, serving: bool) -> None:
+    """Libraries speak at WARNING unless ``--verbose``; Enclava's own lines at INFO while
+    serving (what it found at start), at WARNING for one-shot commands."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    if serving and not verbose:
+        for ours in ("kernel", "builtin_plugins"):
+            logging.getLogger(ours).setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``enclava`` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return _run(sys.argv[1:] if argv is None else argv)
     except ConfigError as exc:

@@ -27,6 +27,7 @@ Messages are written for the client: they never carry stack traces or secrets.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, ClassVar
 
 import msgspec
@@ -51,6 +52,7 @@ __all__ = [
     "StoreUnavailableError",
     "UnsupportedMediaTypeError",
     "UpstreamError",
+    "os_reason",
 ]
 
 
@@ -209,6 +211,7 @@ class StoreUnavailableError(ServiceUnavailableError):
     def __init__(self, store: str, *, reason: str = "not reachable") -> None:
         super().__init__(f"Storage backend '{store}' is unavailable: {reason}.")
         self.store = store
+        self.reason = reason
 
 
 class InternalError(EnclavaError):
@@ -219,3 +222,19 @@ class InternalError(EnclavaError):
 
 class ConfigError(Exception):
     """Bad settings, manifests or plugins: raised at boot, printed, non-zero exit."""
+
+
+def os_reason(exc: BaseException) -> str:
+    """A short cause for a failed connection ("connection refused", "timed out"): the operating
+    system's words found on ``exc`` or what it wraps, else the exception's type; never a URL."""
+    seen: list[BaseException | None] = [exc]
+    while seen:
+        cause = seen.pop(0)
+        if cause is None:
+            continue
+        if isinstance(cause, TimeoutError):
+            return "timed out"
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno).lower()
+        seen += [getattr(cause, "os_error", None), getattr(cause, "orig", None), cause.__cause__]
+    return type(exc).__name__

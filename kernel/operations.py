@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kernel.plugin_state import load_states, save_state
 from kernel.plugins import PluginInfo, PluginManager
-from kernel.runtime import CHANGE_CHANNEL
+from kernel.runtime import CHANGE_CHANNEL, resync_interval
 from kernel.settings import Settings
 from kernel.storage import migrate
 from kernel.storage.kv import open_kv
@@ -41,8 +41,8 @@ async def plugin_table(settings: Settings, plugins: PluginManager) -> list[tuple
 
 async def toggle_plugin(
     settings: Settings, plugins: PluginManager, name: str, *, enabled: bool
-) -> None:
-    """Persist a toggle and announce it; running replicas apply it at once (or on resync)."""
+) -> str:
+    """Persist a toggle and announce it; returns when running servers apply it, in words."""
     plugins.require_toggleable(name, enabled=enabled)
     await run_migrations(settings, plugins)
     db = open_sql(settings)
@@ -53,3 +53,9 @@ async def toggle_plugin(
     finally:
         await kv.close()
         await db.close()
+    if settings.kernel.redis.url:
+        return "announced over Redis: running replicas apply it at once"
+    return (
+        f"a running server on this database applies it within {resync_interval(settings):g} s "
+        "(no Redis to announce it; it re-reads plugin state that often)"
+    )

@@ -39,7 +39,7 @@ from kernel.types import (
     Verifier,
 )
 
-__all__ = ["CHANGE_CHANNEL", "Components", "Kernel"]
+__all__ = ["CHANGE_CHANNEL", "EMBEDDED_RESYNC_SECONDS", "Components", "Kernel", "resync_interval"]
 
 log = logging.getLogger(__name__)
 CHANGE_CHANNEL = "plugins.changed"
@@ -63,6 +63,18 @@ class Components:
     background_tasks: tuple[tuple[str, BackgroundTask], ...] = ()
 
 
+EMBEDDED_RESYNC_SECONDS = 1.0
+"""With the in-process KV no announcement crosses processes, so a server re-reads plugin state
+this often (two small local SQL reads) to apply ``enclava plugins enable|disable`` promptly."""
+
+
+def resync_interval(settings: Settings) -> float:
+    """How often a replica re-reads plugin state: ``plugins.resync_seconds``, at most
+    :data:`EMBEDDED_RESYNC_SECONDS` without Redis."""
+    configured = settings.kernel.plugins.resync_seconds
+    return configured if settings.kernel.redis.url else min(configured, EMBEDDED_RESYNC_SECONDS)
+
+
 class Kernel:
     """The running core. Created cheaply; ``start()`` opens stores and enables plugins."""
 
@@ -81,7 +93,7 @@ class Kernel:
         self._started = False
         self._resync = BackgroundTask(
             name="plugin-state-resync",
-            interval=settings.kernel.plugins.resync_seconds,
+            interval=resync_interval(settings),
             run=self.refresh_plugin_state,
             run_at_start=False,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TypeVar
 
@@ -29,7 +28,7 @@ from builtin_plugins.providers.upstream_errors import (
     status_error,
     transport_error,
 )
-from kernel.errors import UpstreamError
+from kernel.errors import UpstreamError, os_reason
 from kernel.http import HttpClients
 from kernel.types import ModelInfo, UpstreamCall, UpstreamResult
 
@@ -139,7 +138,7 @@ class HttpProvider(abc.ABC):
     def _unreachable(self, exc: BaseException) -> None:
         """Turn unhealthy; log the URL and cause, and the first time what to try."""
         self._healthy = False
-        reason = str(exc) if isinstance(exc, DiscoveryError) else _transport_reason(exc)
+        reason = str(exc) if isinstance(exc, DiscoveryError) else os_reason(exc)
         problem = f"cannot list its models ({reason})"
         if problem != self._problem or not self._told:
             hint = (
@@ -294,13 +293,3 @@ class HttpProvider(abc.ABC):
                 code=found.code,
             )
         raise error
-
-
-def _transport_reason(exc: BaseException) -> str:
-    """A short cause for a transport failure: the OS error when there is one."""
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    cause = getattr(exc, "os_error", None)
-    if isinstance(cause, OSError) and cause.errno:
-        return os.strerror(cause.errno).lower()
-    return type(exc).__name__

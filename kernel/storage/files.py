@@ -158,7 +158,10 @@ def open_file_store(data_dir: Path, key_setting: str) -> EncryptedFileStore:
         try:
             key = decode_key(key_setting, nbytes=_KEY_BYTES)
         except ConfigError as exc:
-            raise ConfigError(f"setting files.key: {exc}") from None
+            raise ConfigError(
+                f"setting files.key (ENCLAVA_FILES_KEY): {exc}; give the base64 of 32 random "
+                "bytes (`openssl rand -base64 32`) or leave it empty to generate one"
+            ) from None
     else:
         key = ensure_secret(data_dir, "files.key", nbytes=_KEY_BYTES)
     return EncryptedFileStore(data_dir / "files", key)

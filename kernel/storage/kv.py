@@ -157,8 +157,9 @@ def open_kv(url: str, *, prefix: str) -> KV:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in _REDIS_SCHEMES:
         raise ConfigError(
-            f"KV url scheme {scheme!r} is not supported; use redis://, rediss://, unix:// or leave "
-            "it empty for the in-process store"
+            "setting redis.url (ENCLAVA_REDIS_URL): "
+            + (f"scheme {scheme!r} is not supported" if scheme else "not a URL")
+            + "; use redis://, rediss:// or unix://, or leave it empty for the in-process store"
         )
     from kernel.storage.kv_redis import RedisKV
 
@@ -166,4 +167,4 @@ def open_kv(url: str, *, prefix: str) -> KV:
         return RedisKV(url, prefix=prefix)
     except ValueError:
         # The parser's message can quote the URL, password included.
-        raise ConfigError("KV url is not a valid Redis URL") from None
+        raise ConfigError("setting redis.url (ENCLAVA_REDIS_URL): not a valid Redis URL") from None

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from kernel.errors import ConfigError, StoreUnavailableError
+from kernel.errors import ConfigError, StoreUnavailableError, os_reason
 
 __all__ = ["Database", "is_unreachable", "open_database", "resolve_database_url"]
 
@@ -38,7 +38,9 @@ def resolve_database_url(url: str, data_dir: Path) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError("database.url is not a valid SQLAlchemy URL") from None
+        raise ConfigError(
+            "setting database.url (ENCLAVA_DATABASE_URL): not a valid SQLAlchemy URL"
+        ) from None
     if parsed.drivername not in SUPPORTED_DRIVERS:
         raise ConfigError(
             f"database.url driver '{parsed.drivername}' is not supported; "
@@ -93,7 +95,7 @@ class Database:
             yield
         except Exception as exc:
             if is_unreachable(exc):
-                raise StoreUnavailableError("sql", reason=type(exc).__name__) from None
+                raise StoreUnavailableError("sql", reason=os_reason(exc)) from None
             raise
 
     async def ping(self) -> None:

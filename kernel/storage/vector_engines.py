@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from kernel.errors import ConfigError, StoreUnavailableError
+from kernel.errors import ConfigError, StoreUnavailableError, os_reason
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
@@ -63,7 +63,7 @@ class ServerEngine:
                 if response.status != 200:
                     raise StoreUnavailableError("vectors", reason=f"HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StoreUnavailableError("vectors", reason=type(exc).__name__) from exc
+            raise StoreUnavailableError("vectors", reason=os_reason(exc)) from exc
 
     def release(self) -> None:
         return None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +22,7 @@ from kernel.plugins import PluginManager
 from kernel.settings import Settings
 from kernel.types import ServeOption
 
-# ``serve`` exports its overrides to os.environ for uvicorn's factory; listing them here makes
-# monkeypatch remove them again after each test.
-_SERVE_EXPORTS = (
-    "ENCLAVA_CONFIG_FILE",
-    "ENCLAVA_SERVER_HOST",
-    "ENCLAVA_SERVER_PORT",
-    "ENCLAVA_SERVER_WORKERS",
-)
-
-
-@pytest.fixture(autouse=True)
-def clean_cwd_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test runs in an empty directory with no ENCLAVA_* variable from the machine."""
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in os.environ if n.startswith("ENCLAVA_")]:
-        monkeypatch.delenv(name)
-    for name in _SERVE_EXPORTS:
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_cwd_and_env")
 
 
 @pytest.fixture
@@ -229,15 +214,40 @@ def test_serve_with_workers_and_embedded_stores_fails_before_uvicorn(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.fixture
+def qdrant_readyz() -> Iterator[str]:
+    """A loopback server answering Qdrant's ``GET /readyz`` (all ``serve``'s preflight asks of a
+    Qdrant server; no Qdrant server binary exists on this machine)."""
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/readyz" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_serve_flags_override_settings_and_reach_uvicorn(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     no_uvicorn: list[dict[str, Any]],
     redis_url: str,
+    qdrant_readyz: str,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("ENCLAVA_REDIS_URL", redis_url)
-    monkeypatch.setenv("ENCLAVA_QDRANT_URL", "http://127.0.0.1:6333")
+    monkeypatch.setenv("ENCLAVA_QDRANT_URL", qdrant_readyz)
     monkeypatch.setenv("ENCLAVA_SERVER_FORWARDED_ALLOW_IPS", "10.0.0.5")
     code, _, _ = run(capsys, "serve", "--host", "0.0.0.0", "--port", "9231", "--workers", "3")
     assert code == 0
