@@ -28,6 +28,25 @@ __all__ = ["error_response", "exception_handlers"]
 log = logging.getLogger(__name__)
 _ENCODER = msgspec.json.Encoder()
 _FIELD = re.compile(r"field `([^`]+)`")
+_AT = re.compile(r" - at `\$\.([A-Za-z0-9_.]+)`")
+
+
+def _choices(request: Request[Any, Any, Any], path: str) -> list[Any] | None:
+    """The values a ``Literal``/``Enum`` field at ``path`` of the handler's body type admits."""
+    data = request.route_handler.parsed_data_field
+    node: Any = msgspec.inspect.type_info(data.annotation) if data is not None else None
+    for name in path.split("."):
+        if isinstance(node, msgspec.inspect.StructType):
+            node = next((f.type for f in node.fields if f.encode_name == name), None)
+        else:
+            return None
+    while isinstance(node, msgspec.inspect.UnionType):
+        node = next((t for t in node.types if not isinstance(t, msgspec.inspect.NoneType)), None)
+    if isinstance(node, msgspec.inspect.LiteralType):
+        return list(node.values)
+    if isinstance(node, msgspec.inspect.EnumType):
+        return [member.value for member in node.cls]
+    return None
 
 
 def error_response(error: EnclavaError, *, status: int | None = None) -> Response[bytes]:
@@ -40,7 +59,9 @@ def error_response(error: EnclavaError, *, status: int | None = None) -> Respons
     )
 
 
-def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
+def _validation_message(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> tuple[str, str | None]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     first: dict[str, Any] = extra[0] if extra and isinstance(extra[0], dict) else {}
     detail = str(first.get("message") or "")
@@ -48,6 +69,13 @@ def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
     if "decod" in detail.lower() or "malformed" in detail.lower() or "json" in detail.lower():
         return "We could not parse the JSON body of your request.", None
     message = "Invalid request body" + (f": {detail}" if detail else ".")
+    if detail.startswith("Invalid enum value"):
+        at = _AT.search(detail)
+        path = at.group(1) if at else str(key or "")
+        choices = _choices(request, path) if path else None
+        if choices:
+            message = f"{message.rstrip('.')}; allowed values: {', '.join(map(str, choices))}."
+            key = path
     field = _FIELD.search(detail)
     if field and (not key or key == "data"):
         key = field.group(1)
@@ -59,7 +87,7 @@ def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) ->
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, ValidationException) or status == 400:
         if isinstance(exc, ValidationException):
-            message, param = _validation_message(exc)
+            message, param = _validation_message(request, exc)
             return InvalidRequestError(message, param=param)
         return InvalidRequestError("We could not parse the JSON body of your request.")
     mapped: dict[int, EnclavaError] = {
