@@ -59,6 +59,12 @@ def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | No
     if built is not None and built.settings == settings:
         return built.provider
     provider = None
+    if settings.enabled and not spec.active(settings):
+        log.warning(
+            "%s: not started: no API key (set ENCLAVA_%s_API_KEY or [%s] api_key_file, or "
+            "[%s] enabled = false to silence this)",
+            *(spec.name, spec.name.upper(), spec.name, spec.name),
+        )
     if spec.active(settings):
         try:
             api_key = read_api_key(settings)
