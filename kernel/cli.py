@@ -34,6 +34,7 @@ from kernel.types import CliCommand, ServeOption
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
 
+log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 Handler = Callable[[argparse.Namespace, "Context"], int]
 ServeFlags = tuple[tuple[str, ServeOption], ...]
@@ -87,6 +88,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.config is not None:
         os.environ[CONFIG_FILE_ENV] = str(ctx.config.resolve())
     server = settings.kernel.server
+    _say_trusted_proxies(server.forwarded_allow_ips)
     import uvicorn
 
     # uvicorn shuts down gracefully, then re-raises SIGTERM; a graceful stop is a success.
@@ -100,11 +102,20 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         workers=server.workers if server.workers > 1 else None,
         log_level=server.log_level,
         server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=server.forwarded_allow_ips,
+        proxy_headers=bool(server.forwarded_allow_ips),
+        forwarded_allow_ips=server.forwarded_allow_ips or None,
         lifespan="on",
     )
     return EXIT_OK
+
+
+def _say_trusted_proxies(allowed: str) -> None:
+    if allowed:
+        log.info("trusting X-Forwarded-For from %s (server.forwarded_allow_ips)", allowed)
+    else:
+        log.info(
+            "X-Forwarded-For is ignored: client IPs are TCP peers (server.forwarded_allow_ips)"
+        )
 
 
 def _prepare_serve_flags(flags: ServeFlags, args: argparse.Namespace, ctx: Context) -> None:
@@ -304,11 +315,9 @@ def _version() -> str:
 def _configure_logging(*, verbose: bool, serving: bool) -> None:
     """Libraries speak at WARNING unless ``--verbose``; Enclava's own lines at INFO while
     serving (what it found at start), at WARNING for one-shot commands."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also when a handler was already installed
     if serving and not verbose:
         for ours in ("kernel", "builtin_plugins"):
             logging.getLogger(ours).setLevel(logging.INFO)

@@ -53,7 +53,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "info"
-    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_allow_ips: str = ""
+    """Proxies whose ``X-Forwarded-For`` is believed (comma-separated IPs/CIDRs, ``*`` for any);
+    empty: none, the client IP is the TCP peer — so a local process cannot pose as another IP."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

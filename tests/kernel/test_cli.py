@@ -258,6 +258,26 @@ def test_serve_flags_override_settings_and_reach_uvicorn(
     assert (tmp_path / "data" / "enclava.db").is_file()  # migrated before serving
 
 
+def test_serve_trusts_no_forwarding_proxy_unless_told(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_uvicorn: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """By default a local process cannot pose as another IP with ``X-Forwarded-For``."""
+    caplog.set_level("INFO", logger="kernel.cli")
+    assert run(capsys, "serve")[0] == 0
+    assert (no_uvicorn[0]["proxy_headers"], no_uvicorn[0]["forwarded_allow_ips"]) == (False, None)
+    assert "X-Forwarded-For is ignored" in caplog.text
+    monkeypatch.setenv("ENCLAVA_SERVER_FORWARDED_ALLOW_IPS", "10.0.0.5")
+    assert run(capsys, "serve")[0] == 0
+    assert (no_uvicorn[1]["proxy_headers"], no_uvicorn[1]["forwarded_allow_ips"]) == (
+        True,
+        "10.0.0.5",
+    )
+    assert "trusting X-Forwarded-For from 10.0.0.5" in caplog.text
+
+
 class Loud:
     """A plugin contributing ``serve --loud``, which raises the log level it is given."""
 
