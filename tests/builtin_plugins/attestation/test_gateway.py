@@ -82,6 +82,7 @@ async def test_a_tampered_answer_is_withheld_and_the_provider_tripped(
             await _chat(env)
         assert caught.value.status_code == 502
         assert "failed verification" in str(caught.value.message)
+        assert caught.value.response.headers["x-ratelimit-limit"] == "1000"
         await env.redpill.control.clear_faults()
         assert "circuit open" in await _paused(env)
         history = await admin(env, "GET", "/attestation/history?provider=redpill")
@@ -130,6 +131,9 @@ async def test_a_key_tightens_the_deployment_policy_never_loosens_it(
             with pytest.raises(openai.APIStatusError) as caught:
                 await client.chat.completions.create(model=REDPILL_ONLY, messages=MESSAGES)
         assert caught.value.status_code == 502
+        assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(
+            caught.value.response.headers
+        )
 
 
 @pytest.mark.parametrize(
