@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         RouteSet,
         ServeOption,
         SettingsSection,
+        ToggleVeto,
         Verifier,
     )
 
@@ -82,6 +83,13 @@ def enclava_request_checks(kernel: Kernel) -> Sequence[RequestCheck] | None:
 @hookspec
 def enclava_providers(kernel: Kernel) -> Sequence[Provider] | None:
     """Collect, sync: inference provider adapters."""
+
+
+@hookspec
+def enclava_toggle_vetoes(kernel: Kernel) -> Sequence[ToggleVeto] | None:
+    """Collect, sync: objects asked before any plugin is enabled or disabled (internal API and
+    CLI alike); one that answers a reason refuses the toggle with 409. Asked of every registered
+    plugin, enabled or not, so a plugin can guard its own disabling."""
 
 
 @hookspec

@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kernel.plugin_state import load_states, save_state
 from kernel.plugins import PluginInfo, PluginManager
-from kernel.runtime import CHANGE_CHANNEL, resync_interval
+from kernel.runtime import CHANGE_CHANNEL, Kernel, resync_interval
 from kernel.settings import Settings
 from kernel.storage import migrate
 from kernel.storage.kv import open_kv
@@ -48,6 +48,7 @@ async def toggle_plugin(
     db = open_sql(settings)
     kv = open_kv(settings.kernel.redis.url, prefix=settings.kernel.redis.prefix)
     try:
+        await Kernel(settings, plugins).refuse_toggle(db, name, enabled=enabled)
         await save_state(db, name, enabled=enabled)
         await kv.publish(CHANGE_CHANNEL, name.encode())
     finally:

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from kernel.errors import ConfigError, InvalidRequestError, NotFoundError
+from kernel.errors import ConfigError, ConflictError, InvalidRequestError, NotFoundError
 from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
 from kernel.http import HttpClients
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
@@ -27,6 +27,7 @@ from kernel.settings import Settings, apply_overrides
 from kernel.stash import Stash
 from kernel.storage import migrate
 from kernel.storage.kv import Subscription
+from kernel.storage.sql import Database
 from kernel.storage.stores import Stores, open_stores
 from kernel.tasks import TaskSupervisor
 from kernel.types import (
@@ -224,9 +225,19 @@ class Kernel:
         await self.refresh_plugin_state()
         await self.stores.kv.publish(CHANGE_CHANNEL, name.encode())
 
+    async def refuse_toggle(self, db: Database, name: str, *, enabled: bool) -> None:
+        """ConflictError when a plugin's ``enclava_toggle_vetoes`` refuse this toggle."""
+        found = self.plugins.collect("enclava_toggle_vetoes", self.plugins.names, kernel=self)
+        for _, vetoes in found:
+            for veto in vetoes:
+                reason = await veto.refusal(db, name, enabled=enabled)
+                if reason:
+                    raise ConflictError(reason)
+
     async def set_enabled(self, name: str, *, enabled: bool) -> None:
         """Persist a toggle, apply it here and announce it to every replica."""
         self.plugins.require_toggleable(name, enabled=enabled)
+        await self.refuse_toggle(self.stores.db, name, enabled=enabled)
         await save_state(self.stores.db, name, enabled=enabled)
         await self._announce(name)
 

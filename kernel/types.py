@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
 
     from kernel.settings import Settings
+    from kernel.storage.sql import Database
 
 __all__ = [
     "ApiSurface",
@@ -41,6 +42,7 @@ __all__ = [
     "RouteSet",
     "ServeOption",
     "SettingsSection",
+    "ToggleVeto",
     "UpstreamCall",
     "UpstreamResult",
     "Verifier",
@@ -326,3 +328,13 @@ class AuditSink(Protocol):
     name: str
 
     async def write(self, event: AuditEvent) -> None: ...
+
+
+@runtime_checkable
+class ToggleVeto(Protocol):
+    """May refuse a plugin toggle that would turn off a protection still in force (the usage
+    plugin refuses to be disabled while hard budgets exist)."""
+
+    async def refusal(self, db: Database, plugin: str, *, enabled: bool) -> str | None:
+        """Why toggling ``plugin`` to ``enabled`` must not happen now; None allows it."""
+        ...

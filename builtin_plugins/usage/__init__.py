@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
+from builtin_plugins.usage.budget_store import hard_budget_names
 from builtin_plugins.usage.guard import UsageGuard
 from builtin_plugins.usage.routes_budgets import BUDGET_ROUTES
 from builtin_plugins.usage.routes_pricing import PRICING_ROUTES
@@ -21,7 +24,8 @@ from builtin_plugins.usage.settings import UsageSettings
 from kernel.exchange import ExchangeGuard
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import BackgroundTask, RouteSet, SettingsSection
+from kernel.storage.sql import Database
+from kernel.types import BackgroundTask, RouteSet, SettingsSection, ToggleVeto
 
 __all__ = ["PLUGIN_NAME", "VERSION"]
 
@@ -61,6 +65,31 @@ def enclava_exchange_guards(kernel: Kernel) -> list[ExchangeGuard]:
     runtime = runtime_for(kernel)
     runtime.prices = runtime.prices.with_settings(runtime.settings)
     return [UsageGuard(runtime)]
+
+
+class HardBudgetsVeto:
+    """Disabling ``usage`` would switch every hard budget off: refused while any exists."""
+
+    async def refusal(self, db: Database, plugin: str, *, enabled: bool) -> str | None:
+        if plugin != PLUGIN_NAME or enabled:
+            return None
+        try:
+            names, total = await hard_budget_names(db, limit=5)
+        except DBAPIError:
+            return None  # not migrated yet: no budget can exist
+        if not total:
+            return None
+        more = f" and {total - len(names)} more" if total > len(names) else ""
+        return (
+            f"Plugin '{PLUGIN_NAME}' enforces {total} hard budget(s) ({', '.join(names)}{more}); "
+            "disabling it would let them be overspent. Delete them or make them soft "
+            "(PATCH /api-internal/v1/budgets/{id} with hard: false) first."
+        )
+
+
+@hookimpl
+def enclava_toggle_vetoes(kernel: Kernel) -> list[ToggleVeto]:
+    return [HardBudgetsVeto()]
 
 
 @hookimpl

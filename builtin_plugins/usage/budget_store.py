@@ -20,6 +20,7 @@ __all__ = [
     "budgets_for",
     "delete_budget",
     "get_budget",
+    "hard_budget_names",
     "insert_budget",
     "list_budgets",
     "update_budget",
@@ -136,3 +137,21 @@ async def list_budgets(
             )
         ).all()
     return [_budget(row._mapping) for row in rows], int(total)
+
+
+async def hard_budget_names(db: Database, *, limit: int) -> tuple[list[str], int]:
+    """Names of up to ``limit`` hard budgets (oldest first) and how many there are."""
+    hard = usage_budgets.c.hard.is_(True)
+    async with db.session() as session:
+        total = (
+            await session.execute(select(func.count()).select_from(usage_budgets).where(hard))
+        ).scalar_one()
+        names = (
+            await session.execute(
+                select(usage_budgets.c.name)
+                .where(hard)
+                .order_by(usage_budgets.c.created_at, usage_budgets.c.id)
+                .limit(limit)
+            )
+        ).scalars()
+        return list(names), int(total)
