@@ -11,10 +11,10 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from kernel.gate import before_send, gate
+from kernel.openapi import openapi_config
 from kernel.plugins import PluginManager
 from kernel.responses import exception_handlers
 from kernel.runtime import Kernel
@@ -72,7 +72,7 @@ def create_app(
         on_startup=[kernel.start],
         on_shutdown=[kernel.stop],
         request_max_body_size=settings.kernel.server.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Enclava", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(title="Enclava", version="0.1.0"),
         state=State({"kernel": kernel}),
         debug=False,
         logging_config=None,

@@ -147,7 +147,8 @@ class Authenticator(Protocol):
     """Turns a request's credentials into a Principal.
 
     Returns None when the request carries no credential this authenticator understands; raises
-    :class:`~kernel.errors.AuthenticationError` when it carries one that is invalid.
+    :class:`~kernel.errors.AuthenticationError` when it carries one that is invalid. Optionally it
+    names its OpenAPI security schemes (:class:`kernel.openapi.DocumentedAuthenticator`).
     """
 
     name: str

@@ -179,6 +179,12 @@ export TEST_POSTGRES_DSN TEST_REDIS_URL
 log "TEST_POSTGRES_DSN=$TEST_POSTGRES_DSN"
 log "TEST_REDIS_URL=$TEST_REDIS_URL"
 
+# The docs page test (tests/kernel/openapi/test_render.py) renders /schema in headless Chromium.
+if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
+    apt_install chromium ||
+        log "Chromium is missing and could not be installed (root needed): the docs page test will fail; install it (Debian: apt-get install chromium)"
+fi
+
 # --- checks ----------------------------------------------------------------------------------
 
 run_step() {

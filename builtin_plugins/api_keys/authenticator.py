@@ -8,10 +8,13 @@ refused (they end up in logs); the key itself is never logged or audited.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from litestar import Request
+from litestar.openapi.spec import SecurityScheme
 
 from builtin_plugins.api_keys.cache import CachedKey, KeyCache
 from builtin_plugins.api_keys.keys import KEY_PREFIX, hash_key, keys_match, lookup_prefix
@@ -69,6 +72,22 @@ class ApiKeyAuthenticator:
 
     name = "api_keys"
     surfaces: frozenset[ApiSurface] = frozenset({"public"})
+    security_schemes: ClassVar[Mapping[str, SecurityScheme]] = MappingProxyType(
+        {
+            "ApiKey": SecurityScheme(
+                type="http",
+                scheme="bearer",
+                bearer_format=f"API key ({KEY_PREFIX}...)",
+                description=f"An API key as `Authorization: Bearer {KEY_PREFIX}...`.",
+            ),
+            "ApiKeyHeader": SecurityScheme(
+                type="apiKey",
+                name="X-API-Key",
+                security_scheme_in="header",
+                description=f"The same API key as `X-API-Key: {KEY_PREFIX}...`.",
+            ),
+        }
+    )
 
     def __init__(
         self, kernel: Kernel, *, cache: KeyCache, pepper: bytes, usage: UsageRecorder

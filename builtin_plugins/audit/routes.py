@@ -18,6 +18,7 @@ from builtin_plugins.auth.roles import require_role
 from kernel.audit import event_from_context
 from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
+from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 from kernel.runtime import Kernel
 
 __all__ = ["AUDIT_ROUTES", "DEFAULT_LIMIT", "MAX_EXPORT_ROWS", "MAX_LIMIT"]
@@ -27,6 +28,14 @@ MAX_LIMIT = 500
 MAX_EXPORT_ROWS = 100_000
 _ADMIN = {"enclava_role": "admin"}
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+_EXPORT_DOC = OperationDoc(
+    responses={
+        200: Body(
+            description="An attachment: CSV with a header row (`format=csv`) or a JSON array.",
+            content={"text/csv": {"type": "string"}, "application/json": list[AuditRecord]},
+        )
+    }
+)
 
 
 def provide_filter(
@@ -91,7 +100,7 @@ async def search_audit(
     return await store.page(audit_filter, limit=limit, offset=offset, before_id=before_id)
 
 
-@get("/audit/export", opt=_ADMIN, dependencies=_FILTER)
+@get("/audit/export", opt={**_ADMIN, OPERATION_DOC: _EXPORT_DOC}, dependencies=_FILTER)
 async def export_audit(
     request: Request[Any, Any, Any],
     audit_filter: NamedDependency[AuditFilter],

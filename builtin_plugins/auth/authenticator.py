@@ -6,9 +6,12 @@ cached user) and no SQL. A KV outage raises StoreUnavailableError: requests fail
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from litestar import Request
+from litestar.openapi.spec import SecurityScheme
 
 from builtin_plugins.auth.service import AuthService, invalid_token
 from builtin_plugins.auth.tokens import InvalidToken
@@ -35,6 +38,16 @@ class JwtAuthenticator:
 
     name = "auth.jwt"
     surfaces: frozenset[ApiSurface] = frozenset({"internal"})
+    security_schemes: ClassVar[Mapping[str, SecurityScheme]] = MappingProxyType(
+        {
+            "AccessToken": SecurityScheme(
+                type="http",
+                scheme="bearer",
+                bearer_format="JWT",
+                description="The access token of `POST /api-internal/v1/auth/login`.",
+            )
+        }
+    )
 
     def __init__(self, auth: AuthService) -> None:
         self._auth = auth

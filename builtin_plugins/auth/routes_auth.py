@@ -17,6 +17,7 @@ from builtin_plugins.auth.service import AuthService, TokenPair, caller
 from builtin_plugins.auth.users import get_user
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.gate import request_context
+from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 
 __all__ = ["ChangePassword", "Credentials", "RefreshRequest", "auth_router"]
 
@@ -72,7 +73,16 @@ async def refresh_route(
     return await refresh(auth, request_context(request.scope), data.refresh_token)
 
 
-@post("/auth/logout", status_code=200, opt=_SELF_SERVICE)
+_LOGOUT_DOC = OperationDoc(
+    request=Body(
+        content={"application/json": LogoutRequest},
+        description="Empty, `{}`, or the refresh token to end with its family.",
+        required=False,
+    )
+)
+
+
+@post("/auth/logout", status_code=200, opt={**_SELF_SERVICE, OPERATION_DOC: _LOGOUT_DOC})
 async def logout_route(
     request: Request[Any, Any, Any], auth: NamedDependency[AuthService]
 ) -> LogoutResult:

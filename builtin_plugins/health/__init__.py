@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
@@ -36,7 +37,14 @@ def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready")
+@get(
+    "/health/ready",
+    responses={
+        503: ResponseSpec(
+            data_container=Readiness, description="A store does not answer (`stores` names it)."
+        )
+    },
+)
 async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
     """200 when every configured store answers, else 503 naming the failing ones; the body
     also names unreachable providers."""

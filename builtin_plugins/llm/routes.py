@@ -18,11 +18,13 @@ from builtin_plugins.api_keys.policy import (
     required_region,
 )
 from builtin_plugins.llm.gateway import Gateway
+from builtin_plugins.llm.openapi import chat_doc, embeddings_doc
 from builtin_plugins.llm.pipeline import Answer
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
 from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
 from kernel.exchange import Exchange
 from kernel.gate import request_context
+from kernel.openapi import OPERATION_DOC
 from kernel.responses import error_response
 from kernel.types import Endpoint, RequestContext
 
@@ -75,7 +77,11 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
     @post(
         "/chat/completions",
         status_code=200,
-        opt={"enclava_scope": "chat.completions", "enclava_json_body": True},
+        opt={
+            "enclava_scope": "chat.completions",
+            "enclava_json_body": True,
+            OPERATION_DOC: chat_doc(),
+        },
     )
     async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
         """Create a chat completion (OpenAI-compatible; ``stream: true`` for SSE)."""
@@ -104,7 +110,11 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
     @post(
         "/embeddings",
         status_code=200,
-        opt={"enclava_scope": "embeddings", "enclava_json_body": True},
+        opt={
+            "enclava_scope": "embeddings",
+            "enclava_json_body": True,
+            OPERATION_DOC: embeddings_doc(),
+        },
     )
     async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
         """Create embeddings (string or list input; float or base64)."""

@@ -21,6 +21,7 @@ from builtin_plugins.usage.models import usage_records
 from builtin_plugins.usage.payloads import UsageList
 from builtin_plugins.usage.queries import GROUPS, RecordFilter, aggregate, record_batches, top
 from kernel.errors import InvalidRequestError
+from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 
 __all__ = ["USAGE_ROUTES"]
 
@@ -28,6 +29,14 @@ Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
 Offset = Annotated[int, QueryParameter(ge=0)]
 MaxRows = Annotated[int, QueryParameter(ge=1, le=1_000_000)]
 EXPORT_COLUMNS = tuple(column.name for column in usage_records.columns)
+_EXPORT_DOC = OperationDoc(
+    responses={
+        200: Body(
+            description=f"CSV with a header row: {', '.join(EXPORT_COLUMNS)}.",
+            content={"text/csv": {"type": "string"}},
+        )
+    }
+)
 
 
 def _groups(group_by: str) -> list[str]:
@@ -123,7 +132,7 @@ async def _lines(
         batch = await anext(rest, None)
 
 
-@get("/usage/export")
+@get("/usage/export", opt={OPERATION_DOC: _EXPORT_DOC})
 async def usage_export(
     request: Request[Any, Any, Any],
     start: FromQuery[datetime | None] = None,

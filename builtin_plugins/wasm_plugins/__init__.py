@@ -1,5 +1,6 @@
 """Sandboxed third-party plugins: WebAssembly components from ``plugins/`` run by the kernel's
-sandbox host, contributing endpoints, chat filters, an admin API and the ``plugin`` command."""
+sandbox host, contributing endpoints, default actions, cron schedules, chat filters, an admin API
+and the ``plugin`` command."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from builtin_plugins.wasm_plugins.cli import plugin_command
 from builtin_plugins.wasm_plugins.endpoints import endpoint_handlers
 from builtin_plugins.wasm_plugins.filters import WasmChatFilter
 from builtin_plugins.wasm_plugins.host import PLUGIN_NAME, SECTION, host_of
+from builtin_plugins.wasm_plugins.schedules import scheduler_of
 from builtin_plugins.wasm_plugins.settings import WasmPluginsSettings
 from kernel.exchange import ChatFilter
 from kernel.hookspecs import hookimpl
@@ -64,7 +66,7 @@ def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter]:
 
 @hookimpl
 def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask]:
-    return [host_of(kernel).background_task()]
+    return [host_of(kernel).background_task(), scheduler_of(kernel).background_task()]
 
 
 @hookimpl

@@ -11,11 +11,13 @@ from litestar.params import FromPath, JSONBody
 
 from builtin_plugins.wasm_plugins.endpoints import mount
 from builtin_plugins.wasm_plugins.host import PluginStatus, WasmHost, host_of
+from builtin_plugins.wasm_plugins.openapi import upload_doc
 from builtin_plugins.wasm_plugins.registry import Installed
 from builtin_plugins.wasm_plugins.upload import install_archive
 from kernel.audit import event_from_context
 from kernel.errors import ConflictError, InvalidRequestError
 from kernel.gate import request_context
+from kernel.openapi import OPERATION_DOC
 from kernel.sandbox.logs import LogLine
 from kernel.sandbox.manifest import ConfigOption, Manifest
 from kernel.sandbox.metrics import MetricsSnapshot
@@ -204,7 +206,12 @@ async def get_wasm_logs(request: Request[Any, Any, Any], name: FromPath[str]) ->
 
 @post(
     "/wasm-plugins",
-    opt={**_ADMIN, "enclava_media_type": "application/zip", "enclava_max_body_bytes": _UPLOAD},
+    opt={
+        **_ADMIN,
+        "enclava_media_type": "application/zip",
+        "enclava_max_body_bytes": _UPLOAD,
+        OPERATION_DOC: upload_doc(),
+    },
     request_max_body_size=_UPLOAD,
     status_code=201,
 )

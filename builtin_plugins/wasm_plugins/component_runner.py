@@ -14,6 +14,7 @@ from typing import Any
 
 from wasmtime.component import Component
 
+from builtin_plugins.wasm_plugins.user_cache import user_cache_dir
 from kernel.http import HttpClients
 from kernel.sandbox import CallFailed, Manifest, SandboxedPlugin, SandboxEngine, load_manifest
 from kernel.sandbox.imports import HostContext, LlmChat, LlmRefused
@@ -24,7 +25,7 @@ __all__ = ["CACHE_ENV", "COMPONENT_ENV", "call_component"]
 
 COMPONENT_ENV = "ENCLAVA_PLUGIN_COMPONENT"
 CACHE_ENV = "ENCLAVA_PLUGIN_NATIVE_CACHE"
-"""Where compiled components are cached (default ``.cache/enclava/native``)."""
+"""Where compiled components are cached (default ``native/`` in :func:`user_cache_dir`)."""
 
 
 class _FakeKV:
@@ -113,7 +114,7 @@ def call_component(folder: str, fake: Any, kind: str, payload: str) -> tuple[boo
     """``handle(kind, payload)`` of the component built in ``folder``, as ``(ok, value)``."""
     manifest = load_manifest(Path(folder) / "plugin.toml")
     wasm = (Path(folder) / manifest.wasm).read_bytes()
-    engine = _engine(os.environ.get(CACHE_ENV) or str(Path(".cache/enclava/native").resolve()))
+    engine = _engine(os.environ.get(CACHE_ENV) or str(user_cache_dir() / "native"))
     component = engine.compile(wasm, hashlib.sha256(wasm).hexdigest())
     try:
         return True, asyncio.run(_call(engine, manifest, component, fake, (kind, payload)))

@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kernel.errors import ConfigError
 from kernel.sandbox import Manifest, SandboxedPlugin, load_manifest
@@ -63,17 +64,46 @@ def discover(directory: Path, reserved: frozenset[str]) -> dict[str, Installed]:
     return found
 
 
+def _schedule_problems(manifest: Manifest, described: dict[str, Any]) -> list[str]:
+    """Schedules must agree both ways: the host fires only what the manifest declares."""
+    found = {s["name"]: s for s in described.get("schedules", [])}
+    declared = {s.name: " ".join(s.cron.split()) for s in manifest.schedules}
+    problems = [f"schedule {n!r} is not implemented" for n in sorted(set(declared) - set(found))]
+    problems += [
+        f"schedule {n!r} is not declared in plugin.toml" for n in sorted(set(found) - set(declared))
+    ]
+    problems += [
+        f"schedule {n!r} runs at {found[n]['cron']!r} in the code, {cron!r} in plugin.toml"
+        for n, cron in sorted(declared.items())
+        if n in found and found[n]["cron"] != cron
+    ]
+    if not described.get("execute") and any(s["method"] is None for s in found.values()):
+        problems.append("a schedule calls execute, which is not implemented")
+    return problems
+
+
+def _execute_problems(manifest: Manifest, described: dict[str, Any]) -> list[str]:
+    implemented = bool(described.get("execute"))
+    if manifest.execute and not implemented:
+        return ["execute is declared but not implemented"]
+    if implemented and not manifest.execute:
+        return ["execute is implemented: declare execute = true in plugin.toml"]
+    return []
+
+
 def check_description(manifest: Manifest, description: str) -> None:
     """ConfigError unless the component implements what its manifest declares (same name,
-    every endpoint, the filter stages)."""
+    every endpoint, the filter stages, execute, the same schedules)."""
     try:
         described = json.loads(description)
         endpoints = {(e["method"], e["path"]) for e in described.get("endpoints", [])}
         stages = set(described.get("filters", []))
         name = described.get("name")
+        actions = _execute_problems(manifest, described) + _schedule_problems(manifest, described)
     except (ValueError, TypeError, KeyError, AttributeError):
         raise ConfigError("describe() returned malformed JSON") from None
     problems = [] if name == manifest.name else [f"it calls itself {name!r}"]
+    problems += actions
     problems += [
         f"{m} {p} is not implemented"
         for m, p in sorted({(e.method, e.path) for e in manifest.endpoints} - endpoints)

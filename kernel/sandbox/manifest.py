@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+from cronsim import CronSim, CronSimError
 
 from kernel.errors import ConfigError
 
@@ -24,6 +26,8 @@ __all__ = [
     "Limits",
     "Manifest",
     "Permissions",
+    "ScheduleSpec",
+    "cron_problem",
     "load_manifest",
     "parse_manifest",
     "permissions_digest",
@@ -36,6 +40,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,200}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SCHEDULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -53,6 +58,15 @@ class FilterSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order: int = 500
     request: bool = True
     response: bool = False
+
+
+class ScheduleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A cron schedule: ``name`` is a method decorated ``@schedule(cron)``, or a class attribute
+    ``name = schedule(cron)`` that calls ``execute``."""
+
+    name: str
+    cron: str
+    """Five fields (minute hour day-of-month month day-of-week), UTC."""
 
 
 class Permissions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -101,10 +115,40 @@ class Manifest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     entry: str = "app"
     """The Python module ``enclava plugin build`` componentizes."""
     endpoints: tuple[EndpointSpec, ...] = ()
+    execute: bool = False
+    """The plugin implements ``execute``: served as ``POST /api/v1/plugins/<name>``."""
+    schedules: tuple[ScheduleSpec, ...] = ()
     filter: FilterSpec | None = None
     permissions: Permissions = Permissions()
     config: dict[str, ConfigOption] = {}
     limits: Limits = Limits()
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a 5-field cron expression that ever fires, or None."""
+    if len(expression.split()) != 5:
+        return "a cron expression has 5 fields: minute hour day-of-month month day-of-week"
+    try:
+        next(CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC)))
+    except CronSimError as exc:
+        return str(exc)
+    except StopIteration:
+        return "it never fires"
+    return None
+
+
+def _schedule_problems(manifest: Manifest) -> list[str]:
+    names = [s.name for s in manifest.schedules]
+    problems = [f"bad schedule name {n!r}" for n in names if not _SCHEDULE_NAME.match(n)]
+    if len(set(names)) != len(names):
+        problems.append("schedules are declared twice")
+    for spec in manifest.schedules:
+        problem = cron_problem(spec.cron)
+        if problem is not None:
+            problems.append(f"schedule {spec.name!r}: bad cron {spec.cron!r} ({problem})")
+    if manifest.execute and any(e.method == "POST" and e.path == "/" for e in manifest.endpoints):
+        problems.append("execute is served as POST /; no endpoint may declare it")
+    return problems
 
 
 def _check(manifest: Manifest, source: str) -> None:
@@ -122,6 +166,7 @@ def _check(manifest: Manifest, source: str) -> None:
     if len(set(routes)) != len(routes):
         problems.append("endpoints are declared twice")
     problems += [f"bad http host {h!r}" for h in manifest.permissions.http if not _HOST.match(h)]
+    problems += _schedule_problems(manifest)
     limits = manifest.limits
     if not 16 <= limits.memory_mb <= 1024:
         problems.append("limits.memory_mb must be within 16..1024")
@@ -153,7 +198,16 @@ def load_manifest(path: Path) -> Manifest:
     return parse_manifest(text, source)
 
 
+class _Approved(msgspec.Struct, frozen=True, omit_defaults=True):
+    # A plugin without execute or schedules keeps the digest it had before they existed.
+    sha256: str
+    permissions: Permissions
+    execute: bool = False
+    schedules: tuple[ScheduleSpec, ...] = ()
+
+
 def permissions_digest(manifest: Manifest, sha256: str) -> str:
-    """What an admin approves: the component's hash and its permissions, as one digest."""
-    granted = msgspec.json.encode({"sha256": sha256, "permissions": manifest.permissions})
-    return hashlib.sha256(granted).hexdigest()
+    """What an admin approves, as one digest: the component's hash, its permissions, whether
+    callers may run its default action (``execute``) and when it acts on its own (schedules)."""
+    approved = _Approved(sha256, manifest.permissions, manifest.execute, manifest.schedules)
+    return hashlib.sha256(msgspec.json.encode(approved)).hexdigest()

@@ -1,8 +1,8 @@
 """``BasePlugin`` and the decorators that say what a plugin contributes.
 
 The component has one export, ``handle(kind, request)``; :meth:`BasePlugin.dispatch` maps it
-onto the decorated methods. Handlers may be plain or ``async`` functions. Every exception a
-handler raises becomes an error result: nothing escapes into the host.
+onto ``execute`` and the decorated methods. Handlers may be plain or ``async`` functions. Every
+exception a handler raises becomes an error result: nothing escapes into the host.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, Literal, TypeVar
 
 from enclava_sdk.host import Config, HostCalls, HostError, Http, Kv, Llm, Log
-from enclava_sdk.types import FilterContext, PluginError, Request, Response
+from enclava_sdk.types import Context, FilterContext, PluginError, Request, Response
 
-__all__ = ["BasePlugin", "Stage", "chat_filter", "endpoint"]
+__all__ = ["BasePlugin", "Schedule", "Stage", "chat_filter", "endpoint", "schedule"]
 
 Stage = Literal["request", "response"]
 F = TypeVar("F", bound=Callable[..., Any])
 _ENDPOINT = "__enclava_endpoint__"
 _FILTER = "__enclava_filter__"
+_SCHEDULE = "__enclava_schedule__"
 
 
 def endpoint(method: str, path: str) -> Callable[[F], F]:
@@ -42,6 +43,30 @@ def chat_filter(func: F | None = None, *, stage: Stage = "request") -> Any:
         return inner
 
     return mark(func) if func is not None else mark
+
+
+class Schedule:
+    """What :func:`schedule` returns: a decorator, or, left as a class attribute, a schedule
+    named after the attribute that calls ``execute``."""
+
+    def __init__(self, cron: str) -> None:
+        self.cron = " ".join(cron.split())
+
+    def __call__(self, func: F) -> F:
+        setattr(func, _SCHEDULE, self.cron)
+        return func
+
+
+def schedule(cron: str) -> Schedule:
+    """Run at each time of the 5-field cron expression ``cron`` (UTC; also in ``plugin.toml``),
+    on one replica: ``@schedule("*/5 * * * *")`` on ``(self, context: Context) -> None``, or
+    ``nightly = schedule("0 3 * * *")`` in the class body to call ``execute`` instead."""
+    return Schedule(cron)
+
+
+def _answer(result: Any) -> dict[str, Any]:
+    response = result if isinstance(result, Response) else Response(body=result)
+    return response.to_dict()
 
 
 def _run(result: Any) -> Any:
@@ -83,36 +108,84 @@ class BasePlugin:
             cached[marker] = found
         return cached[marker]
 
+    def _schedules(self) -> dict[str, tuple[str, Callable[..., Any] | None]]:
+        """Schedule name → (cron, method, or None for ``execute``)."""
+        found: dict[str, tuple[str, Callable[..., Any] | None]] = {}
+        for klass in reversed(type(self).__mro__):
+            for attribute, member in vars(klass).items():
+                cron = getattr(member, _SCHEDULE, None)
+                if isinstance(member, Schedule):
+                    found[attribute] = (member.cron, None)
+                elif callable(member) and isinstance(cron, str):
+                    found[attribute] = (cron, member.__get__(self, type(self)))
+                else:  # an override without the decorator is no longer scheduled
+                    found.pop(attribute, None)
+        return found
+
+    @property
+    def has_execute(self) -> bool:
+        """True when the subclass overrides :meth:`execute`."""
+        return type(self).execute is not BasePlugin.execute
+
+    async def execute(self, context: Context) -> Any:
+        """The plugin's default action: ``POST /api/v1/plugins/<name>`` and the schedules without
+        a method of their own. Return a JSON value or a Response; declare ``execute = true``
+        in ``plugin.toml`` when you override it."""
+        raise PluginError(f"plugin '{self.name}' has no default action (execute)", status=404)
+
     def describe(self) -> dict[str, Any]:
-        """Name, version, endpoints and filter stages: checked against ``plugin.toml``."""
+        """Name, version, endpoints, filter stages, execute and schedules: checked against
+        ``plugin.toml``."""
         endpoints = sorted(self._handlers(_ENDPOINT))
+        schedules = sorted(self._schedules().items())
         return {
             "name": self.name,
             "version": self.version,
             "endpoints": [{"method": m, "path": p} for m, p in endpoints],
             "filters": sorted(self._handlers(_FILTER)),
+            "execute": self.has_execute,
+            "schedules": [
+                {"name": n, "cron": cron, "method": None if f is None else n}
+                for n, (cron, f) in schedules
+            ],
         }
+
+    def _endpoint(self, payload: dict[str, Any]) -> dict[str, Any]:
+        request = Request.from_dict(payload)
+        handler = self._handlers(_ENDPOINT).get((request.method, request.path))
+        if handler is None:
+            raise PluginError(f"no endpoint {request.method} {request.path}", status=404)
+        return _answer(_run(handler(request)))
+
+    def _filter(self, stage: str, payload: dict[str, Any]) -> dict[str, Any]:
+        handler = self._handlers(_FILTER).get(stage)
+        if handler is None:
+            return {"body": None}
+        context = FilterContext.from_dict(payload.get("context"))
+        body = _run(handler(dict(payload.get("body") or {}), context))
+        if body is not None and not isinstance(body, dict):
+            raise TypeError("a chat filter must return a dict or None")
+        return {"body": body}
+
+    def _scheduled(self, payload: dict[str, Any]) -> dict[str, Any]:
+        context = Context.from_dict({**payload, "trigger": "schedule"})
+        entry = self._schedules().get(context.schedule)
+        if entry is None:
+            raise PluginError(f"no schedule {context.schedule!r}", status=404)
+        method = entry[1] or self.execute
+        return _answer(_run(method(context)))
 
     def dispatch(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Run the handler for one ``handle`` call; raises on failure (see :meth:`handle`)."""
         if kind == "endpoint":
-            request = Request.from_dict(payload)
-            handler = self._handlers(_ENDPOINT).get((request.method, request.path))
-            if handler is None:
-                raise PluginError(f"no endpoint {request.method} {request.path}", status=404)
-            answer = _run(handler(request))
-            response = answer if isinstance(answer, Response) else Response(body=answer)
-            return response.to_dict()
+            return self._endpoint(payload)
         if kind in ("filter-request", "filter-response"):
-            stage = kind.removeprefix("filter-")
-            handler = self._handlers(_FILTER).get(stage)
-            if handler is None:
-                return {"body": None}
-            context = FilterContext.from_dict(payload.get("context"))
-            body = _run(handler(dict(payload.get("body") or {}), context))
-            if body is not None and not isinstance(body, dict):
-                raise TypeError("a chat filter must return a dict or None")
-            return {"body": body}
+            return self._filter(kind.removeprefix("filter-"), payload)
+        if kind == "execute":
+            context = Context.from_dict({**payload, "trigger": "request"})
+            return _answer(_run(self.execute(context)))
+        if kind == "schedule":
+            return self._scheduled(payload)
         raise PluginError(f"unknown call kind {kind!r}")
 
     def handle(self, kind: str, request: str) -> tuple[bool, str]:

@@ -1,6 +1,7 @@
-"""Native tests of a plugin, without a sandbox: ``FakeHost`` and ``call_endpoint``/``run_filter``
-go through the same dispatch as the component, so a test that passes here is re-run unchanged
-against the built component by ``enclava plugin test``."""
+"""Native tests of a plugin, without a sandbox: ``FakeHost`` and ``call_endpoint``,
+``run_filter``, ``call_execute``, ``run_schedule`` go through the same dispatch as the
+component, so a test that passes here is re-run unchanged against the built component by
+``enclava plugin test``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ import importlib
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from enclava_sdk.host import HostError
 from enclava_sdk.plugin import BasePlugin
 
-__all__ = ["COMPONENT_ENV", "FakeHost", "call_endpoint", "run_filter"]
+__all__ = [
+    "COMPONENT_ENV",
+    "FakeHost",
+    "call_endpoint",
+    "call_execute",
+    "run_filter",
+    "run_schedule",
+]
 
 Fetch = Callable[[dict[str, Any]], dict[str, Any]]
 Chat = Callable[[dict[str, Any]], dict[str, Any]]
@@ -124,3 +133,28 @@ def run_filter(
     result = _call(plugin, f"filter-{stage}", {"body": body, "context": context})
     filtered: dict[str, Any] | None = result["body"]
     return filtered
+
+
+def call_execute(
+    plugin: BasePlugin, body: Any = None, *, caller_id: str = "test"
+) -> dict[str, Any]:
+    """``POST /plugins/<name>`` with JSON ``body``: the answer as ``{"status", "headers", "body"
+    | "text"}`` (404 when the plugin has no ``execute``)."""
+    caller = {"kind": "api_key", "id": caller_id, "owner_id": "test"}
+    payload = {"body": body, "caller": caller, "request_id": "req_test"}
+    return _call(plugin, "execute", payload)
+
+
+def run_schedule(
+    plugin: BasePlugin, name: str, *, fire_time: datetime | None = None
+) -> dict[str, Any]:
+    """One run of the schedule ``name`` (its method, or ``execute``) as the gateway fires it;
+    the answer as :func:`call_execute`'s (404 for an unknown schedule)."""
+    fired = fire_time or datetime(2030, 1, 1, tzinfo=UTC)
+    payload = {
+        "schedule": name,
+        "fire_time": fired.isoformat(),
+        "caller": {"kind": "plugin", "id": plugin.name, "owner_id": f"plugin:{plugin.name}"},
+        "request_id": "req_test",
+    }
+    return _call(plugin, "schedule", payload)

@@ -1,13 +1,16 @@
-"""What endpoint and filter handlers receive and return (plain dataclasses: the guest has no
+"""What handlers receive and return (plain dataclasses, not msgspec Structs: the guest has no
 C extensions)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-__all__ = ["Caller", "FilterContext", "PluginError", "Request", "Response"]
+__all__ = ["Caller", "Context", "FilterContext", "PluginError", "Request", "Response", "Trigger"]
+
+Trigger = Literal["request", "schedule"]
 
 
 class PluginError(Exception):
@@ -95,4 +98,31 @@ class FilterContext:
             request_id=str(data.get("request_id", "")),
             model=str(data.get("model", "")),
             caller=Caller.from_dict(data.get("caller")),
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What ``execute`` and ``@schedule`` methods receive: the JSON body of
+    ``POST /plugins/<name>`` (None for a scheduled run), or the schedule's name and fire time."""
+
+    trigger: Trigger = "request"
+    body: Any = None
+    caller: Caller = field(default_factory=Caller)
+    """The API key or user calling; for a scheduled run the plugin itself (kind ``plugin``)."""
+    request_id: str = ""
+    schedule: str = ""
+    fire_time: datetime | None = None
+    """The cron time this run is for (UTC), not the moment it started."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Context:
+        fired = data.get("fire_time")
+        return cls(
+            trigger="schedule" if data.get("trigger") == "schedule" else "request",
+            body=data.get("body"),
+            caller=Caller.from_dict(data.get("caller")),
+            request_id=str(data.get("request_id", "")),
+            schedule=str(data.get("schedule", "")),
+            fire_time=datetime.fromisoformat(str(fired)) if fired else None,
         )

@@ -130,4 +130,6 @@ def test_describe_lists_what_the_plugin_contributes() -> None:
             {"method": "POST", "path": "/echo"},
         ],
         "filters": ["request", "response"],
+        "execute": False,
+        "schedules": [],
     }
