@@ -36,6 +36,7 @@ __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_U
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+_VERBOSE_HELP = "also print library log lines (migrations, ...)"
 Handler = Callable[[argparse.Namespace, "Context"], int]
 ServeFlags = tuple[tuple[str, ServeOption], ...]
 """Plugin flags of ``serve``: (argparse ``dest``, option)."""
@@ -254,12 +255,24 @@ def _plugin_commands(
 
 
 def _name_leaf_parsers(parser: argparse.ArgumentParser) -> None:
-    """Let every nested action parser report its own errors (``enclava plugin build --x``)."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in action.choices.values():
-                child.set_defaults(command_parser=child)
-                _name_leaf_parsers(child)
+    """Let every nested action parser report its own errors (``enclava plugin build --x``), and
+    give every leaf the common ``--config`` and ``--verbose`` like the kernel's commands."""
+    children = [
+        child
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for child in action.choices.values()
+    ]
+    for child in children:
+        child.set_defaults(command_parser=child)
+        _name_leaf_parsers(child)
+    if children:
+        return
+    present = {option for action in parser._actions for option in action.option_strings}
+    if "--config" not in present:
+        parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
+    if "--verbose" not in present:
+        parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
 
 
 def build_parser(ctx: Context | None, *, plugin_commands: bool = True) -> argparse.ArgumentParser:
@@ -267,9 +280,7 @@ def build_parser(ctx: Context | None, *, plugin_commands: bool = True) -> argpar
     too (unless ``plugin_commands`` is false) when ``ctx`` can load settings."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
-    common.add_argument(
-        "--verbose", action="store_true", help="also print library log lines (migrations, ...)"
-    )
+    common.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     parser = argparse.ArgumentParser(prog="enclava", description="Enclava confidential AI gateway.")
     parser.add_argument("--version", action="version", version=f"enclava {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
