@@ -7,23 +7,27 @@ reach :class:`UsageSink`\ s off the hot path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from kernel.errors import InvalidRequestError
 from kernel.types import Endpoint, ModelInfo, Principal
 
 __all__ = [
     "ChatFilter",
+    "CompletionLimits",
     "Exchange",
     "ExchangeGuard",
     "ExchangeKind",
     "TokenUsage",
     "UsageRecord",
     "UsageSink",
+    "completion_limits",
 ]
 
 
@@ -36,6 +40,55 @@ class TokenUsage(msgspec.Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+
+
+_Positive = Annotated[int, msgspec.Meta(ge=1)]
+_PARAM = re.compile(r"at `\$\.(\w+)`")
+
+
+class _LimitFields(msgspec.Struct):
+    n: _Positive | None = None
+    best_of: _Positive | None = None
+    max_tokens: _Positive | None = None
+    max_completion_tokens: _Positive | None = None
+
+
+_LIMITS = msgspec.json.Decoder(_LimitFields, strict=False)
+
+
+class CompletionLimits(msgspec.Struct, frozen=True):
+    """What a request lets a provider generate: ``choices`` completions of at most
+    ``max_tokens`` tokens each (None: the request sets no limit). Embeddings: no choices."""
+
+    choices: int = 1
+    max_tokens: int | None = None
+
+    def covers(self, other: CompletionLimits) -> bool:
+        """True when ``other`` lets a provider generate no more than these limits do."""
+        if other.choices > self.choices:
+            return False
+        return self.max_tokens is None or (
+            other.max_tokens is not None and other.max_tokens <= self.max_tokens
+        )
+
+
+def completion_limits(body: bytes) -> CompletionLimits:
+    """The limits of a chat request ``body``: ``n`` or ``best_of`` choices, whichever is larger,
+    each capped by ``max_tokens`` or ``max_completion_tokens``, whichever is larger (providers
+    differ in which one wins). Numbers may be lax (``8.0``, ``"8"``) as providers accept them;
+    one below 1 or not a number is an InvalidRequestError (400)."""
+    try:
+        fields = _LIMITS.decode(body)
+    except msgspec.ValidationError as exc:
+        match = _PARAM.search(str(exc))
+        message = f"Invalid request body: {exc}"
+        raise InvalidRequestError(message, param=match.group(1) if match else None) from None
+    except msgspec.DecodeError:
+        raise InvalidRequestError("We could not parse the JSON body of your request.") from None
+    caps = [c for c in (fields.max_tokens, fields.max_completion_tokens) if c is not None]
+    return CompletionLimits(
+        choices=max(fields.n or 1, fields.best_of or 1), max_tokens=max(caps) if caps else None
+    )
 
 
 class Exchange(msgspec.Struct, kw_only=True):
@@ -54,6 +107,11 @@ class Exchange(msgspec.Struct, kw_only=True):
     body: bytes
     stream: bool
     max_tokens: int | None = None
+    """The client's ``max_completion_tokens or max_tokens``, or the one a guard injected; what
+    a provider may generate is :meth:`completion_limits` of ``body`` (``n`` included)."""
+    injected_max_tokens: int | None = None
+    """``max_tokens`` a guard set in ``body`` because the request had none (a hard budget); the
+    gateway tells the client in ``x-enclava-max-tokens``."""
     chatbot_id: str | None = None
     plugin: str | None = None
     started: float = 0.0
@@ -75,6 +133,21 @@ class Exchange(msgspec.Struct, kw_only=True):
     """Per-response verification: ``""`` (none), ``pending``, ``verified`` or ``failed``."""
     state: dict[str, Any] = {}
 
+    def completion_limits(self) -> CompletionLimits:
+        """:func:`completion_limits` of the body as forwarded (decoded on each call, so only
+        guards that need it pay for it); embeddings generate nothing."""
+        if self.endpoint == "/embeddings":
+            return CompletionLimits(choices=0)
+        return completion_limits(self.body)
+
+    def inject_max_tokens(self, tokens: int) -> None:
+        """Forward ``max_tokens: tokens`` (for a request that sets no limit): ``body`` is
+        re-encoded once, here, and the gateway reports it (``injected_max_tokens``)."""
+        data: dict[str, Any] = msgspec.json.decode(self.body)
+        data["max_tokens"] = tokens
+        self.body = msgspec.json.encode(data)
+        self.max_tokens = self.injected_max_tokens = tokens
+
 
 @runtime_checkable
 class ExchangeGuard(Protocol):
@@ -83,7 +156,8 @@ class ExchangeGuard(Protocol):
     ``admit`` runs by ascending ``order`` before anything is forwarded and raises an
     :class:`~kernel.errors.EnclavaError` to refuse (guards admitted earlier get ``finish``).
     ``finish`` runs exactly once for every admitted exchange — success, error, client gone,
-    stream cut — after the last byte; it must not raise.
+    stream cut — after the last byte; it must not raise. A guard that bounds what the provider
+    may generate calls :meth:`Exchange.inject_max_tokens` in ``admit``.
     """
 
     name: str

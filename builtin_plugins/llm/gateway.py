@@ -12,7 +12,7 @@ from builtin_plugins.llm.settings import LlmSettings
 from builtin_plugins.llm.verification import ResponseVerification
 from builtin_plugins.llm.wire import ChatView, decode_view
 from kernel.errors import EnclavaError
-from kernel.exchange import Exchange
+from kernel.exchange import Exchange, completion_limits
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
 
@@ -64,6 +64,9 @@ class Gateway:
                 view = decode_view(body, ChatView)
                 if view.model != exchange.model or view.stream != exchange.stream:
                     raise ChatFilterError("A chat filter changed the model or stream mode.")
+                if not completion_limits(exchange.body).covers(completion_limits(body)):
+                    # The guards reserved for the admitted limits (and may have injected them).
+                    raise ChatFilterError("A chat filter raised n or max_tokens after admission.")
                 exchange.body = body
         except EnclavaError as exc:
             admission.failed(exc)

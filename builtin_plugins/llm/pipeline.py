@@ -53,10 +53,13 @@ class Pipeline:
     def _headers(self, route: Route, exchange: Exchange, response: str) -> dict[str, str]:
         label = self._router.attestation(route).label
         exchange.attestation = f"{label}; response={response}" if response else label
-        return {
+        headers = {
             "x-enclava-provider": route.provider.name,
             "x-enclava-attestation": exchange.attestation,
         }
+        if exchange.injected_max_tokens is not None:
+            headers["x-enclava-max-tokens"] = str(exchange.injected_max_tokens)
+        return headers
 
     @staticmethod
     def _routed(exchange: Exchange, route: Route) -> None:

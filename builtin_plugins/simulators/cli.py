@@ -56,6 +56,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--malformed", action="store_true", help="send malformed JSON")
     faults.add_argument("--tamper", action="store_true", help="alter responses after signing")
     faults.add_argument(
+        "--longest", action="store_true", help="answer chats with every token max_tokens allows"
+    )
+    faults.add_argument(
+        "--overrun", type=int, default=0, metavar="N", help="answer N tokens past max_tokens"
+    )
+    faults.add_argument(
         "--fault-path",
         action="append",
         default=[],
@@ -79,6 +85,8 @@ def fault_config(args: argparse.Namespace) -> FaultConfig:
         malformed=args.malformed,
         tamper=args.tamper,
         fail_times=args.fail_times,
+        longest=args.longest,
+        overrun=args.overrun,
         paths=tuple(args.fault_path),
     )
 

@@ -3,8 +3,10 @@
 Nothing here is random: the same request always yields the same text, so tests can assert on
 it. A reply echoes the last user message (``"Simulated reply to: <words>"``); a token is a
 whitespace-separated word, so ``prompt_tokens`` is the number of words in the messages and
-``completion_tokens`` the number of words (stream pieces) generated. Where the provider docs
-are silent, request fields follow OpenAI's Chat Completions and Embeddings references.
+``completion_tokens`` the number of words (stream pieces) generated; :class:`AnswerLength`
+makes text answers as long as a billing worst case needs (the ``longest`` and ``overrun``
+faults). Where the provider docs are silent, request fields follow OpenAI's Chat Completions and
+Embeddings references.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "LONGEST_WITHOUT_LIMIT",
+    "AnswerLength",
     "ChatPlan",
     "ChoicePlan",
     "ToolCall",
@@ -33,7 +37,22 @@ __all__ = [
 
 MAX_ECHO_WORDS = 48
 MAX_CHOICES = 8
+LONGEST_WITHOUT_LIMIT = 16_384
+"""Tokens of a ``longest`` text answer to a request without ``max_tokens``."""
 _PIECE = re.compile(r"\s*\S+")
+
+
+class AnswerLength(msgspec.Struct, frozen=True, kw_only=True):
+    """How long text answers are. ``longest``: every choice uses all the tokens the request
+    allows (``max_completion_tokens`` / ``max_tokens``, else :data:`LONGEST_WITHOUT_LIMIT`)
+    and no ``stop`` cuts it. ``overrun`` N: N tokens more than that, past any limit (a provider
+    that does not honour ``max_tokens``). Tool calls and JSON answers keep their length."""
+
+    longest: bool = False
+    overrun: int = 0
+
+
+NATURAL = AnswerLength()
 
 
 class ToolCall(msgspec.Struct, frozen=True):
@@ -179,8 +198,31 @@ def _limit(body: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
+def _stretch(pieces: tuple[str, ...], count: int) -> tuple[str, ...]:
+    """``count`` pieces: ``pieces`` cut short, or continued with their words over again."""
+    if count <= len(pieces):
+        return pieces[:count]
+    words = [p.strip() for p in pieces] or ["token"]
+    return pieces + tuple(f" {words[i % len(words)]}" for i in range(count - len(pieces)))
+
+
+def _sized(reply: str, body: Mapping[str, Any], length: AnswerLength) -> ChoicePlan:
+    limit = _limit(body)
+    if length.longest:
+        count, pieces = limit or LONGEST_WITHOUT_LIMIT, _pieces(reply)
+    else:
+        pieces = _pieces(_apply_stop(reply, body.get("stop")))
+        count = len(pieces) if limit is None else min(len(pieces), limit)
+    truncated = length.longest or count < len(pieces) or length.overrun > 0
+    pieces = _stretch(pieces, count + length.overrun)
+    return ChoicePlan(index=0, pieces=pieces, finish_reason="length" if truncated else "stop")
+
+
 def _plan_choice(
-    body: Mapping[str, Any], messages: Sequence[Mapping[str, Any]], index: int
+    body: Mapping[str, Any],
+    messages: Sequence[Mapping[str, Any]],
+    index: int,
+    length: AnswerLength,
 ) -> ChoicePlan:
     tool = _wanted_tool(body, messages)
     if tool is not None:
@@ -191,19 +233,15 @@ def _plan_choice(
     if as_json is not None:
         pieces = tuple(as_json[i : i + 12] for i in range(0, len(as_json), 12))
         return ChoicePlan(index=index, pieces=pieces, finish_reason="stop")
-    text = _apply_stop(reply, body.get("stop"))
-    pieces, limit = _pieces(text), _limit(body)
-    if limit is not None and len(pieces) > limit:
-        return ChoicePlan(index=index, pieces=pieces[:limit], finish_reason="length")
-    return ChoicePlan(index=index, pieces=pieces, finish_reason="stop")
+    return msgspec.structs.replace(_sized(reply, body, length), index=index)
 
 
-def plan_chat(body: Mapping[str, Any]) -> ChatPlan:
+def plan_chat(body: Mapping[str, Any], length: AnswerLength = NATURAL) -> ChatPlan:
     """The deterministic answer to a (validated) chat completion request body."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     n = body.get("n")
     count = min(max(n, 1), MAX_CHOICES) if isinstance(n, int) else 1
-    choices = tuple(_plan_choice(body, messages, i) for i in range(count))
+    choices = tuple(_plan_choice(body, messages, i, length) for i in range(count))
     return ChatPlan(choices=choices, prompt_tokens=_prompt_tokens(messages))
 
 

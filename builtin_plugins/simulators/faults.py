@@ -11,7 +11,8 @@ simulator's own shape, ``Retry-After`` on 429), and then, for streaming requests
 faults applied by :class:`~builtin_plugins.simulators.sse.SseWriter` (``malformed`` first frame,
 ``tamper``, ``break_after``, ``stall_after``); for non-streaming ones ``stall_after`` hangs before
 any byte and ``malformed`` / ``tamper`` rewrite the finished body. ``fail_times`` = N fails the
-first N targeted requests after the config was set, then lets requests through.
+first N targeted requests after the config was set, then lets requests through. ``longest`` and
+``overrun`` are no failures: they shape every targeted chat answer (:data:`LENGTH_KEY`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from builtin_plugins.simulators.content import NATURAL, AnswerLength
+
 __all__ = [
     "CONTROL_PREFIX",
     "FAULT_KEY",
+    "LENGTH_KEY",
     "ErrorRenderer",
     "FaultConfig",
     "FaultState",
@@ -59,7 +63,10 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     end the provider's way (RedPill: in-band error then ``[DONE]``; Privatemode: the
     connection drops). ``malformed``: truncated JSON (the first frame of a stream).
     ``tamper``: one byte changed after signing. ``fail_times`` N: only the first N targeted
-    requests fail. ``paths``: path prefixes targeted; empty means every path but ``/_sim/``.
+    requests fail. ``longest``: every chat choice uses all the tokens the request allows
+    (``max_tokens``, else a fixed long answer); ``overrun`` N: N tokens beyond that, ignoring
+    ``max_tokens`` (see :class:`~.content.AnswerLength`). ``paths``: path prefixes targeted;
+    empty means every path but ``/_sim/``.
     """
 
     latency_ms: int = 0
@@ -72,6 +79,8 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     malformed: bool = False
     tamper: bool = False
     fail_times: int | None = None
+    longest: bool = False
+    overrun: int = 0
     paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -83,22 +92,31 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             self.stall_after,
             self.break_after,
             self.fail_times,
+            self.overrun,
         )
         if any(v is not None and v < 0 for v in counts):
             raise ValueError(
-                "latency_ms, retry_after, stall_after, break_after, fail_times are >= 0"
+                "latency_ms, retry_after, stall_after, break_after, fail_times, overrun are >= 0"
             )
 
     @property
+    def length(self) -> AnswerLength:
+        """How long targeted chat answers are."""
+        if not self.longest and not self.overrun:
+            return NATURAL
+        return AnswerLength(longest=self.longest, overrun=self.overrun)
+
+    @property
     def failing(self) -> bool:
-        """True when a targeted request would fail (beyond mere latency)."""
+        """True when a targeted request would fail (beyond mere latency or answer length)."""
         stream_faults = (self.stall_after, self.break_after)
         flags = (self.reset, self.malformed, self.tamper)
         return self.status is not None or any(flags) or any(v is not None for v in stream_faults)
 
 
 class RequestRecord(msgspec.Struct, frozen=True):
-    """One request as received: enough to count retries and see which model was asked for."""
+    """One request as received: enough to count retries and see which model was asked for and
+    how long an answer (``max_completion_tokens``, else ``max_tokens``; None when neither)."""
 
     method: str
     path: str
@@ -108,6 +126,7 @@ class RequestRecord(msgspec.Struct, frozen=True):
     stream: bool
     headers: dict[str, str]
     received_at: float
+    max_tokens: int | None = None
 
 
 class FaultState:
@@ -155,33 +174,47 @@ class FaultState:
 
 FAULT_KEY = web.RequestKey("enclava_sim_fault", FaultConfig)
 """Set on a streaming request whose stream must misbehave; read by the SSE writer."""
+LENGTH_KEY = web.RequestKey("enclava_sim_length", AnswerLength)
+"""Set on every targeted request while ``longest`` or ``overrun`` is on; read by chat handlers."""
 
 ErrorRenderer = Callable[[web.Request, int, str | None, Mapping[str, str]], web.StreamResponse]
 """``(request, status, message or None for the provider's default, extra headers)``."""
 
 
-def _describe(body: bytes) -> tuple[str | None, bool]:
+class _Described(msgspec.Struct):
+    model: str | None
+    stream: bool
+    max_tokens: int | None
+
+
+def _describe(body: bytes) -> _Described:
     try:
         parsed = json.loads(body) if body else None
     except ValueError:
-        return None, False
+        parsed = None
     if not isinstance(parsed, dict):
-        return None, False
+        return _Described(None, False, None)
     model = parsed.get("model")
-    return (model if isinstance(model, str) else None), parsed.get("stream") is True
+    limit = parsed.get("max_completion_tokens", parsed.get("max_tokens"))
+    return _Described(
+        model if isinstance(model, str) else None,
+        parsed.get("stream") is True,
+        limit if isinstance(limit, int) else None,
+    )
 
 
-def _record(request: web.Request, body: bytes, model: str | None, stream: bool) -> RequestRecord:
+def _record(request: web.Request, body: bytes, described: _Described) -> RequestRecord:
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"}
     return RequestRecord(
         method=request.method,
         path=request.path,
         query=request.query_string,
         body_sha256=hashlib.sha256(body).hexdigest(),
-        model=model or request.query.get("model"),
-        stream=stream,
+        model=described.model or request.query.get("model"),
+        stream=described.stream,
         headers=headers,
         received_at=time.time(),
+        max_tokens=described.max_tokens,
     )
 
 
@@ -259,10 +292,13 @@ def fault_middleware(state: FaultState, render: ErrorRenderer) -> Middleware:
         if request.path.startswith(CONTROL_PREFIX):
             return await handler(request)
         body = await request.read()
-        model, stream = _describe(body)
-        state.record(_record(request, body, model, stream))
+        described = _describe(body)
+        stream = described.stream
+        state.record(_record(request, body, described))
         if not state.targets(request.path):
             return await handler(request)
+        if state.config.length is not NATURAL:
+            request[LENGTH_KEY] = state.config.length
         if state.config.latency_ms:
             await asyncio.sleep(state.config.latency_ms / 1000)
         fault = state.take_failure(request.path)

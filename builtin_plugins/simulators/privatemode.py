@@ -50,8 +50,8 @@ from builtin_plugins.simulators.completions import (
     include_usage,
     new_chat_id,
 )
-from builtin_plugins.simulators.content import plan_chat
-from builtin_plugins.simulators.faults import CONTROL_PREFIX, abort_connection
+from builtin_plugins.simulators.content import NATURAL, plan_chat
+from builtin_plugins.simulators.faults import CONTROL_PREFIX, LENGTH_KEY, abort_connection
 from builtin_plugins.simulators.sse import SseWriter, json_bytes
 
 __all__ = ["MODELS", "PrivatemodeModel", "create_privatemode_app", "privatemode_error"]
@@ -180,7 +180,8 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     problem = chat_problem(body)
     if problem is not None:
         return _openai_error(400, problem, "messages", None)
-    plan, chat_id, name = plan_chat(body), new_chat_id(), body["model"]
+    plan = plan_chat(body, request.get(LENGTH_KEY, NATURAL))
+    chat_id, name = new_chat_id(), body["model"]
     logprobs = body.get("logprobs") is True
     if body.get("stream") is not True:
         completion = chat_completion(plan, chat_id=chat_id, model=name, logprobs=logprobs)

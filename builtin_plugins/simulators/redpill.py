@@ -44,7 +44,8 @@ from builtin_plugins.simulators.completions import (
     include_usage,
     new_chat_id,
 )
-from builtin_plugins.simulators.content import plan_chat
+from builtin_plugins.simulators.content import NATURAL, plan_chat
+from builtin_plugins.simulators.faults import LENGTH_KEY
 from builtin_plugins.simulators.nras import add_nras_routes
 from builtin_plugins.simulators.redpill_errors import (
     redpill_error_response,
@@ -132,7 +133,8 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     if problem is not None:
         return redpill_error_response(400, "invalid_request_error", problem)
     aci = request.app[ACI]
-    receipt_id, chat_id, plan = aci.new_receipt_id(), new_chat_id(), plan_chat(body)
+    plan = plan_chat(body, request.get(LENGTH_KEY, NATURAL))
+    receipt_id, chat_id = aci.new_receipt_id(), new_chat_id()
     exchange = _exchange(request, raw, model, receipt_id, chat_id)
     logprobs = body.get("logprobs") is True
     if body.get("stream") is not True:

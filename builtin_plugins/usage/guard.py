@@ -1,17 +1,19 @@
 """The exchange guard: reserve against budgets before forwarding, settle and record after.
 
-``admit`` looks up the budgets of the caller's user and key (SQL, briefly cached), estimates the
-call's cost (prompt: :func:`~builtin_plugins.usage.money.estimate_prompt_tokens` of the body;
-completion: ``max_tokens``, else ``default_max_tokens``; embeddings: none) at the highest price
-of any provider serving the model, and reserves it on every budget with one atomic KV operation.
-A hard budget without room refuses with 402 ``insufficient_quota``; so does a model nobody has
-priced, when a hard budget applies. KV or SQL down: 503, never "allow". ``finish`` settles the
-reservation with the real cost (see :mod:`.records`), writes one audit event the first time a
+``admit`` looks up the budgets of the caller's user and key (SQL, briefly cached) and reserves
+the most the call can cost (:mod:`.cost_bound`: every choice, the forwarded completion cap, the
+prompt counted by bytes, at the dearest provider's price) on every budget with one atomic KV
+operation. Under a hard budget a request without ``max_tokens`` gets one injected into the
+forwarded body (and ``x-enclava-max-tokens``), so the reservation bounds what the provider can
+bill. A hard budget without room refuses with 402 ``insufficient_quota``; so does a model nobody
+has priced, when a hard budget applies. KV or SQL down: 503, never "allow". ``finish`` settles
+the reservation with the real cost (see :mod:`.records`), writes one audit event the first time a
 budget passes its warning threshold in a period, and queues the usage record.
 
-Settlement always charges the real cost, so a hard limit can only be passed when a call costs
-more than its reservation: a prompt denser than 4 bytes per token (some scripts tokenise so), by
-that difference at most.
+Settlement always charges the real cost. Should it exceed the reservation (a provider ignoring
+``max_tokens``, a tokenizer outside the bound's reasoning), the counters show the overspend, the
+excess is logged and audited (``budget.overrun``), and a hard budget now at or over its limit
+refuses every further priced request.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from __future__ import annotations
 import logging
 
 from builtin_plugins.usage.budget_store import Budget
+from builtin_plugins.usage.cost_bound import CostBound
 from builtin_plugins.usage.ledger import Hold
-from builtin_plugins.usage.money import estimate_prompt_tokens
-from builtin_plugins.usage.records import build_record, price_moment
+from builtin_plugins.usage.records import build_record
 from builtin_plugins.usage.runtime import UsageRuntime
-from kernel.errors import InsufficientQuotaError
-from kernel.exchange import Exchange
+from kernel.errors import InsufficientQuotaError, InvalidRequestError
+from kernel.exchange import CompletionLimits, Exchange
 from kernel.types import AuditEvent
 
 __all__ = ["STATE_KEY", "UsageGuard"]
@@ -41,21 +43,15 @@ class UsageGuard:
 
     def __init__(self, runtime: UsageRuntime) -> None:
         self._runtime = runtime
+        self._bound = CostBound(runtime)
 
     async def estimate(self, exchange: Exchange) -> int | None:
         """The most this exchange may cost, in accounting micro-units; None when unpriced."""
-        runtime = self._runtime
-        if exchange.model not in runtime.prices.catalog:
-            await runtime.refresh_catalog()  # discovered since the last price sync
-        completion = 0
-        if exchange.endpoint != "/embeddings":
-            completion = exchange.max_tokens or runtime.settings.default_max_tokens
-        return runtime.prices.estimate(
-            exchange.model,
-            price_moment(exchange, runtime.clock()),
-            prompt=estimate_prompt_tokens(exchange.body),
-            completion=completion,
-        )
+        try:
+            limits = exchange.completion_limits()
+        except InvalidRequestError:
+            limits = CompletionLimits()  # the provider accepted what we would not: one choice
+        return await self._bound.estimate(exchange, limits)
 
     async def admit(self, exchange: Exchange) -> None:
         """Reserve the estimate on the caller's budgets; raise to refuse."""
@@ -74,16 +70,25 @@ class UsageGuard:
             raise
 
     async def _reserve(self, exchange: Exchange, budgets: list[Budget]) -> Hold:
-        estimate = await self.estimate(exchange)
+        limits = exchange.completion_limits()
+        hard = [budget for budget in budgets if budget.hard]
+        inject = None
+        if hard and limits.choices and limits.max_tokens is None:
+            inject = await self._bound.max_tokens(exchange, hard, limits.choices)
+            limits = CompletionLimits(choices=limits.choices, max_tokens=inject)
+        estimate = await self._bound.estimate(exchange, limits)
         if estimate is None:
-            if any(budget.hard for budget in budgets):
+            if hard:
                 raise InsufficientQuotaError(
                     f"The model `{exchange.model}` has no price, so requests under a budget "
                     "cannot use it; an administrator must set its price first."
                 )
             estimate = 0
         runtime = self._runtime
-        return await runtime.ledger.reserve(budgets, estimate, runtime.clock())
+        hold = await runtime.ledger.reserve(budgets, estimate, runtime.clock())
+        if inject is not None:
+            exchange.inject_max_tokens(inject)
+        return hold
 
     async def finish(self, exchange: Exchange) -> None:
         """Settle, warn and queue the record; never raises."""
@@ -105,11 +110,50 @@ class UsageGuard:
         if hold is not None:
             try:
                 totals = await runtime.ledger.settle(hold, record.cost_micros)
+                if record.cost_micros > hold.amount:
+                    await self._overrun(hold, totals, record.cost_micros, exchange)
                 await self._warn(hold, totals, exchange)
             except Exception:
                 # The reservation stays charged: over-counting is the safe side.
                 log.exception("usage: settling exchange %s failed", exchange.request_id)
         await runtime.recorder.put(record)
+
+    async def _overrun(
+        self, hold: Hold, totals: tuple[int, ...], cost: int, exchange: Exchange
+    ) -> None:
+        """The real cost passed the reservation: already charged in full; say so."""
+        log.warning(
+            "usage: exchange %s cost %d, %d more than its reservation of %d (model %s, "
+            "provider %s)",
+            exchange.request_id,
+            cost,
+            cost - hold.amount,
+            hold.amount,
+            exchange.model,
+            exchange.provider,
+        )
+        for counter, total in zip(hold.counters, totals, strict=True):
+            budget = counter.budget
+            await self._runtime.kernel.audit(
+                AuditEvent(
+                    action="budget.overrun",
+                    outcome="failure",
+                    actor_type="system",
+                    resource_type="budget",
+                    resource_id=budget.id,
+                    request_id=exchange.request_id,
+                    details={
+                        "reserved_micros": hold.amount,
+                        "cost_micros": cost,
+                        "excess_micros": cost - hold.amount,
+                        "spent_micros": total,
+                        "limit_micros": budget.limit_micros,
+                        "hard": budget.hard,
+                        "model": exchange.model,
+                        "provider": exchange.provider,
+                    },
+                )
+            )
 
     async def _warn(self, hold: Hold, totals: tuple[int, ...], exchange: Exchange) -> None:
         runtime = self._runtime

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import msgspec
 
-from builtin_plugins.usage.money import cost_micros
+from builtin_plugins.usage.money import affordable_tokens, cost_micros
 from builtin_plugins.usage.settings import UsageSettings
 from kernel.types import ModelPrice
 
@@ -116,22 +116,36 @@ class PriceBook:
             return None
         return cost_micros(price, rate, prompt=prompt, completion=completion)
 
-    def estimate(self, model: str, at: datetime, *, prompt: int, completion: int) -> int | None:
-        """The highest cost any provider serving ``model`` would charge; None if none is priced."""
+    def _priced(self, model: str, at: datetime) -> list[tuple[ModelPrice, Decimal]]:
+        """(price, conversion rate) of every provider serving ``model`` that can be priced."""
         targets = self.catalog.get(model) or [
             ((provider, model), None) for provider in self.settings.prices
         ]
-        costs = []
+        priced = []
         for target, listed in targets:
             quote = self.quote(target, at, listed=listed)
-            cost = (
-                None
-                if quote is None
-                else self.cost(quote.price, prompt=prompt, completion=completion)
-            )
-            if cost is not None:
-                costs.append(cost)
+            rate = None if quote is None else self.settings.rate(quote.price.currency)
+            if quote is not None and rate is not None:
+                priced.append((quote.price, rate))
+        return priced
+
+    def estimate(self, model: str, at: datetime, *, prompt: int, completion: int) -> int | None:
+        """The highest cost any provider serving ``model`` would charge; None if none is priced."""
+        costs = [
+            cost_micros(price, rate, prompt=prompt, completion=completion)
+            for price, rate in self._priced(model, at)
+        ]
         return max(costs) if costs else None
+
+    def affordable(self, model: str, at: datetime, *, prompt: int, micros: int) -> int | None:
+        """The most completion tokens that, after ``prompt`` tokens, cost at most ``micros`` at
+        every provider serving ``model``; None when no priced provider charges for output."""
+        counts = [
+            affordable_tokens(price, rate, prompt=prompt, micros=micros)
+            for price, rate in self._priced(model, at)
+        ]
+        limits = [count for count in counts if count is not None]
+        return min(limits) if limits else None
 
     def history(self, target: Target) -> list[PriceRow]:
         """Every stored row of ``target``, oldest first."""

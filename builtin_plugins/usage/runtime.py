@@ -60,6 +60,7 @@ class UsageRuntime:
         """The wall clock budgets and records use (tests swap it)."""
         self.prices = PriceBook((), self.settings)
         self._catalog: Catalog = {}
+        self._contexts: dict[str, int | None] = {}
         self._catalog_read = 0.0
         self._budgets: dict[tuple[tuple[OwnerType, str], ...], tuple[float, list[Budget]]] = {}
         self._ledger: tuple[UsageSettings, BudgetLedger] | None = None
@@ -140,13 +141,24 @@ class UsageRuntime:
             return
         self._catalog_read = now
         catalog: Catalog = {}
+        contexts: dict[str, list[int | None]] = {}
         for provider in self.kernel.components.providers:
             for model in await provider.list_models():
                 catalog.setdefault(model.id, []).append(
                     ((provider.name, model.upstream_id), model.pricing)
                 )
+                contexts.setdefault(model.id, []).append(model.context_length)
         self._catalog = catalog
+        self._contexts = {
+            model: None if None in lengths else max(n for n in lengths if n is not None)
+            for model, lengths in contexts.items()
+        }
         self.prices = PriceBook(self.prices.rows, self.settings, catalog)
+
+    def context_length(self, model: str) -> int | None:
+        """The largest context (prompt + completion tokens) of any provider serving ``model``,
+        when every one of them states it (as of the last catalog read)."""
+        return self._contexts.get(model)
 
     async def sync_prices(self) -> None:
         """Background task: refresh the catalog and store list prices that changed."""

@@ -36,12 +36,13 @@ class UsageSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     currency without a rate is refused. ``prices`` maps provider → upstream model id → price
     (Privatemode's list; discovered and admin prices take precedence). ``timezone`` aligns budget
     periods (days start at its midnight, weeks on Monday, months on the 1st).
-    ``default_max_tokens`` is the completion estimate a reservation uses when a request sets no
-    ``max_tokens``. Records are inserted every ``flush_interval_seconds`` in batches of at most
-    ``batch_size``; at most ``queue_size`` wait, after which finishing requests wait for room.
-    Budget definitions are cached per replica for ``budget_cache_seconds`` (changes made through
-    the API reach every replica at once). Discovered prices are synced every
-    ``price_sync_seconds``.
+    ``default_max_tokens`` is a choice's completion cap when a request sets no ``max_tokens``:
+    under a hard budget the most the gateway forwards for a model of unknown context length,
+    otherwise what a reservation assumes. Records are inserted every ``flush_interval_seconds``
+    in batches of at most ``batch_size``; at most ``queue_size`` wait, after which finishing
+    requests wait for room. Budget definitions are cached per replica for
+    ``budget_cache_seconds`` (changes made through the API reach every replica at once).
+    Discovered prices are synced every ``price_sync_seconds``.
     """
 
     currency: str = "EUR"

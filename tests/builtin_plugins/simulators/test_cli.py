@@ -55,12 +55,12 @@ def test_the_plugin_contributes_the_simulate_command() -> None:
 def test_fault_flags_become_one_fault_config() -> None:
     args = _parse(
         "redpill", "--latency-ms", "20", "--fail-status", "429", "--retry-after", "3",
-        "--fail-times", "2", "--stall-after", "4",
+        "--fail-times", "2", "--stall-after", "4", "--longest", "--overrun", "5",
         "--fault-path", "/v1/chat", "--fault-path", "/v1/emb",
     )  # fmt: skip
     assert fault_config(args) == FaultConfig(
         latency_ms=20, status=429, retry_after=3, fail_times=2, stall_after=4,
-        paths=("/v1/chat", "/v1/emb"),
+        longest=True, overrun=5, paths=("/v1/chat", "/v1/emb"),
     )  # fmt: skip
     assert _parse("privatemode").port is None
     assert _parse("privatemode").api_key == "sim-test-key"

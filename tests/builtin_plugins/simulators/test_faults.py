@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from builtin_plugins.simulators.content import LONGEST_WITHOUT_LIMIT
 from builtin_plugins.simulators.faults import FaultConfig
 from builtin_plugins.simulators.testing import running_simulator
 
@@ -108,6 +109,52 @@ async def test_fail_times_then_succeed_is_visible_in_the_request_log(kind: str, 
     assert [r.headers["x-stainless-retry-count"] for r in log] == ["0", "1", "2"]
     assert {r.model for r in log} == {MODELS[kind]}
     assert all("authorization" not in r.headers for r in log)
+
+
+async def test_longest_answers_use_every_token_each_choice_may(kind: str, sdk: Any) -> None:
+    async with running_simulator(kind, longest=True, paths=("/v1/chat",)) as sim:
+        client = sdk(sim)
+        capped = await client.chat.completions.create(
+            model=MODELS[kind], messages=HELLO, n=3, max_tokens=5, stop=["two"]
+        )
+        chunks = [
+            c
+            async for c in await client.chat.completions.create(
+                model=MODELS[kind],
+                messages=HELLO,
+                max_completion_tokens=40,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        ]
+        unlimited = await client.chat.completions.create(model=MODELS[kind], messages=HELLO)
+        log = await sim.control.requests("/v1/chat")
+    assert capped.usage is not None
+    assert capped.usage.completion_tokens == 3 * 5
+    assert [c.finish_reason for c in capped.choices] == ["length"] * 3
+    assert all(len((c.message.content or "").split()) == 5 for c in capped.choices)
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 40
+    assert unlimited.usage is not None
+    assert unlimited.usage.completion_tokens == LONGEST_WITHOUT_LIMIT
+    assert [r.max_tokens for r in log] == [5, 40, None]
+
+
+async def test_overrun_answers_past_max_tokens(kind: str, sdk: Any) -> None:
+    async with running_simulator(kind, overrun=7) as sim:
+        client = sdk(sim)
+        natural = await client.chat.completions.create(
+            model=MODELS[kind], messages=HELLO, max_tokens=2
+        )
+        await sim.control.set_faults(longest=True, overrun=7)
+        longest = await client.chat.completions.create(
+            model=MODELS[kind], messages=HELLO, max_tokens=2, n=2
+        )
+    assert natural.usage is not None
+    assert natural.usage.completion_tokens == 2 + 7
+    assert natural.choices[0].finish_reason == "length"
+    assert longest.usage is not None
+    assert longest.usage.completion_tokens == 2 * (2 + 7)
 
 
 async def test_paths_target_one_route(kind: str, sdk: Any) -> None:

@@ -4,6 +4,7 @@ Redis, period rollover on an injected clock, one warning per period, fail closed
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +18,7 @@ from builtin_plugins.audit.models import audit_events
 
 
 async def _one_request_cost(env: Env) -> int:
-    """What one ``chat`` costs, measured before any budget exists (its reservation is larger:
-    the prompt is estimated from the body's size and ``max_tokens`` is charged in full)."""
+    """What one ``chat`` costs, measured before any budget exists."""
     response = await chat(env)
     assert response.status_code == 200, response.text
     (row,) = [r for r in await records(env) if r["request_id"] == response.headers["x-request-id"]]
@@ -26,25 +26,41 @@ async def _one_request_cost(env: Env) -> int:
     return int(row["cost_micros"])
 
 
+async def reservation_of(env: Env, **fields: Any) -> int:
+    """What admission reserves for one ``chat``, as a refusal states it (a user budget of 0,
+    deleted again): the bound of its cost (prompt by bytes, ``max_tokens`` in full, the
+    dearest provider), so several times what the simulators' short answers cost."""
+    probe = await create_budget(env, owner_type="user", owner_id=env.user_id, limit_micros=0)
+    refused = await chat(env, **fields)
+    async with env.client() as client:
+        url = f"/api-internal/v1/budgets/{probe['budget']['id']}"
+        assert (await client.delete(url, headers=env.admin)).status_code == 204
+    assert refused.status_code == 402, refused.text
+    match = re.search(r"may cost up to (\d+)\.(\d{6})", refused.json()["error"]["message"])
+    assert match is not None
+    return int(match.group(1)) * 1_000_000 + int(match.group(2))
+
+
 async def test_hard_budget_refuses_with_402_and_reports_status(stack: Stack) -> None:
     async with stack() as env:
         cost = await _one_request_cost(env)
-        budget = await create_budget(env, limit_micros=cost * 3, period="daily")
+        reserved = await reservation_of(env)
+        limit = reserved + cost * 2  # room for exactly three answers
+        budget = await create_budget(env, limit_micros=limit, period="daily")
         answers = [await chat(env) for _ in range(6)]
         status = await budget_status(env)
-        rows = await records(env)
+        rows = (await records(env))[2:]  # the measured answer and the probe's refusal
     codes = [a.status_code for a in answers]
-    assert 200 in codes
-    assert codes[-1] == 402
+    assert codes == [200] * 3 + [402] * 3
     error = answers[-1].json()["error"]
     assert (error["type"], error["code"]) == ("insufficient_quota", "insufficient_quota")
     assert "budget 'test'" in error["message"]
     assert "EUR" in error["message"]
     (entry,) = status["data"]
-    spent = sum(r["cost_micros"] for r in rows[1:])
+    spent = sum(r["cost_micros"] for r in rows)
     assert entry["id"] == budget["budget"]["id"]
-    assert entry["spent_micros"] == spent <= cost * 3
-    assert entry["remaining_micros"] == cost * 3 - spent
+    assert entry["spent_micros"] == spent == cost * 3 <= limit
+    assert entry["remaining_micros"] == limit - spent
     refused = [r for r in rows if r["status"] == 402]
     assert len(refused) == codes.count(402)
     assert all(r["provider"] is None and r["cost_micros"] == 0 for r in refused)
@@ -54,13 +70,15 @@ async def test_hard_budget_refuses_with_402_and_reports_status(stack: Stack) -> 
 async def test_a_user_budget_covers_every_key_of_theirs(stack: Stack) -> None:
     async with stack() as env:
         cost = await _one_request_cost(env)
+        reserved = await reservation_of(env)
         async with env.client() as client:
             second = await client.post(
                 "/api-internal/v1/api-keys", headers=env.user, json={"name": "second"}
             )
         other_key = second.json()["key"]
         await create_budget(env, limit_micros=10**9)  # the first key's own: plenty of room
-        await create_budget(env, owner_type="user", owner_id=env.user_id, limit_micros=cost * 2)
+        limit = reserved + cost - 1  # one answer, then no room for a second reservation
+        await create_budget(env, owner_type="user", owner_id=env.user_id, limit_micros=limit)
         first = await chat(env)
         env.key, first_key = other_key, env.key
         refused = await chat(env)
@@ -107,7 +125,8 @@ async def test_fifty_concurrent_on_two_replicas_sharing_redis(stack: Stack) -> N
 async def test_a_restart_keeps_what_was_spent(stack: Stack) -> None:
     async with stack() as first:
         cost = await _one_request_cost(first)
-        await create_budget(first, limit_micros=cost * 2, period="monthly")
+        limit = await reservation_of(first) + cost - 1  # one answer, no room for another
+        await create_budget(first, limit_micros=limit, period="monthly")
         assert (await chat(first)).status_code == 200
         key, spent = first.key, (await budget_status(first))["data"][0]["spent_micros"]
     async with stack() as second:  # a fresh process: the in-process KV starts empty
@@ -131,7 +150,8 @@ async def test_period_rolls_over_at_local_midnight(stack: Stack) -> None:
         clock = Clock(datetime(2026, 11, 27, 22, 30, tzinfo=UTC))  # 23:30 in Berlin
         env.runtime().clock = clock
         cost = await _one_request_cost(env)
-        await create_budget(env, limit_micros=cost * 2, period="daily")
+        limit = await reservation_of(env) + cost  # two answers
+        await create_budget(env, limit_micros=limit, period="daily")
         first = [await chat(env) for _ in range(3)]
         clock.now += timedelta(minutes=40)  # 00:10 the next day in Berlin
         status = await budget_status(env)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from builtin_plugins.usage.money import cost_micros, estimate_prompt_tokens, format_micros
+from builtin_plugins.usage.money import (
+    TEMPLATE_TOKENS,
+    affordable_tokens,
+    cost_micros,
+    estimate_prompt_tokens,
+    format_micros,
+)
 from kernel.types import ModelPrice
 
 PRICE = ModelPrice(
@@ -34,10 +40,25 @@ def test_cost_has_no_float_drift_at_scale() -> None:
     )
 
 
-def test_estimate_and_format() -> None:
-    assert estimate_prompt_tokens(b"") == 0
-    assert estimate_prompt_tokens(b"abcd") == 1
-    assert estimate_prompt_tokens(b"abcde") == 2
+def test_prompt_bound_counts_every_byte_and_the_template() -> None:
+    assert estimate_prompt_tokens(b"") == TEMPLATE_TOKENS
+    assert estimate_prompt_tokens(b"abcde") == 5 + TEMPLATE_TOKENS
+    dense = "预算不能超支。".encode()  # 7 characters, 21 bytes; a BPE has at most 21 tokens here
+    assert estimate_prompt_tokens(dense) == 21 + TEMPLATE_TOKENS
+
+
+def test_affordable_tokens_are_the_most_that_fit() -> None:
+    for rate in (Decimal(1), Decimal("0.92"), Decimal("0.3333")):
+        for micros in (0, 1, 99, 345, 10_000):
+            tokens = affordable_tokens(PRICE, rate, prompt=100, micros=micros)
+            assert tokens is not None
+            assert tokens == 0 or cost_micros(PRICE, rate, prompt=100, completion=tokens) <= micros
+            assert cost_micros(PRICE, rate, prompt=100, completion=tokens + 1) > micros
+    free = ModelPrice(input_per_million=Decimal("1"), output_per_million=Decimal(0))
+    assert affordable_tokens(free, Decimal(1), prompt=10, micros=5) is None
+
+
+def test_format() -> None:
     assert format_micros(1_234_567) == "1.234567"
     assert format_micros(5) == "0.000005"
     assert format_micros(-1_500_000) == "-1.500000"

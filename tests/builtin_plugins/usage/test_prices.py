@@ -89,3 +89,19 @@ def test_estimate_takes_the_dearest_provider() -> None:
     assert (
         book.with_settings(cheaper).estimate("gpt-oss-120b", T0, prompt=100, completion=10) == 120
     )
+
+
+def test_affordable_is_what_the_dearest_provider_leaves() -> None:
+    catalog = {
+        "gpt-oss-120b": [
+            (("privatemode", "gpt-oss-120b"), None),
+            (TARGET, _price("10", "10")),
+        ],
+        "unpriced": [(("privatemode", "unpriced"), None)],
+    }
+    book = PriceBook((), SETTINGS, catalog)
+    # redpill: (1000 - 10 * 10 * 0.5) / (10 * 0.5) = 190; privatemode: (1000 - 10) / 2 = 495
+    assert book.affordable("gpt-oss-120b", T0, prompt=10, micros=1000) == 190
+    assert book.estimate("gpt-oss-120b", T0, prompt=10, completion=190) == 1000
+    assert book.affordable("gpt-oss-120b", T0, prompt=10_000, micros=1000) == 0
+    assert book.affordable("unpriced", T0, prompt=10, micros=1000) is None

@@ -113,8 +113,8 @@ async def test_cut_stream_is_charged_its_reservation(stack: Stack) -> None:
     assert cut["cost_estimated"]
     assert cut["completion_tokens"] == 0
     assert cut["error_code"]
-    # The reservation: prompt estimate (body bytes / 4) + 100 completion tokens at the dearest
-    # provider serving the model, and the budget holds exactly that.
+    # The reservation: the prompt bound (body bytes + a template allowance) + 100 completion
+    # tokens at the dearest provider serving the model, and the budget holds exactly that.
     assert cut["cost_micros"] > 0
     assert status["data"][0]["spent_micros"] == cut["cost_micros"]
 
