@@ -2,6 +2,8 @@
 
 Each plugin's routes are mounted on its surface (``/api/v1``, ``/api-internal/v1`` or the root)
 in a router tagged with the plugin's name, so the gate can answer 404 while it is disabled.
+Boot fails (ConfigError) naming every public route that does not declare who may call it
+(:mod:`kernel.access`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler
 
+from kernel.access import require_declarations
 from kernel.gate import before_send, gate
 from kernel.openapi import openapi_config
 from kernel.plugins import PluginManager
@@ -64,7 +67,7 @@ def create_app(
     if settings is None:
         settings = load_settings(config_file, plugin_schemas=plugins.settings_schemas())
     kernel = Kernel(settings, plugins)
-    return Litestar(
+    app = Litestar(
         route_handlers=_plugin_routers(kernel),
         guards=[gate],
         before_send=[before_send],
@@ -77,6 +80,8 @@ def create_app(
         debug=False,
         logging_config=None,
     )
+    require_declarations(app)
+    return app
 
 
 def create_app_from_env() -> Litestar:

@@ -6,7 +6,9 @@ Runs before every handler. Handlers carry ``opt`` keys set by :mod:`kernel.app`:
 ``enclava_anonymous=True`` on a handler that needs no principal and ``enclava_json_body=True`` on
 one that reads its raw body as JSON (the Content-Type is then checked as for ``data``).
 A handler accepting larger bodies than ``server.max_body_bytes`` (an admin upload) says so with
-``enclava_max_body_bytes`` (and Litestar's ``request_max_body_size``).
+``enclava_max_body_bytes`` (and Litestar's ``request_max_body_size``). Who may call a route
+(``enclava_scope``, ``enclava_model``) is declared as :mod:`kernel.access` describes and checked
+right after authentication, before the plugins' ``post_auth`` checks.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from kernel.access import check_access
 from kernel.errors import (
     AuthenticationError,
     NotFoundError,
@@ -110,6 +113,7 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         raise AuthenticationError(
             "You didn't provide valid credentials. Send an API key as 'Authorization: Bearer KEY'."
         )
+    await check_access(kernel, request, handler, ctx)
     await _run_checks(components.request_checks, "post_auth", request, ctx)
 
 

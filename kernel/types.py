@@ -43,6 +43,7 @@ __all__ = [
     "ServeOption",
     "SettingsSection",
     "ToggleVeto",
+    "Unscoped",
     "UpstreamCall",
     "UpstreamResult",
     "Verifier",
@@ -73,7 +74,13 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: an API key, a user (JWT), or a plugin acting on its own behalf."""
+    """Who is calling: an API key, a user (JWT), or a plugin acting on its own behalf.
+
+    ``scopes`` are what the principal may call on the public surface (each public route declares
+    the one it needs, see :mod:`kernel.access`). ``allowed_models`` (None: every model) and
+    ``required_region`` (None: any) restrict it wherever it goes; the kernel gate enforces the
+    models a route declares, the gateway the region.
+    """
 
     kind: Literal["api_key", "user", "plugin"]
     id: str
@@ -81,6 +88,19 @@ class Principal(msgspec.Struct, frozen=True):
     scopes: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
     attributes: dict[str, Any] = {}
+    allowed_models: frozenset[str] | None = None
+    required_region: str | None = None
+
+    def may_use_model(self, model: str) -> bool:
+        """True when ``allowed_models`` admits ``model``."""
+        return self.allowed_models is None or model in self.allowed_models
+
+
+class Unscoped(msgspec.Struct, frozen=True):
+    """The ``enclava_scope`` of a public route open to every authenticated caller, whatever its
+    scopes (e.g. a key reading its own usage); ``reason`` says why, for review."""
+
+    reason: str
 
 
 class RequestContext(msgspec.Struct):

@@ -1,8 +1,9 @@
-"""The post-auth check of the public surface: the route's scope and the key's allowed IPs.
+"""The post-auth check of the public surface: the key's allowed IPs.
 
-A public route names the scope it needs with ``opt={"enclava_scope": "models.list"}``; routes
-without one need no scope. Only ``api_key`` principals are checked. Refusals are 403s, audited
-as ``api_key.denied`` (they are rare; a key used from an unexpected address is worth a record).
+Scopes and allowed models are declared on the routes and enforced by the kernel gate before this
+check runs (:mod:`kernel.access`). Only ``api_key`` principals are checked. Refusals are 403s,
+audited as ``api_key.denied`` (they are rare; a key used from an unexpected address is worth a
+record).
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from kernel.errors import PermissionDeniedError
 from kernel.runtime import Kernel
 from kernel.types import ApiSurface, CheckPhase, RequestContext
 
-__all__ = ["SCOPE_OPT", "KeyRestrictionsCheck", "address_allowed"]
+__all__ = ["KeyRestrictionsCheck", "address_allowed"]
 
-SCOPE_OPT = "enclava_scope"
 Network = IPv4Network | IPv6Network
 _MAX_MEMO = 4096
 
@@ -48,7 +48,7 @@ def _bounded_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
 
 
 class KeyRestrictionsCheck:
-    """Scope and IP restrictions of API keys, fail closed."""
+    """IP restrictions of API keys, fail closed."""
 
     name = "api_keys.restrictions"
     order = 10
@@ -64,12 +64,6 @@ class KeyRestrictionsCheck:
         principal = context.principal
         if principal is None or principal.kind != "api_key":
             return
-        scope = request.route_handler.opt.get(SCOPE_OPT)
-        if scope is not None and scope not in principal.scopes:
-            await self._deny(context, "insufficient_scope", scope=scope)
-            raise PermissionDeniedError(
-                f"This API key does not have the '{scope}' scope.", code="insufficient_scope"
-            )
         cidrs: tuple[str, ...] = principal.attributes.get("allowed_ips") or ()
         if cidrs and not self._ip_allowed(context.client_ip, cidrs):
             await self._deny(context, "ip_not_allowed")

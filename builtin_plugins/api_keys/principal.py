@@ -1,16 +1,16 @@
 """The principal an API key authenticates as, and what the gateway reads from it.
 
-``Principal.attributes`` of an ``api_key`` principal (shared by every request with that key:
-consumers must not mutate them):
+Its ``scopes``, ``allowed_models`` (None when the key allows every model) and
+``required_region`` are kernel fields: the kernel gate enforces the scope and model each route
+declares. ``Principal.attributes`` of an ``api_key`` principal (shared by every request with that
+key: consumers must not mutate them):
 
 | attribute | type | meaning |
 |---|---|---|
 | ``key_prefix`` | str | the key's lookup prefix (12 characters, not secret) |
 | ``rate_limit_per_minute`` | int or None | per-key override read by the rate_limit plugin |
-| ``allowed_models`` | tuple[str, ...] | empty: every model (see :mod:`.policy`) |
 | ``allowed_chatbots`` | tuple[str, ...] | empty: every chatbot (see :mod:`.policy`) |
 | ``allowed_ips`` | tuple[str, ...] | CIDRs; empty: any address (see :mod:`.checks`) |
-| ``required_region`` | str or None | prompts stay in this region; None: any (see :mod:`.policy`) |
 | ``response_verification`` | str or None | ``async``/``strict``: answers verified at least so |
 """
 
@@ -30,13 +30,13 @@ def key_principal(record: KeyRecord) -> Principal:
         id=record.id,
         owner_id=record.owner_id,
         scopes=frozenset(record.scopes),
+        allowed_models=frozenset(record.allowed_models) or None,
+        required_region=record.required_region,
         attributes={
             "key_prefix": record.prefix,
             "rate_limit_per_minute": record.rate_limit_per_minute,
-            "allowed_models": tuple(record.allowed_models),
             "allowed_chatbots": tuple(record.allowed_chatbots),
             "allowed_ips": tuple(record.allowed_ips),
-            "required_region": record.required_region,
             "response_verification": record.response_verification,
         },
     )

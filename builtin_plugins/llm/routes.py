@@ -1,6 +1,7 @@
 """OpenAI-compatible handlers: chat completions, embeddings, models.
 
-Bodies are read raw and forwarded as bytes; only the fields routing needs are decoded.
+Bodies are read raw and forwarded as bytes; only the fields routing needs are decoded. Each
+route declares its scope and where its model is named; the kernel gate enforces both.
 """
 
 from __future__ import annotations
@@ -12,11 +13,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from builtin_plugins.api_keys.policy import (
-    filter_allowed_models,
-    require_model_allowed,
-    required_region,
-)
 from builtin_plugins.llm.gateway import Gateway
 from builtin_plugins.llm.openapi import chat_doc, embeddings_doc
 from builtin_plugins.llm.pipeline import Answer
@@ -26,7 +22,7 @@ from kernel.exchange import Exchange
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC
 from kernel.responses import error_response
-from kernel.types import Endpoint, RequestContext
+from kernel.types import Endpoint, Principal, RequestContext
 
 __all__ = ["build_routes"]
 
@@ -47,6 +43,10 @@ def _exchange(ctx: RequestContext, body: bytes, endpoint: Endpoint, **fields: An
         body=body,
         **fields,
     )
+
+
+def _key_region(principal: Principal | None) -> str | None:
+    return principal.required_region if principal else None
 
 
 def _response(answer: Answer) -> Response[bytes]:
@@ -79,6 +79,7 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
         status_code=200,
         opt={
             "enclava_scope": "chat.completions",
+            "enclava_model": "body",
             "enclava_json_body": True,
             OPERATION_DOC: chat_doc(),
         },
@@ -88,7 +89,6 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
         ctx = _context(request)
         body = await request.body()
         view = decode_view(body, ChatView)
-        require_model_allowed(ctx.principal, view.model)
         exchange = _exchange(
             ctx,
             body,
@@ -97,7 +97,7 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
             stream=view.stream,
             max_tokens=view.max_completion_tokens or view.max_tokens,
         )
-        region = required_region(ctx.principal)
+        region = _key_region(ctx.principal)
         if not view.stream:
             return _response(await gateway.complete(exchange, key_region=region))
         keep_usage = bool(view.stream_options and view.stream_options.include_usage)
@@ -112,6 +112,7 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
         status_code=200,
         opt={
             "enclava_scope": "embeddings",
+            "enclava_model": "body",
             "enclava_json_body": True,
             OPERATION_DOC: embeddings_doc(),
         },
@@ -121,9 +122,8 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
         ctx = _context(request)
         body = await request.body()
         view = decode_view(body, EmbeddingsView)
-        require_model_allowed(ctx.principal, view.model)
         exchange = _exchange(ctx, body, "/embeddings", model=view.model, stream=False)
-        answer = await gateway.complete(exchange, key_region=required_region(ctx.principal))
+        answer = await gateway.complete(exchange, key_region=_key_region(ctx.principal))
         return _response(answer)
 
     return embeddings
@@ -131,8 +131,9 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
 
 async def _entries(gateway: Gateway, ctx: RequestContext) -> dict[str, ModelEntry]:
     index = await gateway.router.index()
-    visible = filter_allowed_models(ctx.principal, index)
-    regions = {gateway.router.settings.required_region, required_region(ctx.principal) or ""}
+    principal = ctx.principal
+    visible = [m for m in index if principal is None or principal.may_use_model(m)]
+    regions = {gateway.router.settings.required_region, _key_region(principal) or ""}
     regions.discard("")
     entries: dict[str, ModelEntry] = {}
     for model_id in sorted(visible):
@@ -156,7 +157,10 @@ def _model_handlers(gateway: Gateway) -> list[HTTPRouteHandler]:
         entries = await _entries(gateway, _context(request))
         return ModelList(data=list(entries.values()))
 
-    @get("/models/{model_id:path}", opt={"enclava_scope": "models.list"})
+    @get(
+        "/models/{model_id:path}",
+        opt={"enclava_scope": "models.list", "enclava_model": "path:model_id"},
+    )
     async def get_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> ModelEntry:
         """One model, or 404 ``model_not_found``."""
         model_id = model_id.lstrip("/")

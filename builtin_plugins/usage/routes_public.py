@@ -12,6 +12,7 @@ from builtin_plugins.usage.access import caller, checked_range, runtime
 from builtin_plugins.usage.payloads import StatusList, UsageList
 from builtin_plugins.usage.queries import RecordFilter, aggregate
 from builtin_plugins.usage.status import budget_status
+from kernel.types import Unscoped
 
 __all__ = ["PUBLIC_ROUTES"]
 
@@ -20,7 +21,7 @@ Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
 Offset = Annotated[int, QueryParameter(ge=0)]
 
 
-@get("/usage")
+@get("/usage", opt={"enclava_scope": Unscoped("a key reads only its own usage")})
 async def key_usage(
     request: Request[Any, Any, Any],
     start: FromQuery[datetime | None] = None,
@@ -52,7 +53,10 @@ async def key_usage(
     )
 
 
-@get("/budget/status")
+@get(
+    "/budget/status",
+    opt={"enclava_scope": Unscoped("a key reads only the budgets it spends against")},
+)
 async def budget_status_route(request: Request[Any, Any, Any]) -> StatusList:
     """Every budget the caller spends against (its key's and its user's), in this period."""
     usage = runtime(request)

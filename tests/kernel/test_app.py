@@ -13,9 +13,10 @@ from support.plugins import kernel_plugins
 from kernel.app import create_app
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import Principal, RequestContext, RouteSet
+from kernel.types import Principal, RequestContext, RouteSet, Unscoped
 
 KEY = {"authorization": "Bearer good"}
+OPEN = {"enclava_scope": Unscoped("test route")}
 
 
 class Item(msgspec.Struct):
@@ -23,19 +24,19 @@ class Item(msgspec.Struct):
     count: int = 1
 
 
-@post("/items")
+@post("/items", opt=OPEN)
 async def create_item(data: JSONBody[Item]) -> Item:
     return data
 
 
-@get("/whoami", sync_to_thread=False)
+@get("/whoami", sync_to_thread=False, opt=OPEN)
 def whoami(request: Request[Any, Any, Any]) -> dict[str, str]:
     ctx: RequestContext = request.scope["state"]["enclava"]
     assert ctx.principal is not None
     return {"id": ctx.principal.id, "surface": ctx.surface}
 
 
-@get("/open", sync_to_thread=False, opt={"enclava_anonymous": True})
+@get("/open", sync_to_thread=False, opt={"enclava_anonymous": True, **OPEN})
 def open_route() -> dict[str, bool]:
     return {"open": True}
 

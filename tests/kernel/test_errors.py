@@ -34,7 +34,7 @@ from kernel.errors import (
 )
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import Principal, RouteSet
+from kernel.types import Principal, RouteSet, Unscoped
 
 EXPECTED: dict[type[EnclavaError], tuple[int, str]] = {
     EnclavaError: (500, "server_error"),
@@ -140,14 +140,15 @@ class Anyone:
 
 
 ERRORS_BY_NAME = {cls.__name__: cls for cls in EXPECTED}
+OPEN = {"enclava_scope": Unscoped("test route")}
 
 
-@get("/raise/{name:str}", sync_to_thread=False)
+@get("/raise/{name:str}", sync_to_thread=False, opt=OPEN)
 def raise_named(name: FromPath[str]) -> None:
     raise _make(ERRORS_BY_NAME[name])
 
 
-@get("/crash", sync_to_thread=False)
+@get("/crash", sync_to_thread=False, opt=OPEN)
 def crash() -> None:
     raise RuntimeError("sk-live-SECRET")
 

@@ -17,10 +17,10 @@ from kernel.errors import ConfigError, ConflictError, NotFoundError
 from kernel.hookspecs import hookimpl
 from kernel.plugins import ESSENTIAL, PluginManager
 from kernel.runtime import Kernel
-from kernel.types import BackgroundTask, Principal, RouteSet
+from kernel.types import BackgroundTask, Principal, RouteSet, Unscoped
 
 
-@get("/hello", sync_to_thread=False)
+@get("/hello", sync_to_thread=False, opt={"enclava_scope": Unscoped("test route")})
 def hello() -> dict[str, str]:
     return {"hello": "world"}
 

@@ -1,5 +1,5 @@
-"""Apps with every builtin plugin plus a probe: public routes that need scopes or call the
-policy functions, and an audit sink that keeps events in memory.
+"""Apps with every builtin plugin plus a probe: public routes that declare scopes and models or
+call the policy functions, and an audit sink that keeps events in memory.
 
 ``stack`` runs each storage-backed test on SQLite with the memory KV and on PostgreSQL with
 Redis. ``new_key(app, ...)`` stores a key straight through the plugin's lifecycle code (no login,
@@ -20,11 +20,7 @@ from litestar.params import FromPath
 
 from builtin_plugins.api_keys import lifecycle
 from builtin_plugins.api_keys.payloads import validated_settings
-from builtin_plugins.api_keys.policy import (
-    filter_allowed_models,
-    require_chatbot_allowed,
-    require_model_allowed,
-)
+from builtin_plugins.api_keys.policy import require_chatbot_allowed
 from builtin_plugins.api_keys.runtime import runtime_for
 from builtin_plugins.api_keys.store import KeyRecord
 from builtin_plugins.auth.users import create_user
@@ -32,9 +28,10 @@ from kernel.app import create_app
 from kernel.gate import request_context
 from kernel.hookspecs import hookimpl
 from kernel.plugins import PluginManager
-from kernel.types import AuditEvent, AuditSink, Principal, RouteSet
+from kernel.types import AuditEvent, AuditSink, Principal, RouteSet, Unscoped
 
 PROBE_MODELS = ["model-a", "model-b", "model-c"]
+OPEN = Unscoped("test probe")
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -44,7 +41,7 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return context.principal
 
 
-@get("/probe/whoami")
+@get("/probe/whoami", opt={"enclava_scope": OPEN})
 async def whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
     principal = _principal(request)
     return {
@@ -52,6 +49,8 @@ async def whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "id": principal.id,
         "owner_id": principal.owner_id,
         "scopes": sorted(principal.scopes),
+        "allowed_models": sorted(principal.allowed_models or ()),
+        "required_region": principal.required_region,
         "attributes": {
             k: list(v) if isinstance(v, tuple) else v for k, v in principal.attributes.items()
         },
@@ -60,7 +59,8 @@ async def whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 @get("/probe/models", opt={"enclava_scope": "models.list"})
 async def scoped_models(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
-    return {"data": filter_allowed_models(_principal(request), PROBE_MODELS)}
+    principal = _principal(request)
+    return {"data": [model for model in PROBE_MODELS if principal.may_use_model(model)]}
 
 
 @get("/probe/chat", opt={"enclava_scope": "chat.completions"})
@@ -68,13 +68,12 @@ async def scoped_chat() -> dict[str, bool]:
     return {"ok": True}
 
 
-@get("/test-model/{model:str}")
-async def model_route(request: Request[Any, Any, Any], model: FromPath[str]) -> dict[str, str]:
-    require_model_allowed(_principal(request), model)
+@get("/test-model/{model:str}", opt={"enclava_scope": OPEN, "enclava_model": "path:model"})
+async def model_route(model: FromPath[str]) -> dict[str, str]:
     return {"model": model}
 
 
-@get("/test-chatbot/{chatbot_id:str}")
+@get("/test-chatbot/{chatbot_id:str}", opt={"enclava_scope": OPEN})
 async def chatbot_route(
     request: Request[Any, Any, Any], chatbot_id: FromPath[str]
 ) -> dict[str, str]:

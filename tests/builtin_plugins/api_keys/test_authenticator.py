@@ -52,13 +52,13 @@ async def test_both_header_styles_authenticate(make_app: Any, running: Any, new_
                 "id": record.id,
                 "owner_id": record.owner_id,
                 "scopes": sorted(PUBLIC_SCOPES),
+                "allowed_models": ["m1"],
+                "required_region": None,
                 "attributes": {
                     "key_prefix": key[3:15],
                     "rate_limit_per_minute": 7,
-                    "allowed_models": ["m1"],
                     "allowed_chatbots": [],
                     "allowed_ips": [],
-                    "required_region": None,
                     "response_verification": None,
                 },
             }

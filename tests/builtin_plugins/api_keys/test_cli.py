@@ -101,7 +101,7 @@ async def test_create_with_scopes_and_models(
     assert code == 0
     body = (await _whoami(app_like_cli, running, out.strip())).json()
     assert body["scopes"] == ["embeddings", "models.list"]
-    assert body["attributes"]["allowed_models"] == ["m1", "m2"]
+    assert body["allowed_models"] == ["m1", "m2"]
 
 
 async def test_create_with_a_region(
@@ -111,7 +111,7 @@ async def test_create_with_a_region(
     code, out, _ = await asyncio.to_thread(run, capsys, *argv)
     assert code == 0
     body = (await _whoami(app_like_cli, running, out.strip())).json()
-    assert body["attributes"]["required_region"] == "eu"
+    assert body["required_region"] == "eu"
 
 
 def test_create_refuses_a_malformed_region(capsys: pytest.CaptureFixture[str], cli_db: str) -> None:

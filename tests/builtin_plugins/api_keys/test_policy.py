@@ -1,4 +1,5 @@
-"""Model and chatbot restrictions, as gateway handlers apply them (via probe routes)."""
+"""Model restrictions as routes declare them (the kernel gate enforces them), chatbot
+restrictions as handlers apply them, and the key's region (via probe routes)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from builtin_plugins.api_keys.policy import (
-    filter_allowed_models,
-    require_chatbot_allowed,
-    require_model_allowed,
-    required_region,
-)
+from builtin_plugins.api_keys.policy import key_response_verification, require_chatbot_allowed
 from kernel.errors import PermissionDeniedError
 from kernel.types import Principal
 
@@ -70,32 +66,26 @@ async def test_allowed_chatbots_limit_what_a_key_may_use(
     "principal",
     [
         None,
-        Principal(
-            kind="user",
-            id="u1",
-            owner_id="u1",
-            attributes={"allowed_models": ("x",), "required_region": "eu"},
-        ),
+        Principal(kind="user", id="u1", owner_id="u1", attributes={"allowed_chatbots": ("x",)}),
         Principal(kind="plugin", id="p", owner_id="p"),
     ],
     ids=["none", "user", "plugin"],
 )
 def test_only_api_keys_are_restricted(principal: Principal | None) -> None:
-    require_model_allowed(principal, "anything")
     require_chatbot_allowed(principal, "any-bot")
-    assert filter_allowed_models(principal, ["a", "b"]) == ["a", "b"]
-    assert required_region(principal) is None
+    assert key_response_verification(principal) is None
 
 
 def test_key_principals_without_restriction_attributes_allow_everything() -> None:
     bare = Principal(kind="api_key", id="k", owner_id="u")
-    require_model_allowed(bare, "m")
-    assert required_region(bare) is None
+    require_chatbot_allowed(bare, "bot")
+    assert bare.may_use_model("m")
+    assert bare.required_region is None
     restricted = Principal(
-        kind="api_key", id="k", owner_id="u", attributes={"allowed_models": ("a",)}
+        kind="api_key", id="k", owner_id="u", attributes={"allowed_chatbots": ("a",)}
     )
     with pytest.raises(PermissionDeniedError):
-        require_model_allowed(restricted, "m")
+        require_chatbot_allowed(restricted, "m")
 
 
 async def test_required_region_is_the_keys(make_app: Any, running: Any, new_key: Any) -> None:
@@ -104,9 +94,4 @@ async def test_required_region_is_the_keys(make_app: Any, running: Any, new_key:
         eu_key, record = await new_key(app, required_region="eu")
         assert record.required_region == "eu"
         whoami = await client.get("/api/v1/probe/whoami", headers={"X-API-Key": eu_key})
-        attributes = whoami.json()["attributes"]
-        assert attributes["required_region"] == "eu"
-        assert (
-            required_region(Principal(kind="api_key", id="k", owner_id="u", attributes=attributes))
-            == "eu"
-        )
+        assert whoami.json()["required_region"] == "eu"

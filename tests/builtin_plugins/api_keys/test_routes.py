@@ -200,7 +200,7 @@ async def test_required_region_changes_apply_at_once(make_app: Any, running: Any
         key, url = {"X-API-Key": created["key"]}, f"{API}/{created['id']}"
 
         async def region_seen() -> Any:
-            return (await client.get(WHOAMI, headers=key)).json()["attributes"]["required_region"]
+            return (await client.get(WHOAMI, headers=key)).json()["required_region"]
 
         assert await region_seen() == "eu"  # now cached
         response = await client.patch(url, json={"required_region": "us"}, headers=alice)

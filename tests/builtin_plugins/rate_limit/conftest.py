@@ -22,26 +22,30 @@ from kernel.errors import InvalidRequestError
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.settings import load_settings
-from kernel.types import Principal, RouteSet
+from kernel.types import Principal, RouteSet, Unscoped
+
+OPEN = {"enclava_scope": Unscoped("test route")}
 
 
-@get("/ping", sync_to_thread=False)
+@get("/ping", sync_to_thread=False, opt=OPEN)
 def ping() -> dict[str, bool]:
     return {"pong": True}
 
 
-@get("/fail", sync_to_thread=False)
+@get("/fail", sync_to_thread=False, opt=OPEN)
 def fail() -> None:
     raise InvalidRequestError("this route always refuses")
 
 
-@get("/open", sync_to_thread=False, opt={"enclava_anonymous": True})
+@get("/open", sync_to_thread=False, opt={"enclava_anonymous": True, **OPEN})
 def open_route() -> dict[str, bool]:
     return {"open": True}
 
 
 def _named(path: str, bucket: str) -> Any:
-    @post(path, sync_to_thread=False, opt={"enclava_anonymous": True, "enclava_rate_limit": bucket})
+    opt = {"enclava_anonymous": True, "enclava_rate_limit": bucket, **OPEN}
+
+    @post(path, sync_to_thread=False, opt=opt)
     def handler() -> dict[str, str]:
         return {"bucket": bucket}
 

@@ -17,12 +17,16 @@ from kernel.app import create_app
 from kernel.hookspecs import hookimpl
 from kernel.plugins import PluginManager
 from kernel.settings import Settings
-from kernel.types import AuditEvent, RouteSet
+from kernel.types import AuditEvent, RouteSet, Unscoped
 
 ClientContext = contextlib.AbstractAsyncContextManager[httpx.AsyncClient]
 
 
-@get("/probe", sync_to_thread=False, opt={"enclava_anonymous": True})
+@get(
+    "/probe",
+    sync_to_thread=False,
+    opt={"enclava_anonymous": True, "enclava_scope": Unscoped("test probe")},
+)
 def probe() -> dict[str, bool]:
     return {"ok": True}
 

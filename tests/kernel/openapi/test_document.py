@@ -17,7 +17,9 @@ from kernel.app import create_app
 from kernel.hookspecs import hookimpl
 from kernel.openapi import OPERATION_DOC, Body, OperationDoc, schema_ref
 from kernel.runtime import Kernel
-from kernel.types import Principal, RouteSet
+from kernel.types import Principal, RouteSet, Unscoped
+
+OPEN = {"enclava_scope": Unscoped("test route")}
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -62,11 +64,11 @@ def app(make_settings: Any, sqlite_url: str, loads: list[str]) -> Any:
         components=widgets,
     )
 
-    @post("/raw", status_code=200, opt={OPERATION_DOC: raw_doc})
+    @post("/raw", status_code=200, opt={OPERATION_DOC: raw_doc, **OPEN})
     async def raw(request: Request[Any, Any, Any]) -> Response[bytes]:
         return Response(await request.body())
 
-    @post("/signin", status_code=200, opt={"enclava_anonymous": True})
+    @post("/signin", status_code=200, opt={"enclava_anonymous": True, **OPEN})
     async def signin(data: JSONBody[Thing]) -> Thing:
         return data
 
