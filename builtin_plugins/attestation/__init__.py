@@ -3,7 +3,9 @@
 RedPill models are attested with our own nonces (legacy report or aci/1 keyset, TDX quote via
 Intel DCAP, GPU evidence via NRAS when required) at startup, on a TTL, on a keyset change and
 after any failed check (:mod:`.service`); answers are verified per ``response_policy``
-(:mod:`.responses`); history goes to SQL (:mod:`.history`); ``GET /api/v1/attestation`` shows
+(:mod:`.responses`); a quote is trusted only when the trust policy allows the workload it
+measures (:mod:`.policy`: MRTD, RTMRs, dstack app; rules from settings, the anchor and admins,
+:mod:`.routes_trust`); history goes to SQL (:mod:`.history`); ``GET /api/v1/attestation`` shows
 the current status (:mod:`.routes`). Privatemode's proxy attests itself: we report whether it
 serves. The trust anchor is injectable (:func:`install_trust`): demo mode installs the
 simulator's test root, labelled ``simulated``.
@@ -11,30 +13,37 @@ simulator's test root, labelled ``simulated``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from builtin_plugins.attestation.cli import attestation_command
+from builtin_plugins.attestation.extra_roots import read_roots
 from builtin_plugins.attestation.routes import INTERNAL_ROUTES, PUBLIC_ROUTES
+from builtin_plugins.attestation.routes_trust import TRUST_ROUTES
 from builtin_plugins.attestation.service import service_of
 from builtin_plugins.attestation.settings import SECTION, AttestationSettings
 from builtin_plugins.attestation.trust import Trust
 from builtin_plugins.attestation.verifiers import PrivatemodeVerifier, RedPillVerifier
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import BackgroundTask, RouteSet, SettingsSection, Verifier
+from kernel.types import BackgroundTask, CliCommand, RouteSet, SettingsSection, Verifier
 
 __all__ = [
     "PLUGIN_NAME",
     "VERSION",
     "enclava_attestation_verifiers",
     "enclava_background_tasks",
+    "enclava_cli",
     "enclava_migrations",
     "enclava_routes",
     "enclava_settings_schema",
     "enclava_shutdown",
+    "enclava_startup",
     "install_trust",
 ]
 
+log = logging.getLogger(__name__)
 PLUGIN_NAME = "attestation"
 VERSION = "1.0.0"
 
@@ -74,8 +83,28 @@ def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask]:
 
 @hookimpl
 def enclava_routes(kernel: Kernel) -> RouteSet:
-    """Public status; admin history and re-verify."""
-    return RouteSet(public=list(PUBLIC_ROUTES), internal=list(INTERNAL_ROUTES))
+    """Public status; admin history, re-verify and the trust policy."""
+    return RouteSet(public=list(PUBLIC_ROUTES), internal=[*INTERNAL_ROUTES, *TRUST_ROUTES])
+
+
+@hookimpl
+def enclava_cli(kernel: Kernel) -> Sequence[CliCommand]:
+    """``enclava attestation measure MODEL``."""
+    return [attestation_command(kernel)]
+
+
+@hookimpl
+def enclava_startup(kernel: Kernel) -> None:
+    """Read ``extra_roots_file`` now (a bad one stops the boot) and say loudly it is in force."""
+    settings = service_of(kernel).settings()
+    if settings.extra_roots_file and settings.allow_test_roots:
+        roots = read_roots(settings.extra_roots_file)
+        log.warning(
+            "TEST ROOTS TRUSTED: %d simulator root(s) from %s besides Intel DCAP; answers are "
+            "labelled 'test-root', nothing attested under them is confidential",
+            len(roots),
+            settings.extra_roots_file,
+        )
 
 
 @hookimpl

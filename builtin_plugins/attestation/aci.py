@@ -25,6 +25,7 @@ __all__ = ["AciAttestation", "verify_aci_report", "verify_receipt"]
 
 class _Evidence(msgspec.Struct):
     quote: str
+    event_log: str | None = None
 
 
 class _Attestation(msgspec.Struct):
@@ -46,6 +47,7 @@ class AciAttestation(msgspec.Struct, frozen=True, kw_only=True):
     digest: str
     not_after: int
     quote: VerifiedQuote
+    event_log: str | None = None
 
 
 async def verify_aci_report(
@@ -77,7 +79,13 @@ async def verify_aci_report(
     quote = await quotes.verify(raw_quote)
     if quote.report_data != aci_crypto.report_data_slot(digest, nonce):
         raise AttestationRejected("report_data does not bind the keyset and our nonce")
-    return AciAttestation(keyset=keyset, digest=digest, not_after=not_after, quote=quote)
+    return AciAttestation(
+        keyset=keyset,
+        digest=digest,
+        not_after=not_after,
+        quote=quote,
+        event_log=report.attestation.evidence.event_log,
+    )
 
 
 def _event_hash(receipt: dict[str, Any], event_type: str) -> str | None:

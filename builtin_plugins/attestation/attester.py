@@ -3,7 +3,9 @@
 Legacy: ``GET {url}/attestation/report?model&nonce&signing_algo=ecdsa[&signing_address]``,
 checked by :func:`.legacy.verify_legacy_report`, then (``require_gpu``) the GPU evidence through
 NRAS (:mod:`.gpu`). aci/1: ``GET {url}/aci/attestation?nonce``, checked by
-:func:`.aci.verify_aci_report`. Every failure becomes an invalid :class:`Verdict` whose reason
+:func:`.aci.verify_aci_report`. Either way the measured workload must then be allowed by the
+trust policy (:mod:`.policy`): the ``[attestation] trust`` rules, the trust anchor's own and the
+``allowed`` ones admins added. Every failure becomes an invalid :class:`Verdict` whose reason
 names the failed check; nothing here raises.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -20,6 +22,8 @@ from builtin_plugins.attestation.aci import verify_aci_report
 from builtin_plugins.attestation.gpu import check_nras_token, gpu_payload, overall_token
 from builtin_plugins.attestation.legacy import LegacyAttestation, verify_legacy_report
 from builtin_plugins.attestation.loopback import is_loopback_url
+from builtin_plugins.attestation.measurements import Measurements
+from builtin_plugins.attestation.policy import TrustRule, check_workload, measure
 from builtin_plugins.attestation.settings import AttestationSettings
 from builtin_plugins.attestation.trust import Trust
 from builtin_plugins.attestation.upstream import EvidenceClient
@@ -53,8 +57,11 @@ class Attester:
         trust: Trust,
         settings: AttestationSettings,
         previous: Verdict | None = None,
+        allowed: Sequence[TrustRule] = (),
     ) -> Verdict:
-        """A fresh verdict for ``target``; invalid (with the reason) when any check fails."""
+        """A fresh verdict for ``target``; invalid (with the reason) when any check fails.
+
+        ``allowed``: trust rules added at run time, besides the settings' and the anchor's."""
         now = self._clock()
         base = Verdict(
             provider=target.provider,
@@ -66,17 +73,36 @@ class Attester:
             checked_at=now,
             expires_at=now,
         )
+        rules = (*settings.trust, *trust.rules, *allowed)
         try:
             if trust.simulated and not is_loopback_url(target.url):
                 raise AttestationRejected("a simulated trust root only attests loopback providers")
             if settings.redpill_scheme == "aci":
-                return await self._aci(target, base, trust, settings)
-            return await self._legacy(target, base, trust, settings, previous)
+                verdict = await self._aci(target, base, trust, settings)
+            else:
+                verdict = await self._legacy(target, base, trust, settings, previous)
+            return self._judge(verdict, rules)
         except AttestationRejected as exc:
             return msgspec.structs.replace(base, reason=str(exc))
         except Exception:  # fail closed on anything unforeseen, loudly
             log.exception("attestation of %s/%s failed unexpectedly", target.provider, target.model)
             return msgspec.structs.replace(base, reason="attestation failed unexpectedly")
+
+    @staticmethod
+    def _judge(verdict: Verdict, rules: Sequence[TrustRule]) -> Verdict:
+        """``verdict``, made invalid unless the trust policy allows its measured workload."""
+        try:
+            check_workload(
+                rules,
+                provider=verdict.provider,
+                model=verdict.model,
+                tcb_status=verdict.tcb_status,
+                measured=Measurements(**verdict.measurements),
+            )
+        except AttestationRejected as exc:
+            now = verdict.checked_at
+            return msgspec.structs.replace(verdict, valid=False, reason=str(exc), expires_at=now)
+        return verdict
 
     def _expiry(self, now: float, settings: AttestationSettings) -> float:
         return now + 2 * settings.ttl_seconds
@@ -110,6 +136,7 @@ class Attester:
             tcb_status=attested.quote.tcb_status,
             gpu_checked=settings.require_gpu,
             signing_address=attested.signing_address,
+            measurements=measure(attested.quote, attested.event_log).as_dict(),
         )
 
     async def _gpu(
@@ -144,4 +171,5 @@ class Attester:
             tcb_status=attested.quote.tcb_status,
             keyset_digest=attested.digest,
             keyset=attested.keyset,
+            measurements=measure(attested.quote, attested.event_log).as_dict(),
         )

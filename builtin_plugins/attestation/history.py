@@ -1,4 +1,5 @@
-"""Attestation history in SQL: one row per attestation outcome (table ``attestation_history``)."""
+"""Attestation history in SQL: one row per attestation outcome (table ``attestation_history``),
+with the workload the quote measured, so refused workloads can be reviewed and allowed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,6 +43,7 @@ attestation_history = Table(
     Column("gpu_checked", Boolean, nullable=False),
     Column("signing_key", String(128), nullable=False),
     Column("reason", String(512), nullable=False),
+    Column("measurements", Text, nullable=False, server_default="{}"),
 )
 
 
@@ -57,6 +60,7 @@ class HistoryEntry(msgspec.Struct, kw_only=True):
     gpu_checked: bool
     signing_key: str
     reason: str
+    measurements: dict[str, str] = {}
 
 
 def signing_key(verdict: Verdict) -> str:
@@ -82,6 +86,7 @@ class HistoryStore:
             "gpu_checked": verdict.gpu_checked,
             "signing_key": signing_key(verdict)[:128],
             "reason": verdict.reason[:512],
+            "measurements": msgspec.json.encode(verdict.measurements).decode(),
         }
         try:
             async with self._db.session() as session:
@@ -112,6 +117,7 @@ class HistoryStore:
                 gpu_checked=row["gpu_checked"],
                 signing_key=row["signing_key"],
                 reason=row["reason"],
+                measurements=msgspec.json.decode(row["measurements"] or "{}", type=dict[str, str]),
             )
             for row in rows
         ]

@@ -38,6 +38,7 @@ class _Report(msgspec.Struct):
     intel_quote: str
     signing_algo: str = "ecdsa"
     nvidia_payload: str | None = None
+    event_log: str | list[Any] | None = None
 
 
 class _Envelope(_Report):
@@ -51,11 +52,13 @@ class _Signature(msgspec.Struct):
 
 
 class LegacyAttestation(msgspec.Struct, frozen=True, kw_only=True):
-    """A verified legacy report: the response-signing address, its quote, its GPU payload."""
+    """A verified legacy report: the response-signing address, its quote, its GPU payload and
+    the dstack event log it carries (JSON text; None when absent)."""
 
     signing_address: str
     quote: VerifiedQuote
     nvidia_payload: str | None
+    event_log: str | None = None
 
 
 def _hex(value: str, what: str) -> bytes:
@@ -105,8 +108,14 @@ async def verify_legacy_report(
         raise AttestationRejected("report_data does not bind the signing address")
     if quote.report_data[32:64] != expected[32:]:
         raise AttestationRejected("report_data does not bind our nonce (stale or replayed)")
+    event_log = report.event_log
+    if isinstance(event_log, list):
+        event_log = msgspec.json.encode(event_log).decode() if event_log else None
     return LegacyAttestation(
-        signing_address=address, quote=quote, nvidia_payload=report.nvidia_payload
+        signing_address=address,
+        quote=quote,
+        nvidia_payload=report.nvidia_payload,
+        event_log=event_log or None,
     )
 
 

@@ -1,8 +1,9 @@
 """TDX quote checks behind one seam: Intel DCAP (production) or the simulator's test root (demo).
 
 A :class:`QuoteVerifier` turns quote bytes into a :class:`VerifiedQuote` (report data, TCB
-status) or raises :class:`AttestationRejected`. :class:`DcapQuotes` verifies a real quote with
-``dcap-qvl`` against collateral from :mod:`.collateral`, then applies the TCB policy;
+status, MRTD and RTMRs; whether that workload is trusted is :mod:`.policy`'s call) or raises
+:class:`AttestationRejected`. :class:`DcapQuotes` verifies a real quote with ``dcap-qvl``
+against collateral from :mod:`.collateral`, then applies the TCB policy;
 :class:`SimulatedQuotes` accepts only quotes signed by the simulator's root.
 """
 
@@ -17,7 +18,7 @@ import msgspec
 
 from builtin_plugins.attestation.collateral import CollateralCache
 from builtin_plugins.attestation.verdicts import AttestationRejected
-from builtin_plugins.simulators.simquote import SIM_MR_TD, SimQuoteError, verify_sim_quote
+from builtin_plugins.simulators.simquote import SimQuoteError, verify_sim_quote
 
 __all__ = [
     "STRICT_TCB",
@@ -38,6 +39,7 @@ class VerifiedQuote(msgspec.Struct, frozen=True, kw_only=True):
     tcb_status: str
     advisory_ids: tuple[str, ...] = ()
     mr_td: str = ""
+    rtmrs: tuple[str, ...] = ()
 
 
 class QuoteVerifier(Protocol):
@@ -87,7 +89,8 @@ class DcapQuotes:
             report_data=bytes(body.report_data),
             tcb_status=report.status,
             advisory_ids=tuple(report.advisory_ids),
-            mr_td=bytes(getattr(body, "mr_td", b"")).hex(),
+            mr_td=bytes(body.mr_td).hex(),
+            rtmrs=tuple(bytes(getattr(body, f"rt_mr{i}")).hex() for i in range(4)),
         )
 
 
@@ -99,14 +102,13 @@ class SimulatedQuotes:
         self._accepted = accepted_tcb
 
     async def verify(self, quote: bytes) -> VerifiedQuote:
-        """Check the signature under the root, the workload measurement and the TCB policy."""
+        """Check the signature under the root and the TCB policy (the workload is the trust
+        policy's to judge)."""
         try:
             parsed = verify_sim_quote(quote, self._root)
         except SimQuoteError as exc:
             raise AttestationRejected(str(exc)) from None
         _accept_tcb(parsed.tcb_status, self._accepted)
-        if parsed.mr_td != SIM_MR_TD:
-            raise AttestationRejected("the quote measures an unknown workload")
         return VerifiedQuote(
             report_data=parsed.report_data, tcb_status=parsed.tcb_status, mr_td=parsed.mr_td.hex()
         )

@@ -1,5 +1,6 @@
 """``GET /api/v1/attestation`` (current status per provider and model) and, for admins,
-``GET /api-internal/v1/attestation/history`` and ``POST /api-internal/v1/attestation/reverify``."""
+``GET /api-internal/v1/attestation/history`` and ``POST /api-internal/v1/attestation/reverify``
+(the trust policy's routes are in :mod:`.routes_trust`)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
 from kernel.runtime import Kernel
 
-__all__ = ["INTERNAL_ROUTES", "PUBLIC_ROUTES", "AttestationEntry", "current_entries"]
+__all__ = [
+    "ADMIN",
+    "INTERNAL_ROUTES",
+    "PUBLIC_ROUTES",
+    "AttestationEntry",
+    "admin_kernel",
+    "current_entries",
+]
 
 MAX_LIMIT = 500
-_ADMIN = {"enclava_role": "admin"}
+ADMIN = {"enclava_role": "admin"}
 
 
 class AttestationEntry(msgspec.Struct, kw_only=True):
@@ -39,6 +47,7 @@ class AttestationEntry(msgspec.Struct, kw_only=True):
     tcb_status: str | None = None
     gpu_checked: bool = False
     signing_key: str | None = None
+    measurements: dict[str, str] = {}
 
 
 class AttestationList(msgspec.Struct):
@@ -80,6 +89,7 @@ async def current_entries(kernel: Kernel) -> list[AttestationEntry]:
                 entry.tcb_status = verdict.tcb_status or None
                 entry.gpu_checked = verdict.gpu_checked
                 entry.signing_key = signing_key(verdict) or None
+                entry.measurements = verdict.measurements
             entries.append(entry)
     return entries
 
@@ -90,7 +100,7 @@ async def attestation_status(request: Request[Any, Any, Any]) -> AttestationList
     return AttestationList(data=await current_entries(request.app.state.kernel))
 
 
-def _admin(request: Request[Any, Any, Any]) -> Kernel:
+def admin_kernel(request: Request[Any, Any, Any]) -> Kernel:
     # The role check runs in auth's RoleCheck; this repeats it so a missing check fails closed.
     context = request_context(request.scope)
     require_role(context.principal if context else None, "admin")
@@ -98,7 +108,7 @@ def _admin(request: Request[Any, Any, Any]) -> Kernel:
     return kernel
 
 
-@get("/attestation/history", opt=_ADMIN)
+@get("/attestation/history", opt=ADMIN)
 async def attestation_history(
     request: Request[Any, Any, Any],
     provider: FromQuery[str | None] = None,
@@ -106,17 +116,17 @@ async def attestation_history(
     limit: FromQuery[int] = 100,
 ) -> HistoryList:
     """Recorded attestations, newest first."""
-    kernel = _admin(request)
+    kernel = admin_kernel(request)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"'limit' must be between 1 and {MAX_LIMIT}.", param="limit")
     store = HistoryStore(kernel.stores.db)
     return HistoryList(data=await store.recent(limit=limit, provider=provider, model=model))
 
 
-@post("/attestation/reverify", opt=_ADMIN, status_code=200)
+@post("/attestation/reverify", opt=ADMIN, status_code=200)
 async def reverify_now(request: Request[Any, Any, Any]) -> AttestationList:
     """Attest every RedPill model now; the resulting status per provider and model."""
-    kernel = _admin(request)
+    kernel = admin_kernel(request)
     await service_of(kernel).reverify()
     await kernel.audit(
         event_from_context(

@@ -16,9 +16,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import SQLAlchemyError
 
+from builtin_plugins.attestation.allowlist import AllowlistStore
 from builtin_plugins.attestation.attester import Attester, Target
 from builtin_plugins.attestation.history import HistoryStore
+from builtin_plugins.attestation.policy import HOW_TO_ALLOW, TrustRule
 from builtin_plugins.attestation.responses import ResponseChecker
 from builtin_plugins.attestation.settings import SECTION, AttestationSettings
 from builtin_plugins.attestation.trust import Trust, production_trust
@@ -26,7 +29,7 @@ from builtin_plugins.attestation.upstream import EvidenceClient
 from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
 from builtin_plugins.providers.base import HttpProvider
 from builtin_plugins.providers.settings import read_api_key
-from kernel.errors import ConfigError
+from kernel.errors import ConfigError, StoreUnavailableError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
 from kernel.types import AttestationStatus, ModelInfo, ResponseEvidence
@@ -48,7 +51,8 @@ class AttestationService:
         self._inflight: dict[Key, asyncio.Task[Verdict]] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._installed: Trust | None = None
-        self._production: tuple[tuple[str, tuple[str, ...]], Trust] | None = None
+        self._production: tuple[tuple[str, tuple[str, ...], str], Trust] | None = None
+        self._announced = False
 
     def settings(self) -> AttestationSettings:
         """The current ``[attestation]`` section."""
@@ -65,7 +69,11 @@ class AttestationService:
         if self._installed is not None:
             return self._installed
         settings = self.settings()
-        key = (settings.pccs_url, tuple(sorted(settings.accepted_tcb_statuses)))
+        key = (
+            settings.pccs_url,
+            tuple(sorted(settings.accepted_tcb_statuses)),
+            settings.extra_roots_file if settings.allow_test_roots else "",
+        )
         if self._production is None or self._production[0] != key:
             self._production = (key, production_trust(settings))
         return self._production[1]
@@ -128,8 +136,30 @@ class AttestationService:
             return True
         return now - verdict.checked_at >= ttl or now >= verdict.expires_at
 
+    async def allowed(self) -> list[TrustRule]:
+        """The trust rules admins added (none when the database cannot say: fail closed)."""
+        try:
+            return [stored.rule for stored in await AllowlistStore(self._kernel.stores.db).all()]
+        except (SQLAlchemyError, StoreUnavailableError) as exc:
+            log.error("run-time trust rules unavailable (%s): using settings only", exc)
+            return []
+
+    async def _announce_policy(self) -> None:
+        """Say once, at the first attestation pass, when production trusts no workload at all."""
+        if self._announced:
+            return
+        self._announced = True
+        trust = self.trust()
+        if trust.rules or self.settings().trust or await self.allowed():
+            return
+        log.warning(
+            "the attestation trust policy is empty: every RedPill model is refused; %s",
+            HOW_TO_ALLOW,
+        )
+
     async def refresh(self) -> None:
         """Attest what is missing, failed, expiring or served from a new URL (background)."""
+        await self._announce_policy()
         targets = await self.targets()
         wanted = {(t.provider, t.model) for t in targets}
         for key in [k for k in self._verdicts if k not in wanted]:
@@ -159,7 +189,11 @@ class AttestationService:
         key = (target.provider, target.model)
         previous = self._verdicts.get(key)
         verdict = await Attester(self._client(), clock=self._clock).attest(
-            target, trust=self.trust(), settings=self.settings(), previous=previous
+            target,
+            trust=self.trust(),
+            settings=self.settings(),
+            previous=previous,
+            allowed=await self.allowed(),
         )
         self._verdicts[key] = verdict
         await self._record(previous, verdict)
@@ -179,6 +213,10 @@ class AttestationService:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def schedule_refresh(self) -> None:
+        """Run :meth:`refresh` in the background now (after the trust policy grew)."""
+        self._spawn(self.refresh())
 
     async def invalidate(self, provider: str, model: str, reason: str) -> None:
         """Mark the verdict invalid (recorded) and re-attest in the background."""

@@ -10,6 +10,9 @@ from typing import Literal
 
 import msgspec
 
+from builtin_plugins.attestation.loopback import is_loopback_url
+from builtin_plugins.attestation.policy import TrustRule
+
 __all__ = ["SECTION", "TCB_STATUSES", "AttestationSettings"]
 
 SECTION = "attestation"
@@ -35,7 +38,10 @@ class AttestationSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     every ``retry_seconds``. ``pccs_url`` serves Intel DCAP collateral (cached until its
     ``nextUpdate``); ``accepted_tcb_statuses`` is the TCB policy (strict: ``UpToDate`` only).
     ``require_gpu``: also verify NVIDIA GPU evidence through ``nras_url``, whose verdict JWT
-    must verify (ES384) under a key of ``nras_jwks_url``.
+    must verify (ES384) under a key of ``nras_jwks_url`` (https, or a loopback simulator: it is
+    the GPU trust anchor). ``trust``: the workload allowlist (:mod:`.policy`); a rule's
+    ``accepted_tcb_statuses`` can only narrow the section's. ``extra_roots_file``: simulator
+    roots trusted besides Intel (:mod:`.extra_roots`), refused unless ``allow_test_roots``.
     """
 
     redpill_scheme: Literal["legacy", "aci"] = "legacy"
@@ -48,6 +54,9 @@ class AttestationSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     require_gpu: bool = False
     nras_url: str = "https://nras.attestation.nvidia.com/v3/attest/gpu"
     nras_jwks_url: str = "https://nras.attestation.nvidia.com/.well-known/jwks.json"
+    trust: list[TrustRule] = []
+    extra_roots_file: str = ""
+    allow_test_roots: bool = False
 
     def __post_init__(self) -> None:
         if self.ttl_seconds < 1:
@@ -62,3 +71,12 @@ class AttestationSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
         for url in (self.pccs_url, self.nras_url, self.nras_jwks_url):
             if not url.startswith(("http://", "https://")):
                 raise ValueError("pccs_url, nras_url and nras_jwks_url must be http(s) URLs")
+        if not self.nras_jwks_url.startswith("https://") and not is_loopback_url(
+            self.nras_jwks_url
+        ):
+            raise ValueError("nras_jwks_url must be https (it anchors GPU verdicts), or loopback")
+        if self.extra_roots_file and not self.allow_test_roots:
+            raise ValueError("extra_roots_file is refused unless allow_test_roots = true")
+        for rule in self.trust:
+            if set(rule.accepted_tcb_statuses) - TCB_STATUSES:
+                raise ValueError(f"trust statuses must be among {sorted(TCB_STATUSES)}")

@@ -1,8 +1,10 @@
 """The trust anchor in force: Intel DCAP in production, the simulator's test root in demo mode.
 
-A :class:`Trust` pairs a quote verifier with the label every verdict carries. A simulated trust
-is labelled ``simulated`` and only ever attests providers on loopback URLs, so it can be
-neither mistaken for nor pointed at a real provider.
+A :class:`Trust` pairs a quote verifier with the label every verdict carries and the workloads
+the anchor itself vouches for (none for Intel DCAP: production trusts only what the trust
+policy lists). A simulated trust is labelled ``simulated``, allows the simulator's measurement
+and only ever attests providers on loopback URLs, so it can be neither mistaken for nor pointed
+at a real provider.
 """
 
 from __future__ import annotations
@@ -10,14 +12,25 @@ from __future__ import annotations
 import msgspec
 
 from builtin_plugins.attestation.collateral import CollateralCache, PccsCollateral
+from builtin_plugins.attestation.extra_roots import TEST_ROOT_LABEL, TestRootQuotes, read_roots
+from builtin_plugins.attestation.policy import TrustRule, Workload
 from builtin_plugins.attestation.quotes import DcapQuotes, QuoteVerifier, SimulatedQuotes
 from builtin_plugins.attestation.settings import AttestationSettings
 from builtin_plugins.simulators.keys import sim_root_public_key
+from builtin_plugins.simulators.simquote import SIM_MR_TD
 
-__all__ = ["SIMULATED_LABEL", "VERIFIED_LABEL", "Trust", "production_trust", "simulated_trust"]
+__all__ = [
+    "SIMULATED_LABEL",
+    "SIMULATOR_RULE",
+    "VERIFIED_LABEL",
+    "Trust",
+    "production_trust",
+    "simulated_trust",
+]
 
 VERIFIED_LABEL = "verified"
 SIMULATED_LABEL = "simulated"
+SIMULATOR_RULE = TrustRule(workloads=[Workload(mr_td=SIM_MR_TD.hex(), note="the simulator")])
 
 
 class Trust(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,14 +39,18 @@ class Trust(msgspec.Struct, frozen=True, kw_only=True):
     quotes: QuoteVerifier
     label: str
     simulated: bool = False
+    rules: tuple[TrustRule, ...] = ()
 
 
 def production_trust(settings: AttestationSettings) -> Trust:
-    """Intel DCAP with collateral from ``settings.pccs_url`` and its TCB policy."""
-    quotes = DcapQuotes(
-        CollateralCache(PccsCollateral(settings.pccs_url)),
-        accepted_tcb=frozenset(settings.accepted_tcb_statuses),
-    )
+    """Intel DCAP with collateral from ``settings.pccs_url`` and its TCB policy; plus the test
+    roots of ``extra_roots_file`` (labelled ``test-root``) when the settings allow them."""
+    accepted = frozenset(settings.accepted_tcb_statuses)
+    quotes = DcapQuotes(CollateralCache(PccsCollateral(settings.pccs_url)), accepted_tcb=accepted)
+    if settings.extra_roots_file and settings.allow_test_roots:
+        roots = read_roots(settings.extra_roots_file)
+        test = TestRootQuotes(quotes, roots, accepted_tcb=accepted)
+        return Trust(quotes=test, label=TEST_ROOT_LABEL, rules=(SIMULATOR_RULE,))
     return Trust(quotes=quotes, label=VERIFIED_LABEL)
 
 
@@ -42,4 +59,4 @@ def simulated_trust(settings: AttestationSettings) -> Trust:
     quotes = SimulatedQuotes(
         sim_root_public_key(), accepted_tcb=frozenset(settings.accepted_tcb_statuses)
     )
-    return Trust(quotes=quotes, label=SIMULATED_LABEL, simulated=True)
+    return Trust(quotes=quotes, label=SIMULATED_LABEL, simulated=True, rules=(SIMULATOR_RULE,))

@@ -17,7 +17,9 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     """One attestation of a provider model; trusted until ``expires_at`` (unix seconds).
 
     ``label``: the trust anchor it was reached under (``verified``, ``simulated``); ``keyset`` /
-    ``keyset_digest``: the aci/1 workload keyset it attested (legacy: empty).
+    ``keyset_digest``: the aci/1 workload keyset it attested (legacy: empty);
+    ``measurements``: what the quote measured (MRTD, RTMRs, dstack app), kept for refused
+    workloads too so an admin can review them.
     """
 
     provider: str
@@ -34,3 +36,4 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     signing_address: str = ""
     keyset_digest: str = ""
     keyset: dict[str, Any] = {}
+    measurements: dict[str, str] = {}

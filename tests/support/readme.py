@@ -221,6 +221,14 @@ def _command(raw: str) -> list[Command]:
     return [Command(tuple(choice), frozenset(options), raw) for choice in expanded]
 
 
+def _introduced(span: str, introduced: set[tuple[str, ...]]) -> bool:
+    """Whether ``span`` starts like an explicit command (its first two words, or its one
+    subcommand word before the options): prose such as `attestation not valid` does not."""
+    words = span.split()
+    head = tuple(words[:1]) if len(words) < 2 or words[1].startswith("-") else tuple(words[:2])
+    return head in introduced
+
+
 def commands(text: str) -> list[Command]:
     """``enclava ...`` lines of code blocks and inline code, one per expanded alternative.
 
@@ -230,8 +238,8 @@ def commands(text: str) -> list[Command]:
     spans = code_spans(text)
     lines = [line for block in fenced_blocks(text) for line in block.splitlines()]
     explicit = [command for raw in [*lines, *spans] for command in _command(raw)]
-    tops = {command.words[0] for command in explicit if command.words}
-    bare = [s for s in spans if " " in s and s.split()[0] in tops and not _command(s)]
+    introduced = {command.words[:2] for command in explicit if command.words}
+    bare = [s for s in spans if " " in s and _introduced(s, introduced) and not _command(s)]
     return [*explicit, *(command for span in bare for command in _command(f"enclava {span}"))]
 
 

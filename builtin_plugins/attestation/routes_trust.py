@@ -1,0 +1,81 @@
+"""The trust policy for admins: ``GET /api-internal/v1/attestation/trust`` lists every rule in
+force (settings, trust anchor, added), ``POST`` appends one (audited) and re-attests refused
+models in the background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.params import JSONBody
+
+from builtin_plugins.attestation.allowlist import AllowlistStore, StoredRule
+from builtin_plugins.attestation.policy import HOW_TO_ALLOW, TrustRule
+from builtin_plugins.attestation.routes import ADMIN, admin_kernel
+from builtin_plugins.attestation.service import service_of
+from builtin_plugins.attestation.settings import TCB_STATUSES
+from kernel.audit import event_from_context
+from kernel.errors import InvalidRequestError
+from kernel.gate import request_context
+
+__all__ = ["TRUST_ROUTES", "TrustPolicy"]
+
+
+class TrustPolicy(msgspec.Struct, kw_only=True):
+    """Every trust rule in force, by where it comes from."""
+
+    settings: list[TrustRule]
+    anchor: list[TrustRule]
+    added: list[StoredRule]
+    label: str
+    how_to_allow: str = HOW_TO_ALLOW
+
+
+@get("/attestation/trust", opt=ADMIN)
+async def trust_policy(request: Request[Any, Any, Any]) -> TrustPolicy:
+    """The trust rules in force: ``[[attestation.trust]]``, the anchor's and those added here."""
+    kernel = admin_kernel(request)
+    service = service_of(kernel)
+    trust = service.trust()
+    return TrustPolicy(
+        settings=list(service.settings().trust),
+        anchor=list(trust.rules),
+        added=await AllowlistStore(kernel.stores.db).all(),
+        label=trust.label,
+    )
+
+
+def _validated(rule: TrustRule) -> TrustRule:
+    if not rule.workloads:
+        raise InvalidRequestError("A trust rule lists at least one workload.", param="workloads")
+    unknown = set(rule.accepted_tcb_statuses) - TCB_STATUSES
+    if unknown:
+        raise InvalidRequestError(
+            f"Unknown TCB status {sorted(unknown)[0]!r}.", param="accepted_tcb_statuses"
+        )
+    return rule
+
+
+@post("/attestation/trust", opt=ADMIN, status_code=201)
+async def add_trust_rule(request: Request[Any, Any, Any], data: JSONBody[TrustRule]) -> StoredRule:
+    """Append a trust rule (audited); refused models are re-attested in the background."""
+    kernel = admin_kernel(request)
+    context = request_context(request.scope)
+    actor = context.principal.id if context and context.principal else "unknown"
+    stored = await AllowlistStore(kernel.stores.db).add(_validated(data), added_by=actor)
+    await kernel.audit(
+        event_from_context(
+            context,
+            action="attestation.trust.add",
+            outcome="success",
+            resource_type="attestation_trust",
+            resource_id=str(stored.id),
+            details={"rule": msgspec.to_builtins(stored.rule)},
+        )
+    )
+    service_of(kernel).schedule_refresh()
+    return stored
+
+
+TRUST_ROUTES = (trust_policy, add_trust_rule)
