@@ -123,12 +123,9 @@ class WasmHost:
         if engine is None or installed.sha256 is None:
             return
         path = installed.folder / installed.manifest.wasm
-        loop = asyncio.get_running_loop()
         plugin: SandboxedPlugin | None = None
         try:
-            component = await loop.run_in_executor(
-                engine.executor, _compile_verified, engine, path, installed.sha256
-            )
+            component = await engine.run(_compile_verified, engine, path, installed.sha256)
             plugin = SandboxedPlugin(
                 engine, installed.manifest, component, self._context(installed)
             )
@@ -162,13 +159,15 @@ class WasmHost:
         )
 
     async def stop(self) -> None:
+        """Unload every plugin and stop the engine at once: calls in flight fail, and a thread
+        still inside a guest is a daemon that ends by its deadline (it cannot hold the exit)."""
         for installed in self.plugins.values():
             if installed.plugin is not None:
                 installed.plugin.close()
                 installed.plugin = None
         if self.engine is not None:
             engine, self.engine = self.engine, None
-            await asyncio.get_running_loop().run_in_executor(None, engine.close)
+            engine.close()
 
     def runnable(self, name: str) -> SandboxedPlugin:
         """The loaded plugin if it is active; NotFoundError while disabled or unapproved."""

@@ -23,7 +23,8 @@ class WasmPluginsSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     cache_dir: str = ""
     """Native compile cache; empty means ``<data_dir>/wasm-cache``."""
     threads: int = 4
-    """Threads guest calls run on (shared by every plugin)."""
+    """Threads compiling and loading components. Calls do not share them: each plugin runs its
+    calls on ``limits.instances`` threads of its own (as many again for its chat filter)."""
     max_consecutive_traps: int = 5
     """Traps in a row after which a plugin is disabled on every replica (and audited)."""
     max_upload_bytes: int = 64 * 1024 * 1024

@@ -2,9 +2,11 @@
 
 :mod:`manifest` validates ``plugin.toml``; :mod:`engine` owns the one Engine, its epoch ticker
 and the native compile cache; :mod:`imports` builds each plugin's linker with only the host
-functions its manifest was granted; :mod:`pool` keeps warm instances; :mod:`plugin` runs calls
-off the event loop with deadlines, memory caps and metrics. Nothing here knows which plugins
-exist or what they do.
+functions its manifest was granted, and :mod:`clocks` the WASI clock bounded by the call's
+:mod:`deadline`; :mod:`pool` keeps warm instances under a memory cap; :mod:`slots` gives each
+plugin its own call threads (:mod:`lanes`); :mod:`plugin` runs calls off the event loop with
+deadlines and metrics, failing with :mod:`failures`. Nothing here knows which plugins exist or
+what they do.
 """
 
 from kernel.sandbox.engine import SandboxEngine

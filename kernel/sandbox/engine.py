@@ -1,33 +1,40 @@
-"""The one wasmtime Engine: epoch interruption, its ticker, the call threads and the native cache.
+"""The one wasmtime Engine: epoch interruption, its ticker, the load threads and the native cache.
 
 Compiling a Python guest takes seconds, so components are compiled once, off the request path,
 and their native artefact cached under (sha256, wasmtime version, engine settings). Only
 artefacts this host wrote are ever deserialized: nothing from outside is accepted as ``.cwasm``.
+Guest calls do not run here: each plugin has its own call threads (:mod:`plugin`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any, TypeVar
 
 import wasmtime
 from wasmtime.component import Component
 
+from kernel.sandbox.clocks import TimerFactory
+from kernel.sandbox.lanes import CallLane
+
 __all__ = ["EPOCH_TICK_SECONDS", "SandboxEngine"]
 
+T = TypeVar("T")
 EPOCH_TICK_SECONDS = 0.005
 _ENGINE_SETTINGS = "epoch_interruption=1;cranelift_opt_level=speed;component_model=1"
 
 
 class SandboxEngine:
-    """Owns the Engine, the epoch ticker thread and the thread pool guest calls run in."""
+    """Owns the Engine, the epoch ticker and the (daemon) threads that compile and load."""
 
     def __init__(self, cache_dir: Path, *, threads: int = 4) -> None:
         config = wasmtime.Config()
@@ -39,35 +46,55 @@ class SandboxEngine:
         self.fingerprint = hashlib.sha256(
             f"wasmtime={version('wasmtime')};{_ENGINE_SETTINGS}".encode()
         ).hexdigest()[:16]
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wasm")
+        self.executor = CallLane("wasm-load", threads)
+        self.timers = TimerFactory(self.engine)
         self._stop = threading.Event()
         self._calls = 0
+        self._ticking = False
         self._busy = threading.Condition()
-        self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
-        self._ticker.start()
 
     def _tick(self) -> None:
         # Ticks only while a guest runs: an idle ticker would wake 200 times a second and take
-        # the GIL from the event loop each time. Deadlines count from the epoch at call start.
-        while not self._stop.is_set():
-            with self._busy:
-                while self._calls == 0 and not self._stop.is_set():
-                    self._busy.wait()
-            if self._stop.wait(EPOCH_TICK_SECONDS):
-                return
-            self.engine.increment_epoch()
+        # the GIL from the event loop each time. Deadlines count from the epoch at call start;
+        # ticks missed while the GIL was busy are caught up, so N ticks are N x 5 ms of wall time.
+        # Started by the first guest; after close it ticks until the last guest has left (a
+        # guest entering later starts it again), so every guest still ends by its deadline.
+        while self._until_busy():
+            started, done = time.monotonic(), 0
+            while self._calls:
+                time.sleep(EPOCH_TICK_SECONDS)
+                due = int((time.monotonic() - started) / EPOCH_TICK_SECONDS)
+                for _ in range(due - done):
+                    self.engine.increment_epoch()
+                done = due
+
+    def _until_busy(self) -> bool:
+        with self._busy:
+            while self._calls == 0:
+                if self._stop.is_set():
+                    self._ticking = False
+                    return False
+                self._busy.wait()
+        return True
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
         """Around every guest invocation that has an epoch deadline: the ticker runs meanwhile."""
         with self._busy:
             self._calls += 1
+            if not self._ticking:
+                self._ticking = True
+                threading.Thread(target=self._tick, name="wasm-epoch", daemon=True).start()
             self._busy.notify()
         try:
             yield
         finally:
             with self._busy:
                 self._calls -= 1
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a load thread: compiling, warming and describing components."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def ticks(self, seconds: float) -> int:
         """Epoch ticks that make up a deadline of ``seconds`` (at least one)."""
@@ -90,9 +117,8 @@ class SandboxEngine:
         return component
 
     def close(self) -> None:
-        """Stop the ticker and the call threads (running calls finish first)."""
+        """Stop the load threads, and the ticker once no guest runs; never waits for either."""
         self._stop.set()
         with self._busy:
             self._busy.notify()
-        self._ticker.join(timeout=1)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor.shutdown(wait=False)

@@ -6,20 +6,24 @@ allowlist; ``llm-chat`` with ``permissions.llm`` models, when the gateway is run
 other host imports are linked to refusals that reach nothing and answer ``err``, and an import
 outside WASI and this interface fails instantiation. Host functions run on a call thread and
 never raise into the guest: async work is bridged to the event loop with a timeout and every
-failure becomes an ``err``.
+failure becomes an ``err``. The one exception is the call's deadline: a host function waits at
+most the call's remaining time (its own timeout if shorter) and traps the guest once none is
+left, so a KV, HTTP or LLM call cannot carry a guest past ``limits.timeout_ms``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
 import wasmtime
 from wasmtime.component import Linker, LinkerInstance, Variant
 
+from kernel.sandbox.clocks import add_clocks
+from kernel.sandbox.deadline import CallScope, DeadlineExceeded
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.outbound import HttpFetcher, OutboundRefused
@@ -63,17 +67,26 @@ class HostContext:
         self.config = config
         self.logs = logs
         self.llm = llm
+        self.calls = CallScope()
 
     async def llm_call(self, chat: LlmChat, payload: bytes) -> bytes:
         return await chat(self.manifest.name, payload)
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        """Run ``coro`` on the event loop from a call thread; TimeoutError after ``timeout``."""
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
+        """Run ``coro`` on the event loop from a call thread; TimeoutError after ``timeout``,
+        DeadlineExceeded (a trap) if the call's deadline comes first."""
+        try:
+            budget = self.calls.current().budget(timeout, what)
+        except DeadlineExceeded:
+            coro.close()
+            raise
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
-            return future.result(timeout)
+            return future.result(budget)
         except TimeoutError:
             future.cancel()
+            if budget < timeout:
+                raise DeadlineExceeded(what) from None
             raise
 
 
@@ -91,6 +104,8 @@ def _guarded(name: str, func: Callable[..., Variant]) -> HostFunc:
     def call(_store: Any, *args: Any) -> Variant:
         try:
             return func(*args)
+        except DeadlineExceeded:
+            raise
         except Exception as exc:  # a host function must never raise into the guest
             return _err(f"{name} failed: {type(exc).__name__}")
 
@@ -106,7 +121,7 @@ def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
         return prefix + key
 
     def run(coro: Awaitable[T]) -> T:
-        return ctx.run(coro, KV_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+        return ctx.run(coro, KV_TIMEOUT_SECONDS, "a KV call")  # type: ignore[arg-type]
 
     def kv_get(key: str) -> Variant:
         raw = run(ctx.kv.get(key_of(key)))
@@ -148,7 +163,9 @@ def _http_function(ctx: HostContext) -> HostFunc:
 
     def http_fetch(request: str) -> Variant:
         try:
-            answer = ctx.run(ctx.fetcher.fetch(request), limits.http_timeout_ms / 1000 + 1)
+            answer = ctx.run(
+                ctx.fetcher.fetch(request), limits.http_timeout_ms / 1000 + 1, "http-fetch"
+            )
         except OutboundRefused as exc:
             return _err(str(exc))
         except TimeoutError:
@@ -171,7 +188,7 @@ def _llm_function(ctx: HostContext, chat: LlmChat) -> HostFunc:
         body["stream"] = False
         payload = json.dumps(body).encode()
         try:
-            answer = ctx.run(ctx.llm_call(chat, payload), timeout)
+            answer = ctx.run(ctx.llm_call(chat, payload), timeout, "llm-chat")
         except LlmRefused as exc:
             return _err(str(exc))
         except TimeoutError:
@@ -205,9 +222,10 @@ def _refusal(name: str, permission: str) -> HostFunc:
 KV_FUNCTIONS = ("kv-get", "kv-set", "kv-delete", "kv-incr")
 
 
-def build_linker(engine: wasmtime.Engine, ctx: HostContext) -> Linker:
-    """A linker with WASI (no env, files or sockets: the store's config grants none) and the
-    host interface, capable only where ``ctx.manifest`` was granted."""
+def build_linker(engine: wasmtime.Engine, ctx: HostContext, imports: Iterable[str]) -> Linker:
+    """A linker with WASI (no env, files or sockets: the store's config grants none; the
+    monotonic clock bounded by the call's deadline) and the host interface, capable only where
+    ``ctx.manifest`` was granted. ``imports`` are the component's import names."""
     functions = _base_functions(ctx)
     if ctx.manifest.permissions.kv:
         functions.update(_kv_functions(ctx))
@@ -223,6 +241,7 @@ def build_linker(engine: wasmtime.Engine, ctx: HostContext) -> Linker:
         functions["llm-chat"] = _refusal("llm-chat", "permissions.llm")
     linker = Linker(engine)
     linker.add_wasip2()
+    add_clocks(linker, imports, ctx.calls)
     root: LinkerInstance
     with linker.root() as root, root.add_instance(HOST_INTERFACE) as host:
         for name, func in functions.items():

@@ -83,13 +83,19 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Resource limits per call and per plugin."""
 
     memory_mb: int = 64
+    """Cap on an instance's memory: its one linear memory and its tables together."""
     timeout_ms: int = 2000
+    """Deadline of a call from when it gets a thread: guest code, sleeps and host calls."""
     instances: int = 2
+    """The plugin's own call threads and warm instances (as many again for its chat filter);
+    a call waits at most ``timeout_ms`` for one."""
     max_request_bytes: int = 1_048_576
     max_response_bytes: int = 1_048_576
     http_timeout_ms: int = 5000
+    """Per ``http-fetch``, never beyond what is left of ``timeout_ms``."""
     http_max_bytes: int = 1_048_576
     llm_timeout_ms: int = 60_000
+    """Per ``llm-chat``, never beyond what is left of ``timeout_ms``."""
     log_lines: int = 200
 
 

@@ -1,61 +1,35 @@
-"""One loaded plugin: calls run on the engine's threads under a deadline and a memory cap.
+"""One loaded plugin: calls run on its own threads under a deadline and a memory cap.
 
 The event loop only awaits; a call checks out a warm instance, sets its epoch deadline, calls
-``handle`` and returns the instance, or discards it after a trap. Failures are
-:class:`CallFailed` with a reason the gateway can act on (a trap counts towards auto-disable).
+``handle`` and returns the instance, or discards it after a trap. The deadline starts when the
+call gets one of the plugin's threads (:mod:`slots` bounds the wait for one) and covers the
+rest: instantiation, the guest's own code, its sleeps and its host calls. Failures are
+:class:`CallFailed` with a reason the gateway can act on (a trap or a deadline counts towards
+auto-disable).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Literal
 
 import wasmtime
 from wasmtime.component import Component, Variant
 
+from kernel.sandbox.deadline import Deadline
 from kernel.sandbox.engine import SandboxEngine
+from kernel.sandbox.failures import CallFailed, FailureReason, failure_of_trap
 from kernel.sandbox.imports import HostContext, build_linker
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.metrics import CallMetrics
 from kernel.sandbox.pool import InstancePool, WarmInstance
+from kernel.sandbox.slots import PluginSlots
 
 __all__ = ["CallFailed", "FailureReason", "SandboxedPlugin"]
 
-FailureReason = Literal["error", "trap", "timeout", "too_large"]
-
-
-class CallFailed(Exception):
-    """A call did not produce a result; ``reason`` says why, ``message`` is safe to show."""
-
-    def __init__(self, plugin: str, reason: FailureReason, message: str) -> None:
-        super().__init__(f"plugin '{plugin}' {reason}: {message}")
-        self.plugin = plugin
-        self.reason = reason
-        self.message = message
-
-    @property
-    def trapped(self) -> bool:
-        """True when the instance died (trap or deadline)."""
-        return self.reason in ("trap", "timeout")
-
-
-def _trap_reason(exc: Exception) -> FailureReason:
-    text = str(exc).lower()
-    return "timeout" if "interrupt" in text or "epoch" in text else "trap"
-
-
-def _trap_message(exc: Exception) -> str:
-    """The cause wasmtime reports (not the backtrace, which names guest internals)."""
-    text = str(exc)
-    cause = text.split("Caused by:", 1)[-1] if "Caused by:" in text else text
-    lines = [line.strip() for line in cause.splitlines() if line.strip()]
-    return (lines[-1] if "Caused by:" in text else lines[0] if lines else "trap")[:500]
-
 
 class SandboxedPlugin:
-    """A compiled component with its linker, warm pool, logs and metrics."""
+    """A compiled component with its linker, warm pool, call threads, logs and metrics."""
 
     def __init__(
         self, engine: SandboxEngine, manifest: Manifest, component: Component, context: HostContext
@@ -66,36 +40,36 @@ class SandboxedPlugin:
         self.metrics = CallMetrics()
         self._engine = engine
         self._limits = manifest.limits
-        self._slots = asyncio.Semaphore(manifest.limits.instances)
+        self._calls = context.calls
+        self._slots = PluginSlots(
+            manifest.name, manifest.limits.instances, filters=manifest.filter is not None
+        )
+        imports = component.type.imports(engine.engine)
         self._pool = InstancePool(
-            engine.engine,
+            engine,
             component,
-            build_linker(engine.engine, context),
+            build_linker(engine.engine, context, imports),
+            calls=context.calls,
             memory_bytes=manifest.limits.memory_mb * 1024 * 1024,
             logs=context.logs,
         )
 
+    def _deadline(self) -> Deadline:
+        return Deadline(self._limits.timeout_ms / 1000)
+
     async def warm(self) -> None:
         """Instantiate one instance ahead of the first call (raises if instantiation fails)."""
-        await asyncio.get_running_loop().run_in_executor(self._engine.executor, self._pool.warm, 1)
+        deadline = self._deadline()
+        await self._engine.run(self._warm, deadline)
+
+    def _warm(self, deadline: Deadline) -> None:
+        deadline.start()
+        with self._engine.running():
+            self._pool.give(self._pool.take(deadline))
 
     async def describe(self) -> str:
         """The component's ``describe()`` (JSON text); CallFailed when it has none or traps."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._engine.executor, self._describe)
-
-    def _describe(self) -> str:
-        instance = self._pool.take()
-        try:
-            if instance.describe is None:
-                raise CallFailed(self.name, "error", "the component exports no 'describe'")
-            instance.store.set_epoch_deadline(self._engine.ticks(self._limits.timeout_ms / 1000))
-            with self._engine.running():
-                answer = instance.describe(instance.store)
-        except wasmtime.WasmtimeError as exc:
-            instance.close()
-            raise CallFailed(self.name, _trap_reason(exc), _trap_message(exc)) from None
-        self._pool.give(instance)
+        answer = await self._engine.run(self._invoke, "describe", "", self._deadline())
         if not isinstance(answer, str):
             raise CallFailed(self.name, "error", "describe returned a malformed value")
         return answer
@@ -105,27 +79,17 @@ class SandboxedPlugin:
         if len(payload) > self._limits.max_request_bytes:
             raise CallFailed(self.name, "too_large", "request exceeds limits.max_request_bytes")
         started = time.perf_counter()
-        async with self._slots:
-            loop = asyncio.get_running_loop()
-            try:
-                result = await loop.run_in_executor(self._engine.executor, self._run, kind, payload)
-            except CallFailed as exc:
-                self.metrics.record(time.perf_counter() - started, trap=exc.trapped, error=True)
-                raise
+        deadline = self._deadline()
+        try:
+            answer = await self._slots.run(kind, deadline, self._invoke, kind, payload, deadline)
+            result = self._result(answer)
+        except CallFailed as exc:
+            self.metrics.record(time.perf_counter() - started, trap=exc.trapped, error=True)
+            raise
         self.metrics.record(time.perf_counter() - started)
         return result
 
-    def _run(self, kind: str, payload: str) -> str:
-        try:
-            instance = self._pool.take()
-        except wasmtime.WasmtimeError as exc:
-            raise CallFailed(self.name, "trap", f"cannot instantiate: {exc}") from None
-        try:
-            answer = self._call(instance, kind, payload)
-        except wasmtime.WasmtimeError as exc:
-            instance.close()
-            raise CallFailed(self.name, _trap_reason(exc), _trap_message(exc)) from None
-        self._pool.give(instance)
+    def _result(self, answer: object) -> str:
         if not isinstance(answer, Variant) or not isinstance(answer.payload, str):
             raise CallFailed(self.name, "error", "handle returned a malformed value")
         if answer.tag == "err":
@@ -134,11 +98,40 @@ class SandboxedPlugin:
             raise CallFailed(self.name, "too_large", "response exceeds limits.max_response_bytes")
         return answer.payload
 
-    def _call(self, instance: WarmInstance, kind: str, payload: str) -> object:
-        instance.store.set_epoch_deadline(self._engine.ticks(self._limits.timeout_ms / 1000))
+    def _invoke(self, kind: str, payload: str, deadline: Deadline) -> object:
+        """On a call thread: ``handle`` (or ``describe`` when ``kind`` is "describe")."""
+        deadline.start()
         with self._engine.running():
-            return instance.handle(instance.store, kind, payload)
+            try:
+                instance = self._pool.take(deadline)
+            except wasmtime.WasmtimeError as exc:
+                raise failure_of_trap(self.name, exc, "cannot instantiate: ") from None
+            if kind == "describe" and instance.describe is None:
+                self._pool.give(instance)
+                raise CallFailed(self.name, "error", "the component exports no 'describe'")
+            try:
+                answer = self._guest(instance, kind, payload, deadline)
+            except wasmtime.WasmtimeError as exc:
+                instance.close()
+                raise failure_of_trap(self.name, exc) from None
+        if deadline.abandoned:
+            instance.close()  # the caller gave up on it: its state is no longer trusted
+        else:
+            self._pool.give(instance)
+        return answer
+
+    def _guest(self, instance: WarmInstance, kind: str, payload: str, deadline: Deadline) -> object:
+        instance.store.set_epoch_deadline(self._engine.ticks(max(0.0, deadline.remaining())))
+        with self._calls.running(instance.call(deadline)) as call:
+            if kind == "describe" and instance.describe is not None:
+                answer = instance.describe(instance.store)
+            else:
+                answer = instance.handle(instance.store, kind, payload)
+        if call.cut_short and deadline.remaining() <= 0:
+            raise wasmtime.WasmtimeError("deadline exceeded: the guest slept past it")
+        return answer
 
     def close(self) -> None:
-        """Release every idle instance; later calls fail."""
+        """Fail the calls in flight, release every idle instance; later calls fail."""
+        self._slots.close()
         self._pool.close()

@@ -1,7 +1,13 @@
 """Warm instances of one plugin, each in its own Store with a memory cap and captured output.
 
 An instance serves one call at a time; a trapped one is closed and never handed out again.
-Instances are created lazily on a call thread, up to the plugin's ``limits.instances``.
+Instances are created lazily on a call thread, within the deadline of the call that needs one.
+
+Memory is capped per instance, memories and tables together. Wasmtime's store limits bound each
+linear memory and each table separately, so a store gets one linear memory (what every
+component built by componentize-py has) of ``limits.memory_mb`` less the table budget, and at
+most :data:`MAX_TABLES` tables of :data:`MAX_TABLE_ELEMENTS` elements. A component declaring
+more is refused when it is loaded, with the rule in the message.
 """
 
 from __future__ import annotations
@@ -11,22 +17,63 @@ import threading
 import wasmtime
 from wasmtime.component import Component, Func, Linker
 
+from kernel.sandbox.deadline import CallScope, CurrentCall, Deadline, Timer
+from kernel.sandbox.engine import SandboxEngine
 from kernel.sandbox.logs import LogBuffer
 
-__all__ = ["InstancePool", "WarmInstance"]
+__all__ = [
+    "MAX_MEMORIES",
+    "MAX_TABLES",
+    "MAX_TABLE_ELEMENTS",
+    "TABLE_BYTES",
+    "InstancePool",
+    "WarmInstance",
+]
+
+MAX_MEMORIES = 1
+MAX_TABLES = 4
+MAX_TABLE_ELEMENTS = 32_768
+TABLE_BYTES = MAX_TABLES * MAX_TABLE_ELEMENTS * 8
+"""Wasmtime stores a table element in 8 bytes: 1 MiB for all tables together."""
+MAX_CORE_INSTANCES = 32
+_RULES = {
+    "memory count too high": f"a plugin may have {MAX_MEMORIES} linear memory, which "
+    "limits.memory_mb caps; this component declares more",
+    "table count too high": f"a plugin may have at most {MAX_TABLES} tables; this component "
+    "declares more",
+    "instance count too high": f"a plugin may have at most {MAX_CORE_INSTANCES} core instances",
+    "memory minimum size": "the component needs more memory at start than limits.memory_mb "
+    f"allows (less {TABLE_BYTES // 1048576} MiB kept for tables)",
+    "table minimum size": f"a plugin's tables may hold at most {MAX_TABLE_ELEMENTS} elements",
+}
 
 
 class WarmInstance:
-    """A live instance: its Store and the ``handle`` and ``describe`` exports."""
+    """A live instance: its Store, the ``handle`` and ``describe`` exports and its timer."""
 
-    def __init__(self, store: wasmtime.Store, handle: Func, describe: Func | None) -> None:
+    def __init__(
+        self, store: wasmtime.Store, handle: Func, describe: Func | None, timer: Timer
+    ) -> None:
         self.store = store
         self.handle = handle
         self.describe = describe
+        self._timer = timer
+
+    def call(self, deadline: Deadline) -> CurrentCall:
+        """The :class:`CurrentCall` of a call on this instance ending at ``deadline``."""
+        return CurrentCall(deadline, self._timer)
 
     def close(self) -> None:
         """Release the Store (and the instance's memory)."""
         self.store.close()
+
+
+def _refusal(exc: wasmtime.WasmtimeError) -> wasmtime.WasmtimeError:
+    text = str(exc)
+    for marker, rule in _RULES.items():
+        if marker in text:
+            return wasmtime.WasmtimeError(f"refused: {rule}")
+    return exc
 
 
 class InstancePool:
@@ -34,48 +81,66 @@ class InstancePool:
 
     def __init__(
         self,
-        engine: wasmtime.Engine,
+        engine: SandboxEngine,
         component: Component,
         linker: Linker,
         *,
+        calls: CallScope,
         memory_bytes: int,
         logs: LogBuffer,
     ) -> None:
         self._engine = engine
         self._component = component
         self._linker = linker
-        self._memory_bytes = memory_bytes
+        self._calls = calls
+        self._memory_bytes = max(0, memory_bytes - TABLE_BYTES)
         self._logs = logs
         self._idle: list[WarmInstance] = []
         self._lock = threading.Lock()
         self._closed = False
 
-    def _create(self) -> WarmInstance:
-        store = wasmtime.Store(self._engine)
+    def _store(self, deadline: Deadline) -> wasmtime.Store:
+        store = wasmtime.Store(self._engine.engine)
         wasi = wasmtime.WasiConfig()  # empty: no env, args, preopened dirs or sockets
         wasi.stdout_custom = self._logs.capture("stdout")
         wasi.stderr_custom = self._logs.capture("stderr")
         store.set_wasi(wasi)
-        store.set_limits(memory_size=self._memory_bytes, instances=64, tables=64, memories=16)
-        store.set_epoch_deadline(1_000_000)  # generous for start-up; each call sets its own
+        store.set_limits(
+            memory_size=self._memory_bytes,
+            table_elements=MAX_TABLE_ELEMENTS,
+            instances=MAX_CORE_INSTANCES,
+            tables=MAX_TABLES,
+            memories=MAX_MEMORIES,
+        )
+        store.set_epoch_deadline(self._engine.ticks(deadline.remaining()))
+        return store
+
+    def _create(self, deadline: Deadline) -> WarmInstance:
+        store = self._store(deadline)
         try:
-            instance = self._linker.instantiate(store, self._component)
+            timer = self._engine.timers.instantiate(store)
+            with self._calls.running(CurrentCall(deadline, timer)):
+                instance = self._linker.instantiate(store, self._component)
             handle = instance.get_func(store, "handle")
             if handle is None:
                 raise wasmtime.WasmtimeError("the component exports no 'handle' function")
+        except wasmtime.WasmtimeError as exc:
+            store.close()
+            raise _refusal(exc) from None
         except BaseException:
             store.close()
             raise
-        return WarmInstance(store, handle, instance.get_func(store, "describe"))
+        return WarmInstance(store, handle, instance.get_func(store, "describe"), timer)
 
-    def take(self) -> WarmInstance:
-        """An idle instance, or a new one (blocking: call on a call thread)."""
+    def take(self, deadline: Deadline) -> WarmInstance:
+        """An idle instance, or a new one instantiated before ``deadline`` (blocking: call on a
+        call thread, inside ``SandboxEngine.running`` so the epoch advances)."""
         with self._lock:
             if self._closed:
                 raise wasmtime.WasmtimeError("the plugin is unloaded")
             if self._idle:
                 return self._idle.pop()
-        return self._create()
+        return self._create(deadline)
 
     def give(self, instance: WarmInstance) -> None:
         """Return a healthy instance for reuse."""
@@ -84,11 +149,6 @@ class InstancePool:
                 self._idle.append(instance)
                 return
         instance.close()
-
-    def warm(self, count: int) -> None:
-        """Pre-create up to ``count`` idle instances (blocking)."""
-        for _ in range(count):
-            self.give(self._create())
 
     def close(self) -> None:
         """Close idle instances; instances in use are closed when given back."""

@@ -3,21 +3,28 @@ while the gateway keeps serving; repeated traps disable the plugin and leave an 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
+from support.gateway import gateway_factory
 from support.identity import admin_headers
+from support.server import serving
 
 from kernel.app import create_app
 
 from .conftest import Install
 
 BASE = "/api-internal/v1/plugins/hostile"
+HOSTILE_TIMEOUT = 0.5
+"""``limits.timeout_ms`` of tests/plugins/hostile/plugin.toml."""
 
 
 Served = tuple[Litestar, httpx.AsyncClient, dict[str, str]]
@@ -110,3 +117,88 @@ async def test_loop_and_memory_bomb_are_contained_then_the_plugin_is_disabled(
             )
             assert [row[0] for row in rows] == ["failure"]
         assert (await client.get("/api-internal/v1/plugins/hello/hello", headers=admin)).is_success
+
+
+async def _auto_disable_reasons(app: Litestar) -> list[str]:
+    async with app.state.kernel.stores.db.session() as session:
+        rows = await session.execute(
+            text("SELECT details FROM audit_events WHERE action = 'wasm_plugin.auto_disable'")
+        )
+        return [str(row[0]) for row in rows]
+
+
+async def test_an_hour_long_sleep_ends_at_the_deadline_and_counts_towards_auto_disable(
+    gateway: Any,
+) -> None:
+    async with gateway() as (app, client, admin):
+        started = time.monotonic()
+        slept = await client.get(f"{BASE}/sleep", headers=admin)
+        took = time.monotonic() - started
+        assert slept.json()["error"]["code"] == "plugin_timeout"
+        assert HOSTILE_TIMEOUT <= took < HOSTILE_TIMEOUT + 0.3, took
+        nap = (await client.get(f"{BASE}/nap", headers=admin)).json()
+        assert 0.05 <= nap["slept"] < HOSTILE_TIMEOUT  # sleeping within the deadline works
+        for _ in range(3):
+            assert (await client.get(f"{BASE}/sleep", headers=admin)).status_code == 502
+        assert (await client.get(f"{BASE}/ok", headers=admin)).status_code == 404
+        reasons = await _auto_disable_reasons(app)
+        assert len(reasons) == 1
+        assert "timeout" in reasons[0]
+
+
+def _limits(env: dict[str, str], plugin: str, **limits: int) -> None:
+    """Rewrite ``[limits]`` values of an installed plugin's manifest."""
+    manifest = Path(env["ENCLAVA_WASM_PLUGINS_DIRECTORY"]) / plugin / "plugin.toml"
+    lines = manifest.read_text().splitlines()
+    for key, value in limits.items():
+        lines = [f"{key} = {value}" if line.startswith(f"{key} =") else line for line in lines]
+    manifest.write_text("\n".join(lines) + "\n")
+
+
+async def test_four_sleeping_calls_starve_neither_another_plugin_nor_the_chat_filters(
+    make_settings: Any, sqlite_url: str, install: Install
+) -> None:
+    env = install(
+        "hostile",
+        "hello",
+        "pii_redactor",
+        ENCLAVA_WASM_PLUGINS_AUTO_ENABLE="hostile,hello,pii_redactor",
+    )
+    _limits(env, "hostile", timeout_ms=3000, instances=4)
+    async with gateway_factory(make_settings, sqlite_url)(**env) as gw:
+        headers = {"Authorization": f"Bearer {gw.key}"}
+        async with httpx.AsyncClient(base_url=gw.base_url, headers=headers, timeout=10) as client:
+            sleeping = [asyncio.create_task(client.get("/plugins/hostile/sleep")) for _ in range(4)]
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            assert (await client.get("/plugins/hello/hello")).is_success
+            answer = await gw.client().chat.completions.create(  # hostile's filter runs too
+                model="gpt-oss-120b",
+                messages=[{"role": "user", "content": "mail jane@example.com"}],
+            )
+            assert time.monotonic() - started < 1.5
+            assert not any(call.done() for call in sleeping)
+            assert "[EMAIL]" in (answer.choices[0].message.content or "")
+            answers = await asyncio.gather(*sleeping)
+        assert {a.json()["error"]["code"] for a in answers} == {"plugin_timeout"}
+
+
+async def test_the_server_stops_within_two_seconds_with_guests_asleep(
+    make_settings: Any, sqlite_url: str, install: Install
+) -> None:
+    env = install("hostile", ENCLAVA_WASM_PLUGINS_AUTO_ENABLE="hostile")
+    _limits(env, "hostile", instances=4)  # four threads, every one asleep
+    app: Litestar = create_app(make_settings(sqlite_url, **env))
+    async with httpx.AsyncClient(timeout=10) as client:
+        async with serving(app) as base:
+            client.base_url = httpx.URL(base)
+            admin = await admin_headers(app, client)
+            sleeping = [
+                asyncio.create_task(client.get(f"{BASE}/sleep", headers=admin)) for _ in range(4)
+            ]
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+        took = time.monotonic() - started  # uvicorn drained the requests, then the lifespan
+        answers = await asyncio.gather(*sleeping)
+    assert took < 2.0
+    assert [a.json()["error"]["code"] for a in answers] == ["plugin_timeout"] * 4

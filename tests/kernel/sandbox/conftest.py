@@ -13,9 +13,10 @@ import pytest
 
 from kernel.http import HttpClients
 from kernel.sandbox import Manifest, SandboxedPlugin, SandboxEngine
-from kernel.sandbox.imports import HostContext
+from kernel.sandbox.imports import HostContext, LlmChat
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.outbound import HttpFetcher
+from kernel.storage.kv import KV
 from kernel.storage.kv_memory import MemoryKV
 
 Load = Callable[..., SandboxedPlugin]
@@ -30,12 +31,19 @@ def engine(tmp_path: Path) -> Iterator[SandboxEngine]:
 
 @pytest.fixture
 async def load(engine: SandboxEngine) -> AsyncIterator[Load]:
-    """``load(wasm, values=config, **manifest_fields)``: a plugin backed by a memory KV."""
+    """``load(wasm, values=config, kv=store, llm=chat, **manifest_fields)``: a plugin backed by
+    a memory KV unless ``kv`` is given."""
     loaded: list[SandboxedPlugin] = []
     http = HttpClients()
-    kv = MemoryKV()
+    memory = MemoryKV()
 
-    def build(wasm: bytes, values: dict[str, Any] | None = None, **fields: Any) -> SandboxedPlugin:
+    def build(
+        wasm: bytes,
+        values: dict[str, Any] | None = None,
+        kv: KV | None = None,
+        llm: LlmChat | None = None,
+        **fields: Any,
+    ) -> SandboxedPlugin:
         manifest = msgspec.convert(
             {"name": "fixture", "version": "1.0.0", "abi": "0.1.0", **fields}, Manifest
         )
@@ -44,7 +52,7 @@ async def load(engine: SandboxEngine) -> AsyncIterator[Load]:
         context = HostContext(
             manifest,
             loop=asyncio.get_running_loop(),
-            kv=kv,
+            kv=kv or memory,
             fetcher=HttpFetcher(
                 http,
                 manifest.permissions.http,
@@ -53,6 +61,7 @@ async def load(engine: SandboxEngine) -> AsyncIterator[Load]:
             ),
             config=lambda: values or {},
             logs=LogBuffer(limits.log_lines),
+            llm=llm,
         )
         plugin = SandboxedPlugin(engine, manifest, component, context)
         loaded.append(plugin)

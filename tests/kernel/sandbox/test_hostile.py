@@ -8,15 +8,27 @@ import pytest
 from support.wat_components import component
 
 from kernel.sandbox import CallFailed, SandboxedPlugin
+from kernel.sandbox.pool import TABLE_BYTES
 
 from .conftest import Load
 
 ECHO = "(call $ret (i32.const 0) (local.get $req) (local.get $req_len))"
 LOOP = "(loop $forever (br $forever)) (i32.const 0)"
 MEMORY_BOMB = """
-  (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+  (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+  (call $log (i32.const 256) (i32.const 4) (i32.const 1024)
+             (call $itoa (memory.size) (i32.const 1024)))
   unreachable
 """
+TWO_MEMORY_BOMB = """
+  (loop $grow (br_if $grow (i32.ne (memory.grow $main (i32.const 1)) (i32.const -1))))
+  (loop $more (br_if $more (i32.ne (memory.grow $extra (i32.const 1)) (i32.const -1))))
+  (call $log (i32.const 256) (i32.const 4) (i32.const 1024) (call $itoa
+    (i32.add (memory.size $main) (memory.size $extra)) (i32.const 1024)))
+  unreachable
+"""
+PAGE = 65_536
+MIB = 1024 * 1024
 HUGE = """
   (drop (memory.grow (i32.const 64)))
   (call $ret (i32.const 0) (i32.const 65536) (i32.const 4000000))
@@ -48,10 +60,26 @@ async def test_infinite_loop_hits_the_deadline_and_the_instance_is_replaced(load
     assert looping.metrics.snapshot().traps == 2
 
 
+def _pages_logged(plugin: SandboxedPlugin) -> int:
+    return int(plugin.logs.lines()[-1].message)
+
+
 async def test_memory_bomb_is_capped(load: Load) -> None:
-    bomb = load(component(MEMORY_BOMB), limits={"memory_mb": 16})
+    bomb = load(component(MEMORY_BOMB, imports=["log"], data=["info"]), limits={"memory_mb": 16})
     failure = await _fails(bomb, "trap")
     assert "unreachable" in failure.message
+    peak = _pages_logged(bomb) * PAGE  # measured by the guest once growing failed, then it trapped
+    assert 16 * MIB - TABLE_BYTES <= peak <= 16 * MIB
+
+
+async def test_a_second_memory_is_refused_so_the_cap_holds_in_total(load: Load) -> None:
+    wasm = component(TWO_MEMORY_BOMB, imports=["log"], data=["info"], memories=2)
+    bomb = load(wasm, limits={"memory_mb": 16})
+    with pytest.raises(Exception, match="a plugin may have 1 linear memory"):
+        await bomb.warm()
+    failure = await _fails(bomb, "trap")
+    assert failure.message.startswith("cannot instantiate: refused: a plugin may have 1 linear")
+    assert not bomb.logs.lines()  # it never ran
 
 
 async def test_huge_response_is_refused(load: Load) -> None:

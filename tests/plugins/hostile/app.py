@@ -2,6 +2,7 @@
 
 import os
 import socket
+import time
 from typing import Any
 
 from enclava_sdk import (
@@ -72,6 +73,17 @@ class Hostile(BasePlugin):
     def loop(self, request: Request) -> dict[str, Any]:
         while True:
             pass
+
+    @endpoint("GET", "/sleep")
+    def sleep(self, request: Request) -> dict[str, Any]:
+        time.sleep(3600)
+        return {"slept": True}
+
+    @endpoint("GET", "/nap")
+    def nap(self, request: Request) -> dict[str, Any]:
+        started = time.monotonic()
+        time.sleep(0.05)
+        return {"slept": round(time.monotonic() - started, 3)}
 
     @endpoint("GET", "/bomb")
     def bomb(self, request: Request) -> dict[str, Any]:

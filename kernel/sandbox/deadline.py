@@ -1,0 +1,99 @@
+"""The deadline of one guest call, as host functions on the call's thread see it.
+
+Epoch interruption stops running WebAssembly, not a thread blocked in the host, so every host
+wait the guest can cause (a clock it sleeps on, a KV, HTTP or LLM call) asks the current call
+for its remaining time and waits no longer; once none is left the host function traps the guest
+with :class:`DeadlineExceeded`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import wasmtime
+
+__all__ = ["CallScope", "CurrentCall", "Deadline", "DeadlineExceeded", "Timer"]
+
+
+class DeadlineExceeded(wasmtime.WasmtimeError):
+    """Raised inside a host function when the call has no time left: the guest traps."""
+
+    def __init__(self, what: str = "the call") -> None:
+        super().__init__(f"deadline exceeded: {what} ran past limits.timeout_ms")
+
+
+class Deadline:
+    """The instant by which one call must end: ``seconds`` after the guest starts running
+    (:meth:`start`); ``abandoned`` once nobody waits for the answer any more."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = math.inf
+        self.abandoned = False
+
+    def start(self) -> Deadline:
+        """The call starts now: it must end within ``seconds``."""
+        self.at = time.monotonic() + self.seconds
+        return self
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed; infinite before the start)."""
+        return self.at - time.monotonic()
+
+
+class Timer(Protocol):
+    """Makes a WASI pollable that becomes ready after ``nanoseconds`` (see :mod:`clocks`)."""
+
+    def __call__(self, store: Any, nanoseconds: int) -> object: ...
+
+
+class CurrentCall:
+    """The call running on this thread: its deadline and its instance's timer."""
+
+    def __init__(self, deadline: Deadline, timer: Timer) -> None:
+        self.deadline = deadline
+        self.timer = timer
+        self.cut_short = False
+        """A sleep was cut to end at the deadline: the guest's answer, if any, came too late."""
+
+    def budget(self, seconds: float, what: str) -> float:
+        """``seconds``, or less if the deadline comes first; DeadlineExceeded when it passed."""
+        left = self.deadline.remaining()
+        if left <= 0:
+            raise DeadlineExceeded(what)
+        return min(seconds, left)
+
+    def sleep(self, store: Any, nanoseconds: int) -> object:
+        """A pollable ready after ``nanoseconds`` or at the deadline, whichever comes first."""
+        left = int(self.budget(nanoseconds / 1e9, "a sleep") * 1e9)
+        if nanoseconds > left:
+            self.cut_short = True
+        return self.timer(store, max(0, min(nanoseconds, left)))
+
+
+class CallScope:
+    """Per plugin: which call, if any, runs on each thread (a thread runs one at a time)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def running(self, call: CurrentCall) -> Iterator[CurrentCall]:
+        """Make ``call`` the current call of this thread while the guest runs."""
+        self._local.call = call
+        try:
+            yield call
+        finally:
+            self._local.call = None
+
+    def current(self) -> CurrentCall:
+        """The call on this thread; DeadlineExceeded outside a call (nothing may wait then)."""
+        call: CurrentCall | None = getattr(self._local, "call", None)
+        if call is None:
+            raise DeadlineExceeded("a host call outside any guest call")
+        return call

@@ -1,0 +1,102 @@
+"""Each plugin's own call threads, and how the event loop awaits them within the deadline.
+
+A plugin runs its calls on ``limits.instances`` threads of its own, plus as many again for its
+chat filter (when it declares one), so a plugin whose calls hang can take neither another
+plugin's threads nor the chat path's. A call waits for one of its plugin's threads at most
+``limits.timeout_ms`` (then it fails ``busy`` without having run, which is no trap); once it
+runs, the guest gets the whole ``timeout_ms`` and is ended by that deadline inside the sandbox,
+and the event loop stops waiting at the deadline plus a small grace whatever happens. A caller
+therefore has its answer within twice ``timeout_ms`` (plus grace) at worst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from kernel.sandbox.deadline import Deadline
+from kernel.sandbox.failures import CallFailed
+from kernel.sandbox.lanes import CallLane
+
+__all__ = ["FILTER_KINDS", "GRACE_SECONDS", "PluginSlots"]
+
+T = TypeVar("T")
+FILTER_KINDS = frozenset({"filter-request", "filter-response"})
+GRACE_SECONDS = 0.25
+"""How long past the deadline the event loop waits for a running call's own trap."""
+
+
+def _copy(waiter: asyncio.Future[Any], job: Future[Any]) -> None:
+    if waiter.done():
+        return
+    if job.cancelled():
+        waiter.cancel()
+        return
+    exc = job.exception()
+    if exc is None:
+        waiter.set_result(job.result())
+    else:
+        waiter.set_exception(exc)
+
+
+def _settle(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], job: Future[Any]) -> None:
+    try:
+        loop.call_soon_threadsafe(_copy, waiter, job)
+    except RuntimeError:  # the loop is closed: nobody waits for this call any more
+        return
+
+
+class PluginSlots:
+    """The call threads of plugin ``name``: ``size`` for calls, ``size`` more for filters."""
+
+    def __init__(self, name: str, size: int, *, filters: bool) -> None:
+        self._name = name
+        self._calls = CallLane(f"wasm-{name}", size)
+        self._filters = CallLane(f"wasm-{name}-filter", size) if filters else self._calls
+        self._waiting: set[asyncio.Future[Any]] = set()
+
+    async def run(self, kind: str, deadline: Deadline, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the lane for ``kind``; ``fn`` starts ``deadline`` when it runs."""
+        lane = self._filters if kind in FILTER_KINDS else self._calls
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        try:
+            job = lane.submit(fn, *args)
+        except RuntimeError:
+            raise CallFailed(self._name, "error", "the plugin is unloaded") from None
+        job.add_done_callback(functools.partial(_settle, loop, waiter))
+        self._waiting.add(waiter)
+        try:
+            return await self._outcome(waiter, job, deadline, lane.size)
+        finally:
+            self._waiting.discard(waiter)
+            waiter.cancel()  # when the caller went away: the late answer is dropped unread
+
+    async def _outcome(
+        self, waiter: asyncio.Future[T], job: Future[T], deadline: Deadline, threads: int
+    ) -> T:
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), deadline.seconds + GRACE_SECONDS)
+        except TimeoutError:
+            if job.cancel():
+                raise CallFailed(
+                    self._name, "busy", f"all {threads} of its call threads stayed busy"
+                ) from None
+        left = min(deadline.remaining(), deadline.seconds)
+        try:
+            return await asyncio.wait_for(waiter, max(0.0, left) + GRACE_SECONDS)
+        except TimeoutError:
+            deadline.abandoned = True
+            raise CallFailed(self._name, "timeout", "the call overran its deadline") from None
+
+    def close(self) -> None:
+        """Fail every waiting call at once and stop the threads (on the event loop's thread;
+        a thread still inside a guest ends by its deadline, and cannot hold the process)."""
+        for waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_exception(CallFailed(self._name, "error", "the plugin was unloaded"))
+        self._calls.shutdown(wait=False)
+        self._filters.shutdown(wait=False)
