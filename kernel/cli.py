@@ -106,6 +106,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         proxy_headers=bool(server.forwarded_allow_ips),
         forwarded_allow_ips=server.forwarded_allow_ips or None,
         lifespan="on",
+        timeout_graceful_shutdown=server.shutdown_grace_seconds,
     )
     return EXIT_OK
 

@@ -53,6 +53,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "info"
+    shutdown_grace_seconds: float = 10.0
+    """How long a stop (SIGTERM) waits for requests in flight before cutting them."""
     forwarded_allow_ips: str = ""
     """Proxies whose ``X-Forwarded-For`` is believed (comma-separated IPs/CIDRs, ``*`` for any);
     empty: none, the client IP is the TCP peer — so a local process cannot pose as another IP."""
@@ -62,6 +64,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("port must be between 0 and 65535")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if not 0 < self.shutdown_grace_seconds <= 600:
+            raise ValueError("shutdown_grace_seconds must be between 0 and 600")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
         if self.log_level not in {"critical", "error", "warning", "info", "debug"}:
