@@ -53,7 +53,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "info"
-    shutdown_grace_seconds: float = 10.0
+    shutdown_grace_seconds: int = 10
     """How long a stop (SIGTERM) waits for requests in flight before cutting them."""
     forwarded_allow_ips: str = ""
     """Proxies whose ``X-Forwarded-For`` is believed (comma-separated IPs/CIDRs, ``*`` for any);

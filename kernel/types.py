@@ -300,8 +300,9 @@ class AttestationStatus(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
-ResponsePolicy = Literal["off", "async", "strict"]
-"""Per-response verification: none; verified right after the client got it; or before release."""
+ResponsePolicy = Literal["off", "async", "strict_trailer", "strict"]
+"""Per-response verification: none; verified right after the client got it; a stream's content
+flows but its ``[DONE]`` waits for verification; or nothing is released before it."""
 
 
 class ResponseEvidence(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,7 +37,7 @@ api_keys = Table(
     Column("allowed_ips", JSON, nullable=False),
     Column("allowed_chatbots", JSON, nullable=False),
     Column("required_region", String(16), nullable=True),
-    Column("response_verification", String(8), nullable=True),
+    Column("response_verification", String(16), nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("is_active", Boolean, nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),

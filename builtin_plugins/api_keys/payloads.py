@@ -29,7 +29,7 @@ Items = Annotated[list[Item], msgspec.Meta(max_length=MAX_LIST_ITEMS)]
 PerMinute = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,16}$")]
 """A provider region such as ``eu``: 1 to 16 lowercase letters, digits or hyphens."""
-KeyVerification = Literal["async", "strict"]
+KeyVerification = Literal["async", "strict_trailer", "strict"]
 """A key may only tighten per-response verification (``off`` is the deployment's call)."""
 
 
@@ -37,8 +37,9 @@ class CreateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     """``POST /api-keys``: scopes default to every public scope; empty lists allow everything.
 
     ``required_region`` keeps the key's prompts on providers in that region (None: any region).
-    ``response_verification`` (``async``/``strict``) verifies the key's answers at least that
-    strictly, whatever the deployment's policy (None: the deployment's policy).
+    ``response_verification`` (``async``/``strict_trailer``/``strict``) verifies the key's
+    answers at least that strictly, whatever the deployment's policy (None: the deployment's
+    policy).
     """
 
     name: Name

@@ -36,7 +36,8 @@ def require_chatbot_allowed(principal: Principal | None, chatbot_id: str) -> Non
 
 
 def key_response_verification(principal: Principal | None) -> str | None:
-    """The per-response verification the key requires at least (``async``/``strict``), or None."""
+    """The per-response verification the key requires at least (``async``,
+    ``strict_trailer``, ``strict``), or None."""
     if principal is None or principal.kind != "api_key":
         return None
     policy: str | None = principal.attributes.get("response_verification")

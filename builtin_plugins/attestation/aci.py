@@ -16,9 +16,9 @@ from typing import Any
 
 import msgspec
 
+from builtin_plugins.attestation import aci_crypto
 from builtin_plugins.attestation.quotes import QuoteVerifier, VerifiedQuote
 from builtin_plugins.attestation.verdicts import AttestationRejected
-from builtin_plugins.simulators import aci_crypto
 
 __all__ = ["AciAttestation", "verify_aci_report", "verify_receipt"]
 
@@ -63,10 +63,7 @@ async def verify_aci_report(
     if report.attestation.tee_type != "tdx":
         raise AttestationRejected(f"unsupported tee_type {report.attestation.tee_type!r}")
     keyset = report.attestation.workload_keyset
-    try:
-        digest = aci_crypto.keyset_digest(keyset)
-    except TypeError as exc:
-        raise AttestationRejected(f"keyset cannot be canonicalized: {exc}") from None
+    digest = aci_crypto.keyset_digest(keyset)
     if digest != report.workload_keyset_digest:
         raise AttestationRejected("workload_keyset_digest is not the digest of the keyset")
     not_after = keyset.get("not_after")
@@ -77,7 +74,7 @@ async def verify_aci_report(
     except ValueError:
         raise AttestationRejected("the quote is not hex") from None
     quote = await quotes.verify(raw_quote)
-    if quote.report_data != aci_crypto.report_data_slot(digest, nonce):
+    if quote.report_data[:64] != aci_crypto.report_data_slot(digest, nonce):
         raise AttestationRejected("report_data does not bind the keyset and our nonce")
     return AciAttestation(
         keyset=keyset,
@@ -114,10 +111,7 @@ def verify_receipt(
         receipt = msgspec.json.decode(body, type=dict[str, Any])
     except msgspec.DecodeError as exc:
         raise AttestationRejected(f"malformed receipt: {exc}") from None
-    try:
-        aci_crypto.verify_receipt(receipt, keyset)
-    except aci_crypto.AciError as exc:
-        raise AttestationRejected(str(exc)) from None
+    aci_crypto.verify_signature(receipt, keyset)
     if _event_hash(receipt, "request.received") != aci_crypto.body_hash(request_body):
         raise AttestationRejected("the receipt's request hash does not match the bytes sent")
     returned = _event_hash(receipt, "response.returned")

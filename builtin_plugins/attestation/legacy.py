@@ -9,7 +9,13 @@ its report data is the address (20 bytes, zero-padded to 32) followed by our non
 
 :func:`verify_signature` checks ``GET /v1/signature/{chat_id}``: the signed text must be
 ``sha256(request bytes):sha256(response bytes)`` as WE computed them, and the signature must
-recover to the attested address (the ``signing_address`` it names is not trusted).
+recover to the attested address (the ``signing_address`` it names is not trusted). The answer's
+aci/1 ``receipt`` (private-ai-gateway ``receipt_by_chat_id``) must record the same request and
+response hashes and a verified TEE upstream (``upstream.verified``, spec §5.3): no receipt, or
+an unverified upstream, is a rejection. In this scheme the receipt's Ed25519 key is not attested
+(only the aci/1 scheme attests it), so the receipt counts as the attested gateway's word, tied to
+this exchange by its hashes; the gateway refusing unattested upstreams
+(``provider.aci_verified``, sent on every request) is the enforcement.
 """
 
 from __future__ import annotations
@@ -19,17 +25,21 @@ from typing import Any
 
 import msgspec
 
-from builtin_plugins.attestation.quotes import QuoteVerifier, VerifiedQuote
-from builtin_plugins.attestation.verdicts import AttestationRejected
-from builtin_plugins.simulators.eip191 import (
-    SignatureError,
-    keccak256,
+from builtin_plugins.attestation.ethereum import (
+    address_of_public_key,
     legacy_report_data,
     recover_personal,
-    to_checksum_address,
 )
+from builtin_plugins.attestation.quotes import QuoteVerifier, VerifiedQuote
+from builtin_plugins.attestation.verdicts import AttestationRejected
 
-__all__ = ["LegacyAttestation", "signature_text", "verify_legacy_report", "verify_signature"]
+__all__ = [
+    "LegacyAttestation",
+    "signature_text",
+    "verify_legacy_receipt",
+    "verify_legacy_report",
+    "verify_signature",
+]
 
 
 class _Report(msgspec.Struct):
@@ -49,6 +59,7 @@ class _Signature(msgspec.Struct):
     text: str
     signature: str
     signing_algo: str = "ecdsa"
+    receipt: dict[str, Any] | None = None
 
 
 class LegacyAttestation(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,10 +82,7 @@ def _hex(value: str, what: str) -> bytes:
 def _address_of(report: _Report) -> str:
     if report.signing_algo.lower() != "ecdsa":
         raise AttestationRejected(f"unsupported signing algorithm {report.signing_algo!r}")
-    public_key = _hex(report.signing_public_key, "signing_public_key")
-    if len(public_key) != 65 or public_key[0] != 0x04:
-        raise AttestationRejected("signing_public_key is not an uncompressed secp256k1 key")
-    derived = to_checksum_address(keccak256(public_key[1:])[-20:])
+    derived = address_of_public_key(_hex(report.signing_public_key, "signing_public_key"))
     if derived.lower() != report.signing_address.lower():
         raise AttestationRejected("signing_public_key does not match signing_address")
     return derived
@@ -100,10 +108,7 @@ async def verify_legacy_report(
         raise AttestationRejected(f"malformed attestation report: {exc}") from None
     address = _address_of(report)
     quote = await quotes.verify(_hex(report.intel_quote, "intel_quote"))
-    try:
-        expected = legacy_report_data(address, nonce)
-    except SignatureError as exc:
-        raise AttestationRejected(str(exc)) from None
+    expected = legacy_report_data(address, nonce)
     if quote.report_data[:32] != expected[:32]:
         raise AttestationRejected("report_data does not bind the signing address")
     if quote.report_data[32:64] != expected[32:]:
@@ -137,9 +142,33 @@ def verify_signature(
     texts = {signature_text(request_body, r) for r in response_bodies}
     if signed.text not in texts:
         raise AttestationRejected("the signed hashes do not match the bytes sent and received")
-    try:
-        signer = recover_personal(signed.text, signed.signature)
-    except SignatureError as exc:
-        raise AttestationRejected(f"response signature unusable: {exc}") from None
+    signer = recover_personal(signed.text, signed.signature)
     if signer.lower() != address.lower():
         raise AttestationRejected("the response was not signed by the attested key")
+
+
+def _event(receipt: dict[str, Any], event_type: str) -> dict[str, Any]:
+    for event in receipt.get("event_log") or []:
+        if isinstance(event, dict) and event.get("type") == event_type:
+            return event
+    return {}
+
+
+def verify_legacy_receipt(body: bytes) -> None:
+    """Raise AttestationRejected unless the signature answer ``body`` (already checked by
+    :func:`verify_signature`) carries a receipt of the same exchange with a verified upstream."""
+    try:
+        signed = msgspec.json.decode(body, type=_Signature)
+    except msgspec.DecodeError as exc:
+        raise AttestationRejected(f"malformed signature answer: {exc}") from None
+    receipt, text = signed.receipt, signed.text
+    if receipt is None:
+        raise AttestationRejected("the signature answer carries no receipt")
+    hashes = tuple(
+        str(_event(receipt, kind).get("body_hash", "")).removeprefix("sha256:")
+        for kind in ("request.received", "response.returned")
+    )
+    if ":".join(hashes) != text:
+        raise AttestationRejected("the receipt records other bytes than the signature")
+    if _event(receipt, "upstream.verified").get("result") != "verified":
+        raise AttestationRejected("the receipt does not show a verified TEE upstream")

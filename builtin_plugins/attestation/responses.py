@@ -2,7 +2,8 @@
 attested key.
 
 Legacy: ``GET {url}/signature/{chat_id}?model&signing_algo=ecdsa``, checked by
-:func:`.legacy.verify_signature` against the verdict's signing address. aci/1:
+:func:`.legacy.verify_signature` against the verdict's signing address, its receipt showing a
+verified upstream (:func:`.legacy.verify_legacy_receipt`). aci/1:
 ``GET {url}/aci/receipts/{receipt id or chat id}``, checked by :func:`.aci.verify_receipt`
 against the verdict's keyset. The chat id is read from the answer itself; a stream's bytes are
 accepted with or without its final ``data: [DONE]`` frame (the provider signs them with it).
@@ -14,7 +15,7 @@ import msgspec
 
 from builtin_plugins.attestation.aci import verify_receipt
 from builtin_plugins.attestation.attester import Target
-from builtin_plugins.attestation.legacy import verify_signature
+from builtin_plugins.attestation.legacy import verify_legacy_receipt, verify_signature
 from builtin_plugins.attestation.upstream import EvidenceClient
 from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
 from kernel.types import ResponseEvidence
@@ -90,3 +91,4 @@ class ResponseChecker:
             response_bodies=bodies,
             address=verdict.signing_address,
         )
+        verify_legacy_receipt(body)

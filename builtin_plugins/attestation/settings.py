@@ -33,7 +33,9 @@ class AttestationSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
 
     ``redpill_scheme``: ``legacy`` (per-model report, EIP-191 response signatures) or ``aci``
     (aci/1 gateway keyset, Ed25519 receipts). ``response_policy``: per-response verification
-    ``off``, ``async`` (right after the client got it) or ``strict`` (before release).
+    ``off``, ``async`` (right after the client got it), ``strict_trailer`` (a stream's content
+    flows, its ``[DONE]`` waits for verification) or ``strict`` (nothing before verification:
+    streams are held to their end).
     A valid attestation is renewed after ``ttl_seconds``; failed or pending ones are retried
     every ``retry_seconds``. ``pccs_url`` serves Intel DCAP collateral (cached until its
     ``nextUpdate``); ``accepted_tcb_statuses`` is the TCB policy (strict: ``UpToDate`` only).
@@ -45,7 +47,7 @@ class AttestationSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     """
 
     redpill_scheme: Literal["legacy", "aci"] = "legacy"
-    response_policy: Literal["off", "async", "strict"] = "async"
+    response_policy: Literal["off", "async", "strict_trailer", "strict"] = "async"
     ttl_seconds: float = 3600.0
     retry_seconds: float = 10.0
     timeout_seconds: float = 10.0

@@ -19,7 +19,8 @@ from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEviden
 
 __all__ = ["PROXY_LABEL", "PrivatemodeVerifier", "RedPillVerifier"]
 
-_STRICTNESS = {"off": 0, "async": 1, "strict": 2}
+_ORDER: tuple[ResponsePolicy, ...] = ("off", "async", "strict_trailer", "strict")
+"""Least to most strict; a key's policy counts only when it is later in this order."""
 
 PROXY_LABEL = "privatemode-proxy"
 
@@ -40,9 +41,9 @@ class RedPillVerifier:
         """The stricter of the deployment's policy and the API key's (a key only tightens)."""
         deployment = self._service.settings().response_policy
         key = key_response_verification(principal)
-        if key is None or _STRICTNESS[key] <= _STRICTNESS[deployment]:
+        if key not in _ORDER or _ORDER.index(key) <= _ORDER.index(deployment):
             return deployment
-        return "strict" if key == "strict" else "async"
+        return _ORDER[_ORDER.index(key)]
 
     async def verify_response(self, evidence: ResponseEvidence) -> AttestationStatus:
         """Signature (legacy) or receipt (aci/1) of the answer; never raises."""

@@ -3,12 +3,16 @@
 ``complete`` answers non-streamed calls (chat and embeddings, also for plugins and chatbots that
 call the gateway in-process); ``stream`` returns the SSE events of a streamed chat. Both record
 the route, usage, timings and outcome on the exchange and finish its admission exactly once.
+Under response policy ``strict`` nothing unverified is released: a stream is read to its end and
+verified before its first frame goes out (a failure is an ordinary HTTP error, zero frames);
+``strict_trailer`` lets the content flow and withholds only ``[DONE]``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import msgspec
 
@@ -107,7 +111,7 @@ class Pipeline:
         self, route: Route, exchange: Exchange, call: UpstreamCall, body: bytes
     ) -> str:
         policy: ResponsePolicy = self._verification.policy(route, exchange)
-        if policy == "strict":
+        if policy in ("strict", "strict_trailer"):
             verdict = await self._verification.verify(route, exchange, call, body)
             if not verdict.valid:
                 raise self._verification.failure(route, verdict)
@@ -142,10 +146,59 @@ class Pipeline:
         self._routed(exchange, route)
         exchange.status = 200
         policy = self._verification.policy(route, exchange)
+        if policy == "strict":
+            frames = await self._hold(admission, route, call, upstream, first, keep_usage)
+            headers = self._headers(route, exchange, "verified")
+            return StreamStart(events=self._release(admission, frames), headers=headers)
         events = self._events(admission, route, call, upstream, first, keep_usage, policy)
         return StreamStart(
             events=events, headers=self._headers(route, exchange, self._label(route, policy))
         )
+
+    async def _hold(
+        self,
+        admission: Admission,
+        route: Route,
+        call: UpstreamCall,
+        upstream: AsyncIterator[bytes],
+        first: bytes,
+        keep_usage: bool,
+    ) -> list[bytes]:
+        """Policy ``strict``: every frame of the stream, verified; raises before any is sent."""
+        exchange = admission.exchange
+        capture = bytearray()
+        relay = relay_sse(first, upstream, exchange, keep_usage=keep_usage, capture=capture)
+        try:
+            async with aclosing(relay):
+                frames = [event async for event in relay]
+            if exchange.error_code is not None:
+                message = "The provider failed while streaming; nothing of the answer was sent."
+                raise UpstreamError(message, provider=route.provider.name)
+            verdict = await self._verification.verify(route, exchange, call, bytes(capture))
+            if not verdict.valid:
+                raise self._verification.failure(route, verdict)
+        except EnclavaError as exc:
+            exchange.error_code = None
+            admission.failed(exc)
+            await admission.finish()
+            raise
+        except BaseException:
+            exchange.error_code = exchange.error_code or "client_closed"
+            await admission.finish()
+            raise
+        exchange.first_token = time.monotonic()
+        return frames
+
+    @staticmethod
+    async def _release(admission: Admission, frames: list[bytes]) -> AsyncIterator[bytes]:
+        try:
+            for frame in frames:
+                yield frame
+        except BaseException:
+            admission.exchange.error_code = admission.exchange.error_code or "client_closed"
+            raise
+        finally:
+            await admission.finish()
 
     async def _open(
         self, exchange: Exchange, routes: list[Route], keep_usage: bool
@@ -189,7 +242,7 @@ class Pipeline:
             verdict = await self._verification.verify(route, exchange, call, raw)
             return None if verdict.valid else self._verification.failure(route, verdict)
 
-        strict = before_done if policy == "strict" else None
+        strict = before_done if policy == "strict_trailer" else None
         completed = False
         try:
             async for event in relay_sse(

@@ -3,14 +3,14 @@
 It captures the usage event (always requested upstream) into the exchange and drops it when the
 client did not ask for it, and ends the stream with an SSE error event if the provider fails
 after bytes went out: failover is impossible then, and duplicate content must not be sent.
-When the answer must be verified, every raw byte is kept; ``before_done`` (strict policy) runs
-before ``[DONE]`` is released and may replace it with an error event.
+When the answer must be verified, every raw byte is kept; ``before_done`` (``strict_trailer``
+policy) runs before ``[DONE]`` is released and may replace it with an error event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import msgspec
 
@@ -41,7 +41,7 @@ async def relay_sse(
     keep_usage: bool,
     capture: bytearray | None = None,
     before_done: BeforeDone | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield complete SSE events from ``first`` + ``upstream``; see the module docstring."""
     pending = first
     if capture is not None:

@@ -1,8 +1,9 @@
 """Per-response verification: did this answer come from the attested key?
 
 The verifier of the provider's kind decides the policy for the caller: ``off``; ``async``
-(verified right after the client got it, in a task); ``strict`` (the client gets the answer, or
-a stream's ``[DONE]``, only once verified). A verifier that raises counts as a failed
+(verified right after the client got it, in a task); ``strict_trailer`` (a stream's content
+flows, its ``[DONE]`` only once verified); ``strict`` (the client gets nothing of an answer,
+streamed or not, before it is verified). A verifier that raises counts as a failed
 verification. A failure opens the provider's circuit on every replica and is audited.
 """
 
@@ -34,6 +35,12 @@ class VerificationFailedError(UpstreamError):
     """The provider's answer could not be tied to its attested key; it was withheld."""
 
     default_code = "response_verification_failed"
+
+
+def _sent_body(call: UpstreamCall) -> bytes:
+    """The bytes the provider actually sent (it may add required options), else the call's."""
+    sent = call.evidence.get("sent_body")
+    return sent if isinstance(sent, bytes) else call.body
 
 
 class ResponseVerification:
@@ -69,7 +76,7 @@ class ResponseVerification:
             model=route.model,
             request_id=exchange.request_id,
             stream=call.stream,
-            request_body=call.body,
+            request_body=_sent_body(call),
             response_body=response,
             evidence=call.evidence,
         )

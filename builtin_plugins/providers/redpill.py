@@ -10,12 +10,16 @@ million tokens, exactly (Decimal). RedPill signs each exchange over the exact by
 non-streamed answer carries ``evidence`` for the attestation verifier: chat and receipt ids,
 both bodies and their SHA-256. Streams are relayed untouched; for every 2xx answer, streams
 included, ``call.evidence`` records ``receipt_id`` (``X-Receipt-Id``) and ``keyset_digest``
-(``X-ACI-Keyset-Digest``).
+(``X-ACI-Keyset-Digest``). Every request body asks for a verified TEE upstream
+(``"provider": {"aci_verified": true}``, private-ai-gateway spec §5.3) unless it already does,
+so RedPill refuses an unattested upstream before the prompt leaves it; the bytes actually sent
+are recorded as ``call.evidence["sent_body"]`` (the signatures cover them).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -153,6 +157,15 @@ class RedPillProvider(HttpProvider):
         ]
         return models
 
+    async def send(self, call: UpstreamCall) -> UpstreamResult:
+        """POST the body with ``aci_verified`` required."""
+        return await super().send(_verified_upstream(call))
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[bytes]:
+        """Stream the body with ``aci_verified`` required."""
+        async for chunk in super().stream(_verified_upstream(call)):
+            yield chunk
+
     def _note_headers(self, call: UpstreamCall, headers: CIMultiDictProxy[str]) -> None:
         """The receipt id and aci/1 keyset digest of the answer (streams included)."""
         for name, key in (("X-Receipt-Id", "receipt_id"), ("X-ACI-Keyset-Digest", "keyset_digest")):
@@ -176,6 +189,34 @@ class RedPillProvider(HttpProvider):
             "response_body": body,
         }
         return UpstreamResult(status=status, body=body, evidence=evidence)
+
+
+_ACI_VERIFIED = b'"provider":{"aci_verified":true},'
+
+
+def with_aci_verified(body: bytes) -> bytes:
+    """``body`` requiring a verified TEE upstream; unchanged bytes when it already does."""
+    try:
+        document = msgspec.json.decode(body, type=dict[str, Any])
+    except msgspec.DecodeError:
+        return body
+    provider = document.get("provider")
+    if provider is None and "provider" not in document:
+        if not document:
+            return b"{" + _ACI_VERIFIED[:-1] + b"}"
+        start = body.index(b"{") + 1
+        return body[:start] + _ACI_VERIFIED + body[start:]
+    if isinstance(provider, dict) and provider.get("aci_verified") is True:
+        return body
+    options = provider if isinstance(provider, dict) else {}
+    document["provider"] = {**options, "aci_verified": True}
+    return msgspec.json.encode(document)
+
+
+def _verified_upstream(call: UpstreamCall) -> UpstreamCall:
+    sent = msgspec.structs.replace(call, body=with_aci_verified(call.body))
+    call.evidence["sent_body"] = sent.body
+    return sent
 
 
 def _build(settings: RedPillSettings, api_key: str, http: HttpClients) -> HttpProvider:

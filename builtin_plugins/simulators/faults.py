@@ -65,8 +65,9 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ``tamper``: one byte changed after signing. ``fail_times`` N: only the first N targeted
     requests fail. ``longest``: every chat choice uses all the tokens the request allows
     (``max_tokens``, else a fixed long answer); ``overrun`` N: N tokens beyond that, ignoring
-    ``max_tokens`` (see :class:`~.content.AnswerLength`). ``paths``: path prefixes targeted;
-    empty means every path but ``/_sim/``.
+    ``max_tokens`` (see :class:`~.content.AnswerLength`). ``frame_interval_ms``: pause before
+    every stream frame after the first, like a model generating tokens (no fault by itself).
+    ``paths``: path prefixes targeted; empty means every path but ``/_sim/``.
     """
 
     latency_ms: int = 0
@@ -81,6 +82,7 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     fail_times: int | None = None
     longest: bool = False
     overrun: int = 0
+    frame_interval_ms: int = 0
     paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -93,6 +95,7 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             self.break_after,
             self.fail_times,
             self.overrun,
+            self.frame_interval_ms,
         )
         if any(v is not None and v < 0 for v in counts):
             raise ValueError(
@@ -303,6 +306,8 @@ def fault_middleware(state: FaultState, render: ErrorRenderer) -> Middleware:
             await asyncio.sleep(state.config.latency_ms / 1000)
         fault = state.take_failure(request.path)
         if fault is None:
+            if stream and state.config.frame_interval_ms:
+                request[FAULT_KEY] = FaultConfig(frame_interval_ms=state.config.frame_interval_ms)
             return await handler(request)
         if fault.reset:
             abort_connection(request)

@@ -15,7 +15,8 @@ Routes and the sources each follows:
   ``authentication_error`` "Invalid API key provided" (Phala docs "Error Handling").
 * Unknown model: 404 ``model_not_found`` "no route available for model X" (private-ai-gateway
   ``middleware/completion.rs``). ``provider.aci_verified: true`` for a model without a
-  Phala TEE is refused with 503 ``upstream_verification_failed`` (spec §5.3, §10).
+  Phala TEE, or whose upstream was marked unattested (:mod:`.redpill_upstreams`), is refused
+  with 503 ``upstream_verification_failed`` (spec §5.3, §10).
 * Verification: :mod:`.aci` (``/v1/aci/*``, headers) and :mod:`.redpill_signing`
   (``/v1/signature/{id}``, ``/v1/attestation/report``); a simulated NRAS for the GPU
   evidence (:mod:`.nras`). Errors: :mod:`.redpill_errors`.
@@ -54,6 +55,7 @@ from builtin_plugins.simulators.redpill_errors import (
 )
 from builtin_plugins.simulators.redpill_models import CATALOG, RedPillModel, find_model
 from builtin_plugins.simulators.redpill_signing import add_legacy_routes
+from builtin_plugins.simulators.redpill_upstreams import add_upstream_routes, upstream_attested
 from builtin_plugins.simulators.sse import SseWriter, json_bytes
 
 __all__ = ["create_redpill_app"]
@@ -99,7 +101,8 @@ async def _accept(
             400, "invalid_request_error", f"model {model.id} does not serve {kind}"
         )
     provider = body.get("provider")
-    if isinstance(provider, dict) and provider.get("aci_verified") is True and not model.phala_tee:
+    attested = upstream_attested(request.app, model)
+    if isinstance(provider, dict) and provider.get("aci_verified") is True and not attested:
         message = f"upstream verification required but {model.id} offers no TEE attestation"
         return redpill_error_response(503, "upstream_verification_failed", message)
     return raw, body, model
@@ -115,7 +118,7 @@ def _exchange(
         endpoint=request.path,
         request_body=raw,
         response_body=b"",
-        verified=model.phala_tee,
+        verified=upstream_attested(request.app, model),
         owner=owner_of(bearer_token(request)),
     )
 
@@ -204,6 +207,7 @@ def create_redpill_app(options: SimulatorOptions | None = None) -> web.Applicati
         app[API_KEY] = options.api_key
     add_aci_routes(app, AciService(options.keyset_ttl_seconds))
     add_legacy_routes(app)
+    add_upstream_routes(app)
     add_nras_routes(app)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/v1/models/{namespace}", _namespace)

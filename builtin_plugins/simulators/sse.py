@@ -11,6 +11,7 @@ provider-specific break after K frames (``break_after``) or silence after K fram
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -122,6 +123,8 @@ class SseWriter:
             self.broken = True
             await self._on_break(self)
             return
+        if fault is not None and fault.frame_interval_ms and self._frames:
+            await asyncio.sleep(fault.frame_interval_ms / 1000)
         wire = self._wire(frame)
         self._sent += frame
         self._frames += 1

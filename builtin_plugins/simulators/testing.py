@@ -41,6 +41,10 @@ class SimulatorControl:
         config = FaultConfig(**fields)
         return msgspec.convert(await self._call("POST", "/_sim/faults", config), FaultConfig)
 
+    async def set_upstream_attested(self, model: str, attested: bool) -> None:
+        """RedPill only: mark ``model``'s upstream (un)attested (:mod:`.redpill_upstreams`)."""
+        await self._call("POST", "/_sim/upstream", {"model": model, "attested": attested})
+
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/_sim/faults")
 

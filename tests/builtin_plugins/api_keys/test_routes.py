@@ -142,6 +142,19 @@ async def test_create_validates_each_field(
         assert (await client.get(API, headers=alice)).json()["total"] == 0
 
 
+@pytest.mark.parametrize("policy", ["async", "strict_trailer", "strict"])
+async def test_every_response_verification_policy_is_stored(
+    make_app: Any, running: Any, policy: str
+) -> None:
+    app = make_app()
+    async with running(app) as client:
+        alice = await user_headers(app, client, "alice")
+        created = await create(client, alice, response_verification=policy)
+        assert created["response_verification"] == policy
+        again = await client.get(f"{API}/{created['id']}", headers=alice)
+        assert again.json()["response_verification"] == policy
+
+
 async def test_create_normalises_restrictions(make_app: Any, running: Any) -> None:
     app = make_app()
     async with running(app) as client:

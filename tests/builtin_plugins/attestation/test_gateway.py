@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from support.gateway import REDPILL_ONLY, Env
@@ -90,12 +91,66 @@ async def test_a_tampered_answer_is_withheld_and_the_provider_tripped(
         assert any(r.startswith("response verification failed") for r in reasons)
 
 
+async def _frames(env: Env, *, stream: bool) -> tuple[int, list[bytes]]:
+    """The status and every SSE data frame (or the one JSON body) the client receives."""
+    body = {"model": REDPILL_ONLY, "messages": MESSAGES, "stream": stream}
+    headers = {"authorization": f"Bearer {env.key}"}
+    async with (
+        httpx.AsyncClient(base_url=env.base_url, timeout=20) as client,
+        client.stream("POST", "/chat/completions", json=body, headers=headers) as response,
+    ):
+        raw = await response.aread()
+    if not stream or not raw.startswith(b"data: "):
+        return response.status_code, [raw]
+    return response.status_code, [f for f in raw.split(b"\n\n") if f.startswith(b"data: ")]
+
+
+def _content_frames(frames: list[bytes]) -> int:
+    return sum(1 for f in frames if b'"choices"' in f and b'"content"' in f)
+
+
 @pytest.mark.parametrize("scheme", ["legacy", "aci"])
-async def test_strict_mode_holds_back_a_tampered_stream(
-    attested_gateway: Attested, scheme: str
+@pytest.mark.parametrize("stream", [False, True])
+async def test_strict_mode_sends_nothing_of_a_tampered_answer(
+    attested_gateway: Attested, scheme: str, stream: bool
 ) -> None:
     async with attested_gateway(**STRICT, ENCLAVA_ATTESTATION_REDPILL_SCHEME=scheme) as env:
         await env.redpill.control.set_faults(**TAMPER)
+        status, frames = await _frames(env, stream=stream)
+        assert status == 502
+        assert _content_frames(frames) == 0
+        (error,) = frames
+        assert b"response_verification_failed" in error
+        assert not error.startswith(b"data: ")
+
+
+async def test_strict_streams_are_released_whole_once_verified(attested_gateway: Attested) -> None:
+    async with attested_gateway(**STRICT) as env:
+        status, frames = await _frames(env, stream=True)
+        assert status == 200
+        assert _content_frames(frames) > 1
+        assert frames[-1] == b"data: [DONE]"
+        async with env.client() as client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model=REDPILL_ONLY, messages=MESSAGES, stream=True
+            )
+        assert raw.headers["x-enclava-attestation"] == "simulated; response=verified"
+
+
+@pytest.mark.parametrize("scheme", ["legacy", "aci"])
+async def test_strict_trailer_lets_content_flow_and_withholds_done(
+    attested_gateway: Attested, scheme: str
+) -> None:
+    policy = {"ENCLAVA_ATTESTATION_RESPONSE_POLICY": "strict_trailer"}
+    async with attested_gateway(**policy, ENCLAVA_ATTESTATION_REDPILL_SCHEME=scheme) as env:
+        status, frames = await _frames(env, stream=True)
+        assert (status, frames[-1]) == (200, b"data: [DONE]")
+        await env.redpill.control.set_faults(**TAMPER)
+        status, frames = await _frames(env, stream=True)
+        assert status == 200
+        assert _content_frames(frames) > 0
+        assert b"response_verification_failed" in frames[-1]
+        assert b"data: [DONE]" not in frames
         with pytest.raises(openai.APIError):
             await _stream_text(env)
 
@@ -126,6 +181,12 @@ async def test_a_key_tightens_the_deployment_policy_never_loosens_it(
         assert (await _chat(env)).headers["x-enclava-attestation"] == "simulated; response=async"
         with pytest.raises(AssertionError, match="response_verification"):
             await env.new_key(response_verification="off")
+        trailer_key = await env.new_key(response_verification="strict_trailer")
+        async with env.client(trailer_key) as client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model=REDPILL_ONLY, messages=MESSAGES, stream=True
+            )
+        assert raw.headers["x-enclava-attestation"] == "simulated; response=strict_trailer"
         await env.redpill.control.set_faults(**TAMPER)
         async with env.client(strict_key) as client:
             with pytest.raises(openai.APIStatusError) as caught:

@@ -10,6 +10,7 @@ import pytest
 
 from builtin_plugins.attestation.legacy import (
     LegacyAttestation,
+    verify_legacy_receipt,
     verify_legacy_report,
     verify_signature,
 )
@@ -150,3 +151,32 @@ def test_a_mangled_signature_is_refused() -> None:
     mangled = signature[:10] + ("0" if signature[10] != "0" else "1") + signature[11:]
     with pytest.raises(AttestationRejected):
         _check(_signature(signature=mangled))
+
+
+def _answer(receipt: dict[str, Any] | None, text: str = "aa:bb") -> bytes:
+    return json.dumps({"text": text, "signature": "0x", "receipt": receipt}).encode()
+
+
+def _receipt(result: str, returned: str = "bb") -> dict[str, Any]:
+    events = [
+        {"type": "request.received", "body_hash": "sha256:aa"},
+        {"type": "response.returned", "body_hash": f"sha256:{returned}"},
+        {"type": "upstream.verified", "result": result},
+    ]
+    return {"api_version": "aci/1", "event_log": events}
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (_answer(None), "carries no receipt"),
+        (_answer(_receipt("failed")), "verified TEE upstream"),
+        (_answer(_receipt("verified", returned="cc")), "records other bytes"),
+    ],
+)
+def test_a_legacy_receipt_must_show_this_exchange_and_a_verified_upstream(
+    answer: bytes, reason: str
+) -> None:
+    with pytest.raises(AttestationRejected, match=reason):
+        verify_legacy_receipt(answer)
+    verify_legacy_receipt(_answer(_receipt("verified")))

@@ -223,8 +223,8 @@ async def _audited(env: Env, action: str) -> bool:
     return bool(page.data)
 
 
-async def test_strict_stream_replaces_done_with_an_error(gateway: Gateway) -> None:
-    verifier = ScriptedVerifier("strict", valid=False)
+async def test_strict_trailer_stream_replaces_done_with_an_error(gateway: Gateway) -> None:
+    verifier = ScriptedVerifier("strict_trailer", valid=False)
     async with await _redpill_env(gateway, verifier) as env:
         stream = await env.client().chat.completions.create(
             model=REDPILL_ONLY, messages=CHAT, stream=True
@@ -233,6 +233,20 @@ async def test_strict_stream_replaces_done_with_an_error(gateway: Gateway) -> No
             async for _ in stream:
                 pass
         assert "failed verification" in str(caught.value)
+        (evidence,) = verifier.evidence
+        assert evidence.stream
+        assert evidence.response_body.rstrip().endswith(b"data: [DONE]")
+
+
+async def test_strict_stream_is_refused_before_any_frame(gateway: Gateway) -> None:
+    verifier = ScriptedVerifier("strict", valid=False)
+    async with await _redpill_env(gateway, verifier) as env:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await env.client().chat.completions.create(
+                model=REDPILL_ONLY, messages=CHAT, stream=True
+            )
+        assert caught.value.status_code == 502
+        assert caught.value.code == "response_verification_failed"
         (evidence,) = verifier.evidence
         assert evidence.stream
         assert evidence.response_body.rstrip().endswith(b"data: [DONE]")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from support.providers import Connect, call_for, chat_call, collect, model
 
+from builtin_plugins.providers.redpill import with_aci_verified
 from builtin_plugins.providers.upstream_errors import CREDENTIALS_MESSAGE
 from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import SimulatorHandle
@@ -77,11 +78,42 @@ async def test_send_returns_evidence_over_the_exact_bytes(redpill: Connect) -> N
         signed = await signed_text(sim, evidence["chat_id"])
     assert evidence["chat_id"] == json.loads(result.body)["id"]
     assert evidence["receipt_id"].startswith("rcpt-")
-    assert (evidence["request_body"], evidence["response_body"]) == (call.body, result.body)
-    assert evidence["request_sha256"] == hashlib.sha256(call.body).hexdigest()
+    sent = b'{"provider":{"aci_verified":true},' + call.body.removeprefix(b"{")
+    assert (evidence["request_body"], evidence["response_body"]) == (sent, result.body)
+    assert call.evidence["sent_body"] == sent
+    assert evidence["request_sha256"] == hashlib.sha256(sent).hexdigest()
     assert evidence["response_sha256"] == hashlib.sha256(result.body).hexdigest()
     assert received.body_sha256 == evidence["request_sha256"]
     assert signed == f"{evidence['request_sha256']}:{evidence['response_sha256']}"
+
+
+@pytest.mark.parametrize(
+    ("body", "sent"),
+    [
+        (b'{"model": "m"}', b'{"provider":{"aci_verified":true},"model": "m"}'),
+        (b"{}", b'{"provider":{"aci_verified":true}}'),
+        (b'{"provider": {"aci_verified": true}}', b'{"provider": {"aci_verified": true}}'),
+        (b'{"provider": {"sort": "price"}}', b'{"provider":{"sort":"price","aci_verified":true}}'),
+        (b'{"provider": {"aci_verified": false}}', b'{"provider":{"aci_verified":true}}'),
+    ],
+)
+def test_every_body_requires_a_verified_upstream(body: bytes, sent: bytes) -> None:
+    assert with_aci_verified(body) == sent
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_unattested_upstream_is_refused_before_the_prompt_leaves(
+    redpill: Connect, stream: bool
+) -> None:
+    async with redpill() as (provider, sim):
+        await sim.control.set_upstream_attested(QWEN, False)
+        call = chat_call(await model(provider, QWEN), stream=stream)
+        refused = collect(provider, call, []) if stream else provider.send(call)
+        with pytest.raises(UpstreamError) as caught:
+            await refused
+        assert caught.value.upstream_status == 503
+        await sim.control.set_upstream_attested(QWEN, True)
+        assert (await provider.send(chat_call(await model(provider, QWEN)))).status == 200
 
 
 async def test_embeddings_carry_a_receipt_but_no_chat_id(redpill: Connect) -> None:
@@ -103,7 +135,8 @@ async def test_stream_bytes_are_the_bytes_redpill_signed(redpill: Connect) -> No
         chat_id = json.loads(raw.split(b"\n\n")[0][6:])["id"]
         signed = await signed_text(sim, chat_id)
     assert raw.endswith(b"data: [DONE]\n\n")
-    sent, returned = hashlib.sha256(call.body).hexdigest(), hashlib.sha256(raw).hexdigest()
+    sent = hashlib.sha256(call.evidence["sent_body"]).hexdigest()
+    returned = hashlib.sha256(raw).hexdigest()
     assert signed == f"{sent}:{returned}"
 
 
