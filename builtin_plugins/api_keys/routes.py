@@ -33,7 +33,7 @@ from kernel.types import Principal
 __all__ = ["ROUTES"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 
 
 def _runtime(request: Request[Any, Any, Any]) -> ApiKeysRuntime:

@@ -108,7 +108,7 @@ class HistoryStore:
         return [
             HistoryEntry(
                 id=row["id"],
-                checked_at=row["checked_at"],
+                checked_at=_aware(row["checked_at"]),
                 provider=row["provider"],
                 model=row["model"],
                 scheme=row["scheme"],
@@ -121,3 +121,8 @@ class HistoryStore:
             )
             for row in rows
         ]
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every one stored here is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -26,8 +26,10 @@ __all__ = ["AUDIT_ROUTES", "DEFAULT_LIMIT", "MAX_EXPORT_ROWS", "MAX_LIMIT"]
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_EXPORT_ROWS = 100_000
+MAX_OFFSET = 2**31 - 1
+_MAX_CURSOR = 2**63 - 1
 _ADMIN = {"enclava_role": "admin"}
-_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+_MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}  # Litestar adds the charset
 _EXPORT_DOC = OperationDoc(
     responses={
         200: Body(
@@ -75,7 +77,9 @@ def _admin_store(request: Request[Any, Any, Any]) -> AuditStore:
 def _cursor(cursor: str | None, offset: int) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    # isdigit() alone takes "²"; the length check keeps int() off huge strings.
+    digits = len(cursor) <= 19 and cursor.isascii() and cursor.isdigit()
+    if not digits or int(cursor) > _MAX_CURSOR:
         raise InvalidRequestError("'cursor' is not a cursor this API returned.", param="cursor")
     if offset:
         raise InvalidRequestError("Use either 'cursor' or 'offset', not both.", param="offset")
@@ -94,8 +98,8 @@ async def search_audit(
     store = _admin_store(request)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"'limit' must be between 1 and {MAX_LIMIT}.", param="limit")
-    if offset < 0:
-        raise InvalidRequestError("'offset' must not be negative.", param="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidRequestError(f"'offset' must be between 0 and {MAX_OFFSET}.", param="offset")
     before_id = _cursor(cursor, offset)
     return await store.page(audit_filter, limit=limit, offset=offset, before_id=before_id)
 

@@ -96,7 +96,7 @@ async def create(
 async def index(
     auth: NamedDependency[AuthService],
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    offset: Annotated[int, QueryParameter(ge=0, le=2**31 - 1)] = 0,
 ) -> UserPage:
     """Every user, oldest first, one page at a time (admin)."""
     page, total = await list_users(auth.kernel.stores.db, limit=limit, offset=offset)

@@ -6,10 +6,14 @@ of every budget that applies, all or none, refusing when a hard budget would pas
 ``settle`` adds ``actual - estimate`` (negative gives back). So concurrent requests can pass a
 hard limit by no more than what they reserved, and an unreachable KV refuses (503).
 
-A counter this replica has not used yet is first seeded from SQL (the recorded cost of the
-budget's owner in that period since the budget was created) if the KV does not have it, so a
-restart of an in-process KV, or a flushed Redis, does not hand out a fresh budget; only records
-not yet flushed (one flush interval) escape the seed.
+Counters heal themselves: every reservation requires its counters to exist (one atomic KV
+operation), and a missing one (first use, a restarted in-process KV, a Redis restarted empty or
+flushed, an expired counter) is seeded with SET-if-absent from SQL, the recorded cost of the
+budget's owner in that period since the budget was created, plus this replica's reservations in
+flight on it, and the reservation retried. While the seed cannot be read, admission refuses
+(503). Settlements never create a counter: an absent one is re-seeded from SQL, which by then
+holds or will hold the settled record. Only other replicas' in-flight reservations and their
+records not yet flushed (one flush interval) escape a seed.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ import msgspec
 from builtin_plugins.usage.budget_store import Budget
 from builtin_plugins.usage.money import format_micros
 from builtin_plugins.usage.periods import Period, PeriodWindow, window
-from kernel.errors import InsufficientQuotaError
+from kernel.errors import InsufficientQuotaError, StoreUnavailableError
 from kernel.storage.kv import KV, Reservation
 
 __all__ = ["BudgetLedger", "Counter", "Hold"]
 
 _GRACE_SECONDS = 2 * 86_400.0
 """Counters outlive their period by this much, so late settlements land and status can read."""
-_MAX_SEEDED = 100_000
+_SEED_ATTEMPTS = 4
+"""Seeds per reservation before refusing (a counter vanishing again each time means a KV losing
+its data faster than we can write it)."""
 _NOUN = {"daily": "day", "weekly": "week", "monthly": "month", "total": "budget"}
 
 
@@ -64,7 +70,8 @@ class BudgetLedger:
         self._zone = zone
         self._currency = currency
         self._recorded = recorded
-        self._seeded: set[str] = set()
+        self._in_flight: dict[str, int] = {}
+        """What this replica's unsettled reservations hold on each counter (part of a seed)."""
         self._windows: dict[Period, PeriodWindow] = {}
         """The current window of each period (recomputed only when ``now`` leaves it)."""
 
@@ -80,52 +87,78 @@ class BudgetLedger:
         ttl = None if period.end is None else (period.end - now).total_seconds() + _GRACE_SECONDS
         return Counter(budget, f"usage:budget:{budget.id}:{period.label}", period, ttl)
 
-    async def _seed(self, counters: Sequence[Counter]) -> None:
+    async def _seed(self, counter: Counter) -> None:
+        spent = await self._recorded(counter.budget, counter.window)
+        spent += self._in_flight.get(counter.key, 0)
+        await self._kv.compare_and_set(
+            counter.key, expected=None, value=str(spent).encode(), ttl=counter.ttl
+        )
+
+    def _hold(self, counters: Sequence[Counter], amount: int) -> None:
         for counter in counters:
-            if counter.key in self._seeded:
-                continue
-            spent = await self._recorded(counter.budget, counter.window)
-            await self._kv.compare_and_set(
-                counter.key, expected=None, value=str(spent).encode(), ttl=counter.ttl
-            )
-            if len(self._seeded) >= _MAX_SEEDED:
-                self._seeded.clear()
-            self._seeded.add(counter.key)
+            held = self._in_flight.get(counter.key, 0) + amount
+            if held:
+                self._in_flight[counter.key] = held
+            else:
+                self._in_flight.pop(counter.key, None)
 
     async def reserve(self, budgets: Sequence[Budget], amount: int, now: datetime) -> Hold:
-        """Reserve ``amount`` on every budget; InsufficientQuotaError when a hard one is spent."""
+        """Reserve ``amount`` on every budget; InsufficientQuotaError when a hard one is spent,
+        StoreUnavailableError when a missing counter cannot be seeded."""
         counters = tuple(self.counter(budget, now) for budget in budgets)
-        await self._seed(counters)
+        if not counters:
+            return Hold(counters=(), amount=amount)
         items = [
             Reservation(
                 key=c.key,
                 amount=amount,
                 limit=c.budget.limit_micros if c.budget.hard else None,
                 ttl=c.ttl,
+                must_exist=True,
             )
             for c in counters
         ]
         result = await self._kv.reserve(items)
+        for _ in range(_SEED_ATTEMPTS):
+            if result.missing is None:
+                break
+            await self._seed(counters[result.missing])
+            result = await self._kv.reserve(items)
+        if result.missing is not None:
+            raise StoreUnavailableError("kv", reason="budget counters keep disappearing")
         if not result.allowed and result.refused is not None:
             refused = counters[result.refused]
             raise InsufficientQuotaError(
                 self._message(refused, result.totals[result.refused], amount)
             )
+        self._hold(counters, amount)
         return Hold(counters=counters, amount=amount)
 
     async def settle(self, hold: Hold, actual: int) -> tuple[int, ...]:
-        """Replace the reservation by ``actual``; the counters after it."""
+        """Replace the reservation by ``actual``; the counters after it (0 for one that was
+        missing: its next seed reads the settled record from SQL)."""
+        self._hold(hold.counters, -hold.amount)
         delta = actual - hold.amount
-        if not hold.counters:
-            return ()
-        items = [Reservation(key=c.key, amount=delta, ttl=c.ttl) for c in hold.counters]
-        return (await self._kv.reserve(items)).totals
+        present = list(hold.counters)
+        while present:
+            items = [
+                Reservation(key=c.key, amount=delta, ttl=c.ttl, must_exist=True) for c in present
+            ]
+            result = await self._kv.reserve(items)
+            if result.missing is None:
+                totals = dict(zip((c.key for c in present), result.totals, strict=True))
+                return tuple(totals.get(c.key, 0) for c in hold.counters)
+            del present[result.missing]
+        return tuple(0 for _ in hold.counters)
 
     async def spent(self, budget: Budget, now: datetime) -> tuple[Counter, int]:
-        """The counter of the current period and what it holds (reservations in flight count)."""
+        """The counter of the current period and what it holds (reservations in flight count);
+        a missing counter is seeded from SQL first."""
         counter = self.counter(budget, now)
-        await self._seed([counter])
         value = await self._kv.get(counter.key)
+        if value is None:
+            await self._seed(counter)
+            value = await self._kv.get(counter.key)
         return counter, 0 if value is None else int(value)
 
     async def first_warning(self, counter: Counter) -> bool:

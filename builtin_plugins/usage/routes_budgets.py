@@ -44,7 +44,7 @@ from kernel.types import Principal
 __all__ = ["BUDGET_ROUTES"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 ADMIN = {"enclava_role": "admin"}
 
 

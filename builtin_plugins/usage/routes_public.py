@@ -18,7 +18,7 @@ __all__ = ["PUBLIC_ROUTES"]
 
 DEFAULT_DAYS = 30
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 
 
 @get("/usage", opt={"enclava_scope": Unscoped("a key reads only its own usage")})

@@ -26,7 +26,7 @@ from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 __all__ = ["USAGE_ROUTES"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 MaxRows = Annotated[int, QueryParameter(ge=1, le=1_000_000)]
 EXPORT_COLUMNS = tuple(column.name for column in usage_records.columns)
 _EXPORT_DOC = OperationDoc(

@@ -53,21 +53,25 @@ class Throttle(msgspec.Struct, frozen=True):
 class Reservation(msgspec.Struct, frozen=True, kw_only=True):
     """One counter of :meth:`KV.reserve`: add ``amount`` (may be negative); with a ``limit``, a
     positive amount must not take the counter above it. ``ttl`` (seconds) is given to a counter
-    that has none."""
+    that has none. With ``must_exist`` an absent counter refuses the whole call (``missing``), so
+    a flushed store is re-seeded by the caller instead of being read as 0."""
 
     key: str
     amount: int
     limit: int | None = None
     ttl: float | None = None
+    must_exist: bool = False
 
 
 class Reserved(msgspec.Struct, frozen=True):
     """Result of :meth:`KV.reserve`: whether every amount was added, the counters after the
-    operation (unchanged when refused), and the index of the first counter that refused."""
+    operation (unchanged when refused), the index of the first counter that refused over its
+    limit, and the index of the first ``must_exist`` counter that was absent."""
 
     allowed: bool
     totals: tuple[int, ...]
     refused: int | None = None
+    missing: int | None = None
 
 
 def gcra_interval_us(*, limit: int, period: float, cost: int) -> int:

@@ -181,6 +181,9 @@ class MemoryKV:
         exceed its limit (mirrors ``_RESERVE_LUA`` in :mod:`kernel.storage.kv_redis`)."""
         now = time.monotonic()
         entries = [self._live(item.key, now) for item in items]
+        for index, (item, entry) in enumerate(zip(items, entries, strict=True)):
+            if item.must_exist and entry is None:
+                return Reserved(allowed=False, totals=(), missing=index)
         current = [0 if e is None else int(e.value) for e in entries]
         for index, (item, value) in enumerate(zip(items, current, strict=True)):
             if item.limit is not None and item.amount > 0 and value + item.amount > item.limit:

@@ -85,27 +85,31 @@ return 1
 """
 
 # All-or-nothing adds; mirrors MemoryKV.reserve. ARGV per key: amount, limit ('' = none),
-# ttl_ms ('0' = none). Counters stay integers (INCRBY); limits compare as Lua numbers, exact
-# below 2^53.
+# ttl_ms ('0' = none), must_exist ('1' or '0'). Counters stay integers (INCRBY); limits compare
+# as Lua numbers, exact below 2^53. Answers {allowed, refused index, totals, missing index}.
 _RESERVE_LUA = """
 local current = {}
 for i = 1, #KEYS do
-  current[i] = tonumber(redis.call('GET', KEYS[i])) or 0
+  local value = redis.call('GET', KEYS[i])
+  if not value and ARGV[4 * i] == '1' then
+    return {0, 0, {}, i}
+  end
+  current[i] = tonumber(value) or 0
 end
 for i = 1, #KEYS do
-  local amount, limit = tonumber(ARGV[3 * i - 2]), ARGV[3 * i - 1]
+  local amount, limit = tonumber(ARGV[4 * i - 3]), ARGV[4 * i - 2]
   if limit ~= '' and amount > 0 and current[i] + amount > tonumber(limit) then
-    return {0, i, current}
+    return {0, i, current, 0}
   end
 end
 local totals = {}
 for i = 1, #KEYS do
-  totals[i] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
-  if ARGV[3 * i] ~= '0' and redis.call('PTTL', KEYS[i]) < 0 then
-    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+  totals[i] = redis.call('INCRBY', KEYS[i], ARGV[4 * i - 3])
+  if ARGV[4 * i - 1] ~= '0' and redis.call('PTTL', KEYS[i]) < 0 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[4 * i - 1])
   end
 end
-return {1, 0, totals}
+return {1, 0, totals, 0}
 """
 
 
@@ -298,15 +302,17 @@ class RedisKV:
         args: list[int | str] = []
         for item in items:
             limit = "" if item.limit is None else item.limit
-            args += [item.amount, limit, 0 if item.ttl is None else _ttl_ms(item.ttl)]
+            ttl = 0 if item.ttl is None else _ttl_ms(item.ttl)
+            args += [item.amount, limit, ttl, int(item.must_exist)]
         with _store_errors():
-            allowed, refused, totals = await self._reserve(
+            allowed, refused, totals, missing = await self._reserve(
                 keys=[self._prefix + item.key for item in items], args=args
             )
         return Reserved(
             allowed=int(allowed) == 1,
             totals=tuple(int(total) for total in totals),
-            refused=int(refused) - 1 if int(allowed) == 0 else None,
+            refused=int(refused) - 1 if int(refused) else None,
+            missing=int(missing) - 1 if int(missing) else None,
         )
 
     async def publish(self, channel: str, message: bytes) -> None:

@@ -27,6 +27,9 @@ from kernel.errors import ConfigError, StoreUnavailableError, os_reason
 __all__ = ["Database", "is_unreachable", "open_database", "resolve_database_url"]
 
 _UNREACHABLE = (InterfaceError, PoolTimeoutError, TimeoutError, OSError)
+_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+"""admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting down); with
+SQLSTATE class 08 (connection exceptions) they mean the server is not there to answer."""
 SUPPORTED_DRIVERS = frozenset({"postgresql+asyncpg", "sqlite+aiosqlite"})
 
 
@@ -49,9 +52,21 @@ def resolve_database_url(url: str, data_dir: Path) -> URL:
     return parsed
 
 
+def _server_gone(exc: BaseException | None) -> bool:
+    """True when ``exc`` or an error it wraps carries a SQLSTATE saying the server is gone."""
+    seen = 0
+    while exc is not None and seen < 8:
+        sqlstate = getattr(exc, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate in _GONE_SQLSTATES or sqlstate[:2] == "08"):
+            return True
+        exc, seen = exc.__cause__ or getattr(exc, "orig", None), seen + 1
+    return False
+
+
 def is_unreachable(exc: BaseException) -> bool:
-    """True when ``exc`` means the database could not be reached (not a bad statement)."""
-    if isinstance(exc, _UNREACHABLE):
+    """True when ``exc`` means the database could not be reached, is starting up or shutting
+    down (not a bad statement)."""
+    if isinstance(exc, _UNREACHABLE) or _server_gone(exc):
         return True
     if isinstance(exc, DBAPIError):
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from support.identity import admin_headers, create_user, login
@@ -45,6 +46,8 @@ async def test_history_is_recorded_and_listed_newest_first(
         assert entries[1]["tcb_status"] == "UpToDate"
         assert entries[1]["signing_key"].startswith("0x19E7")
         assert entries[0]["reason"] == "report_data does not bind our nonce"
+        checked_at = datetime.fromisoformat(entries[0]["checked_at"])
+        assert checked_at.utcoffset() == timedelta(0)  # UTC, on SQLite too
         only_a = await client.get(
             "/api-internal/v1/attestation/history?model=a&limit=1", headers=headers
         )

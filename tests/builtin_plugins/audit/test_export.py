@@ -45,7 +45,7 @@ async def test_csv_export(make_app: Any, running: Any) -> None:
             )
         ).json()
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"].startswith('attachment; filename="audit-')
     assert response.headers["content-disposition"].endswith('.csv"')
     rows = list(csv.reader(io.StringIO(response.text)))

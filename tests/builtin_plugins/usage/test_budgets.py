@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import select
 from support.tcp_proxy import TcpProxy
 from support.usage import Env, Stack, budget_status, chat, create_budget, records, stack_factory
@@ -250,3 +251,36 @@ async def test_unpriced_model_and_soft_budgets(stack: Stack, hard: bool) -> None
     assert "has no price" in unknown.text or not hard
     assert unpriced.status_code == (402 if hard else 200)
     assert over.status_code == (402 if hard else 200)
+
+
+async def _forget_every_key(redis_url: str, prefix: str) -> None:
+    """What a Redis restarted without persistence holds under this test's prefix: nothing."""
+    client = aioredis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def test_a_hard_budget_survives_redis_restarting_empty(
+    stack: Stack, redis_url: str, redis_prefix: str
+) -> None:
+    async with stack(replicas=2) as env:
+        cost = await _one_request_cost(env)
+        limit = await reservation_of(env) + cost * 2  # room for exactly three answers
+        budget = await create_budget(env, limit_micros=limit, period="total")
+        answers = [await chat(env, i % 2) for i in range(6)]
+        assert [a.status_code for a in answers] == [200] * 3 + [402] * 3
+        await env.flush()
+        await _forget_every_key(redis_url, redis_prefix)
+        retried = [await chat(env, i % 2) for i in range(4)]
+        async with env.client(1) as client:
+            url = f"/api-internal/v1/budgets/{budget['budget']['id']}"
+            status = (await client.get(url, headers=env.admin)).json()
+        spent = sum(r["cost_micros"] for r in (await records(env))[1:])
+    assert [a.status_code for a in retried] == [402] * 4
+    assert spent == cost * 3
+    assert spent <= limit
+    assert status["status"]["spent_micros"] == spent

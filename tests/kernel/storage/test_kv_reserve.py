@@ -75,3 +75,16 @@ async def test_reserve_exact_across_replicas(redis_url: str, redis_prefix: str) 
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_must_exist_refuses_an_absent_counter_and_adds_nothing(kv: KV) -> None:
+    await kv.reserve([Reservation(key="seeded", amount=5)])
+    items = [
+        Reservation(key="seeded", amount=3, must_exist=True),
+        Reservation(key="flushed", amount=3, limit=100, must_exist=True),
+    ]
+    assert await kv.reserve(items) == Reserved(allowed=False, totals=(), missing=1)
+    assert await kv.get("seeded") == b"5"
+    assert await kv.get("flushed") is None
+    assert await kv.compare_and_set("flushed", expected=None, value=b"90")
+    assert await kv.reserve(items) == Reserved(allowed=True, totals=(8, 93))
