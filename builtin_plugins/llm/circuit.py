@@ -1,8 +1,13 @@
 """Per-provider circuit breakers whose open/closed state every replica shares.
 
-Failures are counted in KV (one op per failure, none per success); reaching the threshold opens
-the circuit for a cool-down, announced over pub/sub and kept in KV for replicas that start
-later. After the cool-down one request per replica probes (half-open); success closes it.
+A circuit opens when ``circuit_failures`` attempts failed within the last
+``circuit_window_seconds`` with no success since: a sliding window of failure times, kept in KV
+(compare-and-set, only on the failure path) so every replica counts the same failures. A failure
+counts at the time its attempt *started*, and not at all when that was before the provider's last
+success: requests stuck in an outage that has since ended must not re-open the circuit when they
+finally time out. Successes are noted in KV at most once a second per replica. An open circuit
+is announced over pub/sub and kept in KV for replicas that start later; after the cool-down one
+request per replica probes (half-open) and its success closes the circuit.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import logging
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from builtin_plugins.llm.settings import LlmSettings
 from kernel.storage.kv import KV, Subscription
 
@@ -18,6 +25,8 @@ __all__ = ["CircuitBreaker"]
 
 log = logging.getLogger(__name__)
 CHANNEL = "llm.circuit"
+SUCCESS_NOTE_INTERVAL = 1.0
+_CAS_TRIES = 8
 
 
 class CircuitBreaker:
@@ -28,6 +37,8 @@ class CircuitBreaker:
         self._settings = settings
         self._open_until: dict[str, float] = {}
         self._probing: set[str] = set()
+        self._last_success: dict[str, float] = {}
+        self._noted_success: dict[str, float] = {}
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
@@ -63,26 +74,60 @@ class CircuitBreaker:
         return "open" if time.time() < until else "half_open"
 
     async def record_success(self, provider: str) -> None:
+        """Close an open circuit; note the time so older attempts' failures stop counting."""
+        now = time.time()
+        self._last_success[provider] = now
         if provider in self._open_until:
             self._close_locally(provider)
             await self._kv.delete(f"llm:circuit:open:{provider}")
             await self._kv.publish(CHANNEL, f"close {provider}".encode())
-
-    async def record_failure(self, provider: str) -> None:
-        self._probing.discard(provider)
-        if provider in self._open_until:
-            await self._open(provider)
+        elif now - self._noted_success.get(provider, 0.0) < SUCCESS_NOTE_INTERVAL:
             return
-        cfg = self._settings()
-        key = f"llm:circuit:fail:{provider}"
-        count = await self._kv.incr_window(key, window=cfg.circuit_window_seconds)
-        if count.count >= cfg.circuit_failures:
+        self._noted_success[provider] = now
+        ttl = self._settings().circuit_window_seconds
+        await self._kv.set(f"llm:circuit:ok:{provider}", repr(now).encode(), ttl=ttl)
+
+    async def record_failure(self, provider: str, *, started: float | None = None) -> None:
+        """Count a failed attempt that began at ``started`` (wall time; default now)."""
+        started = time.time() if started is None else started
+        until = self._open_until.get(provider)
+        if until is not None:
+            if started >= until:  # a probe (or a later attempt) failed: open again
+                self._probing.discard(provider)
+                await self._open(provider)
+            return
+        if started < await self._last_success_of(provider):
+            return
+        if await self._count(provider, started) >= self._settings().circuit_failures:
             await self._open(provider)
 
     async def trip(self, provider: str) -> None:
         """Open the circuit of ``provider`` now, on every replica (e.g. failed verification)."""
         self._probing.discard(provider)
         await self._open(provider)
+
+    async def _last_success_of(self, provider: str) -> float:
+        value = await self._kv.get(f"llm:circuit:ok:{provider}")
+        shared = float(value) if value is not None else 0.0
+        return max(shared, self._last_success.get(provider, 0.0))
+
+    async def _count(self, provider: str, started: float) -> int:
+        """Add ``started`` to the shared window and return how many failures it now holds."""
+        cfg = self._settings()
+        key = f"llm:circuit:fail:{provider}"
+        times: list[float] = []
+        for _ in range(_CAS_TRIES):
+            old = await self._kv.get(key)
+            since = max(time.time() - cfg.circuit_window_seconds, 0.0)
+            since = max(since, await self._last_success_of(provider))
+            kept = [t for t in _decode(old) if t >= since]
+            times = sorted([*kept, started])[-cfg.circuit_failures :]
+            value = msgspec.json.encode(times)
+            window = cfg.circuit_window_seconds
+            if await self._kv.compare_and_set(key, expected=old, value=value, ttl=window):
+                return len(times)
+        log.warning("circuit for provider %s: failure count contended, not counted", provider)
+        return len(times) - 1
 
     async def _open(self, provider: str) -> None:
         cooldown = self._settings().circuit_cooldown_seconds
@@ -104,3 +149,12 @@ class CircuitBreaker:
             self._probing.discard(parts[1])
         elif len(parts) == 2 and parts[0] == "close":
             self._close_locally(parts[1])
+
+
+def _decode(value: bytes | None) -> list[float]:
+    if value is None:
+        return []
+    try:
+        return msgspec.json.decode(value, type=list[float])
+    except msgspec.DecodeError:
+        return []

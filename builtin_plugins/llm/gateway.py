@@ -8,7 +8,7 @@ from builtin_plugins.llm.exchange import Admission, admit
 from builtin_plugins.llm.filters import ChatFilterError, filter_request
 from builtin_plugins.llm.pipeline import Answer, Pipeline, StreamStart
 from builtin_plugins.llm.router import Router
-from builtin_plugins.llm.settings import LlmSettings
+from builtin_plugins.llm.settings import LlmSettings, check_timeouts
 from builtin_plugins.llm.verification import ResponseVerification
 from builtin_plugins.llm.wire import ChatView, decode_view
 from kernel.errors import EnclavaError
@@ -45,6 +45,8 @@ class Gateway:
         return self.kernel.settings.section("llm", LlmSettings)
 
     async def start(self) -> None:
+        """Check that provider timeouts fit the deadline (ConfigError), then start routing."""
+        check_timeouts(self.settings(), self.kernel.settings.sections)
         self._breaker = CircuitBreaker(self.kernel.stores.kv, self.settings)
         await self._breaker.start()
         self._router = Router(self.kernel, self._breaker)

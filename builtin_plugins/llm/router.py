@@ -34,6 +34,7 @@ from kernel.types import AttestationStatus, Endpoint, UpstreamCall
 __all__ = ["NoRouteError", "ProvidersUnreachableError", "Router", "WrongEndpointError"]
 
 T = TypeVar("T")
+CIRCUIT_OPEN = "circuit open after repeated failures"
 UNATTESTED = AttestationStatus(valid=False, label="none", reason="no valid attestation yet")
 
 
@@ -59,9 +60,10 @@ _ENDPOINT_OF_TASK = {"generate": "/chat/completions", "embed": "/embeddings"}
 
 
 class _RoundFailed(Exception):
-    def __init__(self, errors: list[UpstreamError]) -> None:
+    def __init__(self, errors: list[UpstreamError], skipped: list[str]) -> None:
         super().__init__("every candidate failed")
         self.errors = errors
+        self.skipped = skipped
 
 
 class _BackoffHonouringRetryAfter(wait_base):
@@ -160,7 +162,7 @@ class Router:
         if key_region and route.provider.region != key_region:
             return f"outside the API key's required region {key_region}"
         if self._breaker.state(route.provider.name) == "open":
-            return "circuit open after repeated failures"
+            return CIRCUIT_OPEN
         status = self.attestation(route)
         return "" if status.valid else f"attestation not valid ({status.reason or status.label})"
 
@@ -174,12 +176,13 @@ class Router:
         try:  # the common case: the first round succeeds; tenacity only after a failure
             return await self._round(routes, attempt, tries, deadline)
         except _RoundFailed as failed:
-            first_errors = failed.errors
+            first = failed
+        first_errors = first.errors
         rounds = max(r.provider.max_retries for r in routes)
         hints = [min(e.retry_after, cfg.backoff_max_seconds) for e in first_errors if e.retry_after]
         pause = max([cfg.backoff_initial_seconds, *hints])
         if rounds == 0 or time.monotonic() + pause >= deadline:
-            raise self._exhausted(routes[0].model.id, first_errors)
+            raise self._exhausted(routes[0].model.id, first)
         await asyncio.sleep(pause)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(rounds),
@@ -193,7 +196,7 @@ class Router:
                 with try_round:
                     return await self._round(routes, attempt, tries, deadline)
         except _RoundFailed as failed:
-            raise self._exhausted(routes[0].model.id, failed.errors) from None
+            raise self._exhausted(routes[0].model.id, failed) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _round(
@@ -204,16 +207,20 @@ class Router:
         deadline: float,
     ) -> tuple[Route, T]:
         errors: list[UpstreamError] = []
+        skipped: list[str] = []
         for route in routes:
             provider = route.provider
             if tries.get(provider.name, 0) > provider.max_retries:
                 continue
-            if not self._breaker.allows(provider.name) or not await self._within_budget(route):
+            reason = await self._skip_reason(route)
+            if reason:
+                skipped.append(f"{provider.name}: {reason}")
                 continue
             tries[provider.name] = tries.get(provider.name, 0) + 1
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            started = time.time()
             try:
                 async with asyncio.timeout(remaining):
                     result = await attempt(route)
@@ -227,8 +234,16 @@ class Router:
                 await self._breaker.record_success(provider.name)
                 return route, result
             errors.append(error)
-            await self._breaker.record_failure(provider.name)
-        raise _RoundFailed(errors)
+            await self._breaker.record_failure(provider.name, started=started)
+        raise _RoundFailed(errors, skipped)
+
+    async def _skip_reason(self, route: Route) -> str:
+        """Why ``route`` is not tried this round ("" when it is)."""
+        if not self._breaker.allows(route.provider.name):
+            return CIRCUIT_OPEN
+        if not await self._within_budget(route):
+            return "requests_per_minute budget used up"
+        return ""
 
     async def _within_budget(self, route: Route) -> bool:
         limit = route.provider.requests_per_minute
@@ -238,10 +253,14 @@ class Router:
         decision = await self._kernel.stores.kv.throttle(key, limit=limit, period=60.0)
         return decision.allowed
 
-    def _exhausted(self, model: str, errors: list[UpstreamError]) -> NoRouteError:
-        if not errors:
-            return NoRouteError(f"No provider can serve `{model}` now (all busy or paused).")
-        reasons = "; ".join(f"{e.provider}: {e.message}" for e in errors)
+    @staticmethod
+    def _exhausted(model: str, failed: _RoundFailed) -> NoRouteError:
+        """The 503 naming each provider's reason: its last error, or why it was skipped."""
+        reasons = "; ".join(
+            [*(f"{e.provider}: {e.message}" for e in failed.errors), *failed.skipped]
+        )
+        if not failed.errors:
+            return NoRouteError(f"No provider can serve `{model}` now ({reasons or 'all busy'}).")
         return NoRouteError(f"Every provider for `{model}` failed ({reasons}).")
 
     @staticmethod

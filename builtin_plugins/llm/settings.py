@@ -1,10 +1,15 @@
-"""Settings of the router (section ``llm``)."""
+"""Settings of the router (section ``llm``), and the check that provider timeouts fit them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
 import msgspec
 
-__all__ = ["LlmSettings"]
+from kernel.errors import ConfigError
+
+__all__ = ["LlmSettings", "UpstreamTimeouts", "check_timeouts"]
 
 
 class LlmSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -27,3 +32,38 @@ class LlmSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("circuit_failures must be at least 1")
         if self.circuit_window_seconds <= 0 or self.circuit_cooldown_seconds <= 0:
             raise ValueError("circuit windows must be positive")
+
+
+@runtime_checkable
+class UpstreamTimeouts(Protocol):
+    """What the router needs to know of a provider section: its per-attempt timeouts."""
+
+    enabled: bool
+    connect_timeout: float
+    read_timeout: float
+    first_byte_timeout: float
+    idle_chunk_timeout: float
+
+
+_WAITS = ("read_timeout", "first_byte_timeout", "idle_chunk_timeout")
+
+
+def check_timeouts(llm: LlmSettings, sections: Mapping[str, object]) -> None:
+    """ConfigError unless, in every enabled provider section, ``connect_timeout`` plus each longer
+    wait fits inside ``[llm] request_deadline_seconds`` (else a stall holds every request for
+    the whole deadline and leaves no time to fail over)."""
+    deadline = llm.request_deadline_seconds
+    problems = [
+        f"[{name}] connect_timeout + {wait} ({section.connect_timeout:g} + "
+        f"{getattr(section, wait):g} s) exceeds [llm] request_deadline_seconds ({deadline:g} s)"
+        for name, section in sections.items()
+        if isinstance(section, UpstreamTimeouts) and section.enabled
+        for wait in _WAITS
+        if section.connect_timeout + getattr(section, wait) > deadline
+    ]
+    if problems:
+        raise ConfigError(
+            "Provider timeouts must fit inside the request deadline: "
+            + "; ".join(problems)
+            + ". Lower those timeouts, raise request_deadline_seconds, or disable the provider."
+        )

@@ -6,8 +6,11 @@ The gateway talks plain OpenAI-compatible HTTP to the proxy (``[privatemode] url
 can neither generate nor embed are not exposed; full ids listed next to their short form
 (``openai/gpt-oss-120b`` and ``gpt-oss-120b``, since proxy v1.28) fold into the short id, the
 full one staying usable as an alias. The proxy's own errors (``{"error": {"message", "type":
-""}}``, SSE-framed for SSE clients) are normalised; its 401 ``trying API key`` and 500
-``creating request cipher`` mean the gateway's key is wrong or missing, never the client's.
+""}}``, SSE-framed for SSE clients) are normalised; its 401 ``trying API key`` and a 500
+``creating request cipher`` naming the API key (``get latest secret: don't have an API key
+yet``, or the secret service's ``Unauthorized``) mean the gateway's key is wrong or missing,
+never the client's. Any other ``creating request cipher`` 500 (the proxy wraps every failure to
+fetch a secret in it: network, TLS, attestation) is an ordinary retryable server error.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ PLUGIN_NAME = "privatemode"
 VERSION = "1.0.0"
 SERVABLE_TASKS = frozenset({"generate", "embed"})
 _CIPHER_FAILURE = b"creating request cipher"
+_KEY_PROBLEMS = (b"api key", b"unauthorized")
 
 
 class _Entry(msgspec.Struct):
@@ -77,7 +81,13 @@ class PrivatemodeProvider(HttpProvider):
         return [model for model in fold_short_ids(models) if model.tasks & SERVABLE_TASKS]
 
     def _credentials_refused(self, status: int, body: bytes) -> bool:
-        return status == 500 and _CIPHER_FAILURE in body
+        """A 500 ``creating request cipher`` caused by the key (none yet, or refused by the
+        secret service); other cipher failures (secret service unreachable, attestation) are
+        ordinary server errors."""
+        if status != 500 or _CIPHER_FAILURE not in body:
+            return False
+        lowered = body.lower()
+        return any(problem in lowered for problem in _KEY_PROBLEMS)
 
 
 def _build(settings: PrivatemodeSettings, api_key: str, http: HttpClients) -> HttpProvider:

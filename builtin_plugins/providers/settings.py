@@ -28,9 +28,12 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, 
     ``priority``: lower is preferred. Timeouts in seconds: ``connect_timeout`` for the TCP/TLS
     connection; ``read_timeout`` for the longest silence while a non-streamed answer is
     generated; ``first_byte_timeout`` until a stream's first bytes; ``idle_chunk_timeout`` for
-    the longest gap between stream chunks. ``max_retries`` and ``requests_per_minute`` (None =
-    unlimited) bound what the router sends here. ``model_allowlist`` (empty = every model)
-    matches upstream ids; ``aliases`` maps extra public ids to upstream ids.
+    the longest gap between stream chunks. ``connect_timeout`` plus each of the others must fit
+    inside ``[llm] request_deadline_seconds`` (checked at boot), so a stalled upstream is cut by
+    its own timeout and the request can still fail over. ``max_retries`` and
+    ``requests_per_minute`` (None = unlimited) bound what the router sends here.
+    ``model_allowlist`` (empty = every model) matches upstream ids; ``aliases`` maps extra public
+    ids to upstream ids.
     """
 
     enabled: bool = True
@@ -40,7 +43,7 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, 
     priority: int = 10
     region: str = "eu"
     connect_timeout: float = 5.0
-    read_timeout: float = 180.0
+    read_timeout: float = 90.0
     first_byte_timeout: float = 60.0
     idle_chunk_timeout: float = 30.0
     max_retries: int = 2

@@ -6,7 +6,8 @@
 | connect/read/first-byte/idle-chunk timeout       | UpstreamError, retryable                 |
 | 429, 408, 5xx                                    | UpstreamError, retryable, ``retry_after`` |
 | 401, 402, 403 (the gateway's own key or account) | UpstreamError, retryable (not the client) |
-| Privatemode 500 "creating request cipher"        | UpstreamError, retryable (gateway's key) |
+| Privatemode 500 "creating request cipher" naming | UpstreamError, retryable (gateway's key) |
+| the API key ("don't have an API key yet")        |                                          |
 | 1xx, 3xx (misconfigured upstream)                | UpstreamError, retryable                 |
 | other 4xx, non-streaming                         | UpstreamResult, body in OpenAI's shape   |
 | other 4xx, streaming                             | UpstreamError, not retryable, with the   |

@@ -189,6 +189,47 @@ async def test_gateway_credential_problems_are_retryable_and_named(
     assert caught.value.retryable
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        "creating request cipher: get latest secret: setting secrets: dial tcp: i/o timeout",
+    ],
+    ids=["simulator default 500", "secret service unreachable"],
+)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_other_cipher_failures_are_server_errors_not_credentials(
+    privatemode: Connect, message: str | None, stream: bool
+) -> None:
+    async with privatemode() as (provider, sim):
+        await sim.control.set_faults(status=500, message=message, paths=("/v1/chat",))
+        with pytest.raises(UpstreamError) as caught:
+            await _call(provider, chat_call(GEN_INFO, stream=stream), [])
+    assert (caught.value.message, caught.value.upstream_status) == (
+        "provider answered HTTP 500",
+        500,
+    )
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "creating request cipher: get latest secret: don't have an API key yet",
+        "creating request cipher: get latest secret: setting secrets: 401 Unauthorized",
+    ],
+    ids=["no key yet", "secret service refused the key"],
+)
+async def test_cipher_failures_naming_the_key_are_credential_problems(
+    privatemode: Connect, message: str
+) -> None:
+    async with privatemode() as (provider, sim):
+        await sim.control.set_faults(status=500, message=message, paths=("/v1/chat",))
+        with pytest.raises(UpstreamError) as caught:
+            await provider.send(chat_call(GEN_INFO))
+    assert (caught.value.message, caught.value.upstream_status) == (CREDENTIALS_MESSAGE, 500)
+
+
 async def test_client_errors_come_back_in_openai_shape(privatemode: Connect) -> None:
     async with privatemode() as (provider, sim):
         unknown = await provider.send(chat_call(GEN_INFO, body=b'{"model":"no","messages":[]}'))

@@ -73,7 +73,7 @@ def test_documented_environment_variables() -> None:
         ("PRIORITY", "3", "priority", 3),
         ("REGION", "us", "region", "us"),
         ("CONNECT_TIMEOUT", "1.5", "connect_timeout", 1.5),
-        ("READ_TIMEOUT", "90", "read_timeout", 90.0),
+        ("READ_TIMEOUT", "75", "read_timeout", 75.0),
         ("FIRST_BYTE_TIMEOUT", "12", "first_byte_timeout", 12.0),
         ("IDLE_CHUNK_TIMEOUT", "7", "idle_chunk_timeout", 7.0),
         ("MAX_RETRIES", "0", "max_retries", 0),
