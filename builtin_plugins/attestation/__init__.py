@@ -1,14 +1,16 @@
 """Attestation: every RedPill answer proven to come from attested hardware; routing gated on it.
 
-RedPill models are attested with our own nonces (legacy report or aci/1 keyset, TDX quote via
-Intel DCAP, GPU evidence via NRAS when required) at startup, on a TTL, on a keyset change and
-after any failed check (:mod:`.service`); answers are verified per ``response_policy``
-(:mod:`.responses`); a quote is trusted only when the trust policy allows the workload it
-measures (:mod:`.policy`: MRTD, RTMRs, dstack app; rules from settings, the anchor and admins,
-:mod:`.routes_trust`); history goes to SQL (:mod:`.history`); ``GET /api/v1/attestation`` shows
-the current status (:mod:`.routes`). Privatemode's proxy attests itself: we report whether it
-serves. The trust anchor is injectable (:func:`install_trust`): demo mode installs the
-simulator's test root, labelled ``simulated``.
+RedPill models are attested with our own nonces (legacy report in any shape RedPill serves,
+:mod:`.report_shapes`, or aci/1 keyset; TDX quote via Intel DCAP, GPU evidence via NRAS when
+required) at startup, on a TTL, on a keyset change and after any failed check (:mod:`.service`);
+an aci/1 keyset's TLS keys pin the provider's connections (:mod:`.pinning`); answers are
+verified per ``response_policy`` (:mod:`.responses`); a quote is trusted only when the trust
+policy allows the workload it measures (:mod:`.policy`: MRTD, RTMRs, dstack app; rules from
+settings, the anchor and admins, :mod:`.routes_trust`); history goes to SQL (:mod:`.history`);
+``GET /api/v1/attestation`` shows the current status (:mod:`.routes`). Privatemode's proxy
+attests itself: we report whether it serves. The trust anchor is injectable
+(:func:`install_trust`): demo mode installs the simulator's test root, labelled ``simulated``,
+verified by our own parser (:mod:`.simulated_quotes`): nothing here imports the simulators.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """One attestation of one RedPill model, start to verdict, with a nonce of our own.
 
 Legacy: ``GET {url}/attestation/report?model&nonce&signing_algo=ecdsa[&signing_address]``,
-checked by :func:`.legacy.verify_legacy_report`, then (``require_gpu``) the GPU evidence through
-NRAS (:mod:`.gpu`). aci/1: ``GET {url}/aci/attestation?nonce``, checked by
+in any shape RedPill serves (:mod:`.report_shapes`: flat, two-layer, tinfoil, chutes), then
+(``require_gpu``) the GPU evidence of every model attestation through NRAS (:mod:`.gpu`); in a
+two-layer report the gateway's and every model attestation's workload must be allowed too.
+aci/1: ``GET {url}/aci/attestation?nonce``, checked by
 :func:`.aci.verify_aci_report`. Either way the measured workload must then be allowed by the
 trust policy (:mod:`.policy`): the ``[attestation] trust`` rules, the trust anchor's own and the
 ``allowed`` ones admins added. Every failure becomes an invalid :class:`Verdict` whose reason
@@ -20,10 +22,12 @@ import msgspec
 
 from builtin_plugins.attestation.aci import verify_aci_report
 from builtin_plugins.attestation.gpu import check_nras_token, gpu_payload, overall_token
-from builtin_plugins.attestation.legacy import LegacyAttestation, verify_legacy_report
+from builtin_plugins.attestation.legacy import LegacyAttestation
 from builtin_plugins.attestation.loopback import is_loopback_url
 from builtin_plugins.attestation.measurements import Measurements
 from builtin_plugins.attestation.policy import TrustRule, check_workload, measure
+from builtin_plugins.attestation.quotes import VerifiedQuote
+from builtin_plugins.attestation.report_shapes import ReportAttestation, verify_report
 from builtin_plugins.attestation.settings import AttestationSettings
 from builtin_plugins.attestation.trust import Trust
 from builtin_plugins.attestation.upstream import EvidenceClient
@@ -80,7 +84,7 @@ class Attester:
             if settings.redpill_scheme == "aci":
                 verdict = await self._aci(target, base, trust, settings)
             else:
-                verdict = await self._legacy(target, base, trust, settings, previous)
+                verdict = await self._legacy(target, base, trust, settings, previous, rules)
             return self._judge(verdict, rules)
         except AttestationRejected as exc:
             return msgspec.structs.replace(base, reason=str(exc))
@@ -114,6 +118,7 @@ class Attester:
         trust: Trust,
         settings: AttestationSettings,
         previous: Verdict | None,
+        rules: Sequence[TrustRule],
     ) -> Verdict:
         nonce = secrets.token_bytes(32)
         params = {"model": target.model, "nonce": nonce.hex(), "signing_algo": "ecdsa"}
@@ -126,10 +131,12 @@ class Attester:
             api_key=target.api_key,
             params=params,
         )
-        attested = await verify_legacy_report(body, nonce=nonce, quotes=trust.quotes)
+        report = await verify_report(body, nonce=nonce, quotes=trust.quotes)
+        attested = report.models[0]
         if settings.require_gpu:
-            await self._gpu(attested, nonce, settings)
-        return msgspec.structs.replace(
+            for model in report.models:
+                await self._gpu(model, nonce, settings)
+        verdict = msgspec.structs.replace(
             base,
             valid=True,
             expires_at=self._expiry(base.checked_at, settings),
@@ -138,6 +145,11 @@ class Attester:
             signing_address=attested.signing_address,
             measurements=measure(attested.quote, attested.event_log).as_dict(),
         )
+        problem = _layer_problem(report, rules, target)
+        if problem:  # kept with the measurements; _judge names the model's own problem first
+            invalid = {"valid": False, "reason": problem, "expires_at": base.checked_at}
+            return msgspec.structs.replace(verdict, **invalid)
+        return verdict
 
     async def _gpu(
         self, attested: LegacyAttestation, nonce: bytes, settings: AttestationSettings
@@ -173,3 +185,25 @@ class Attester:
             keyset=attested.keyset,
             measurements=measure(attested.quote, attested.event_log).as_dict(),
         )
+
+
+def _layer_problem(report: ReportAttestation, rules: Sequence[TrustRule], target: Target) -> str:
+    """Why a layer besides the first model attestation (judged with the verdict) runs a workload
+    the trust policy does not allow: the gateway in front, each further model attestation."""
+    layers: list[tuple[str, VerifiedQuote, str | None]] = [
+        (f"model_attestations[{i}]", m.quote, m.event_log) for i, m in enumerate(report.models)
+    ][1:]
+    if report.gateway is not None:
+        layers.append(("gateway", report.gateway.quote, report.gateway.event_log))
+    for name, quote, event_log in layers:
+        try:
+            check_workload(
+                rules,
+                provider=target.provider,
+                model=target.model,
+                tcb_status=quote.tcb_status,
+                measured=measure(quote, event_log),
+            )
+        except AttestationRejected as exc:
+            return f"{name}: {exc}"
+    return ""

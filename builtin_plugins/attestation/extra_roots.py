@@ -3,19 +3,17 @@ by the listed roots, so an operator can point Enclava at ``enclava simulate redp
 
 Refused unless ``allow_test_roots = true``; verdicts under it are labelled ``test-root`` (every
 answer says so in ``x-enclava-attestation``) and the boot log says it loudly. The file holds one
-raw Ed25519 public key per line as hex (``#`` starts a comment).
+raw Ed25519 public key per line as hex (``#`` starts a comment); quotes under them are verified
+by :class:`.simulated_quotes.TestRootQuotes`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from builtin_plugins.attestation.quotes import QuoteVerifier, SimulatedQuotes, VerifiedQuote
-from builtin_plugins.attestation.verdicts import AttestationRejected
-from builtin_plugins.simulators.simquote import MAGIC
 from kernel.errors import ConfigError
 
-__all__ = ["TEST_ROOT_LABEL", "TestRootQuotes", "read_roots"]
+__all__ = ["TEST_ROOT_LABEL", "read_roots"]
 
 TEST_ROOT_LABEL = "test-root"
 
@@ -40,27 +38,3 @@ def read_roots(path: str) -> tuple[bytes, ...]:
     if not roots:
         raise ConfigError(f"extra_roots_file {path} lists no root")
     return tuple(roots)
-
-
-class TestRootQuotes:
-    """Simulated quotes under any of ``roots``; every other quote through ``dcap``."""
-
-    __test__ = False  # not a pytest class
-
-    def __init__(
-        self, dcap: QuoteVerifier, roots: tuple[bytes, ...], *, accepted_tcb: frozenset[str]
-    ) -> None:
-        self._dcap = dcap
-        self._roots = [SimulatedQuotes(root, accepted_tcb=accepted_tcb) for root in roots]
-
-    async def verify(self, quote: bytes) -> VerifiedQuote:
-        """Intel DCAP for real quotes; a simulated quote must verify under one of the roots."""
-        if not quote.startswith(MAGIC):
-            return await self._dcap.verify(quote)
-        failure = AttestationRejected("no test root")
-        for verifier in self._roots:
-            try:
-                return await verifier.verify(quote)
-            except AttestationRejected as exc:
-                failure = exc
-        raise failure

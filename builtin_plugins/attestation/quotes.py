@@ -1,10 +1,9 @@
-"""TDX quote checks behind one seam: Intel DCAP (production) or the simulator's test root (demo).
+"""TDX quote checks behind one seam: Intel DCAP here, test roots in :mod:`.simulated_quotes`.
 
 A :class:`QuoteVerifier` turns quote bytes into a :class:`VerifiedQuote` (report data, TCB
 status, MRTD and RTMRs; whether that workload is trusted is :mod:`.policy`'s call) or raises
 :class:`AttestationRejected`. :class:`DcapQuotes` verifies a real quote with ``dcap-qvl``
-against collateral from :mod:`.collateral`, then applies the TCB policy;
-:class:`SimulatedQuotes` accepts only quotes signed by the simulator's root.
+against collateral from :mod:`.collateral`, then applies the TCB policy (:func:`accept_tcb`).
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ import msgspec
 
 from builtin_plugins.attestation.collateral import CollateralCache
 from builtin_plugins.attestation.verdicts import AttestationRejected
-from builtin_plugins.simulators.simquote import SimQuoteError, verify_sim_quote
 
 __all__ = [
     "STRICT_TCB",
     "DcapQuotes",
     "QuoteVerifier",
-    "SimulatedQuotes",
     "VerifiedQuote",
+    "accept_tcb",
 ]
 
 STRICT_TCB: frozenset[str] = frozenset({"UpToDate"})
@@ -50,7 +48,8 @@ class QuoteVerifier(Protocol):
         ...
 
 
-def _accept_tcb(status: str, accepted: frozenset[str]) -> None:
+def accept_tcb(status: str, accepted: frozenset[str]) -> None:
+    """AttestationRejected unless the TCB policy accepts ``status``."""
     if status not in accepted:
         raise AttestationRejected(f"TCB status {status} is not accepted by the TCB policy")
 
@@ -83,7 +82,7 @@ class DcapQuotes:
         except ValueError as exc:
             self._collateral.forget(quote)
             raise AttestationRejected(f"quote verification failed: {exc}") from None
-        _accept_tcb(report.status, self._accepted)
+        accept_tcb(report.status, self._accepted)
         body = parsed.report
         return VerifiedQuote(
             report_data=bytes(body.report_data),
@@ -91,24 +90,4 @@ class DcapQuotes:
             advisory_ids=tuple(report.advisory_ids),
             mr_td=bytes(body.mr_td).hex(),
             rtmrs=tuple(bytes(getattr(body, f"rt_mr{i}")).hex() for i in range(4)),
-        )
-
-
-class SimulatedQuotes:
-    """Simulated quotes signed by ``root`` (raw Ed25519 key) only: demo mode and tests."""
-
-    def __init__(self, root: bytes, *, accepted_tcb: frozenset[str] = STRICT_TCB) -> None:
-        self._root = root
-        self._accepted = accepted_tcb
-
-    async def verify(self, quote: bytes) -> VerifiedQuote:
-        """Check the signature under the root and the TCB policy (the workload is the trust
-        policy's to judge)."""
-        try:
-            parsed = verify_sim_quote(quote, self._root)
-        except SimQuoteError as exc:
-            raise AttestationRejected(str(exc)) from None
-        _accept_tcb(parsed.tcb_status, self._accepted)
-        return VerifiedQuote(
-            report_data=parsed.report_data, tcb_status=parsed.tcb_status, mr_td=parsed.mr_td.hex()
         )

@@ -3,7 +3,8 @@
 :class:`AttestationService` attests every model of every RedPill provider at startup (the first
 background run), again once a verdict is ``ttl_seconds`` old, retries failed or pending ones every
 ``retry_seconds``, re-attests at once when an answer fails verification or announces another
-aci/1 keyset, and records each outcome in SQL (:mod:`.history`). ``status`` answers from
+aci/1 keyset, pins the provider's TLS key to an aci/1 keyset's (:mod:`.pinning`), and records
+each outcome in SQL (:mod:`.history`). ``status`` answers from
 memory; any doubt (no verdict, a failed one, an expired one) is "not valid".
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from builtin_plugins.attestation.allowlist import AllowlistStore
 from builtin_plugins.attestation.attester import Attester, Target
 from builtin_plugins.attestation.history import HistoryStore
+from builtin_plugins.attestation.pinning import apply_pins
 from builtin_plugins.attestation.policy import HOW_TO_ALLOW, TrustRule
 from builtin_plugins.attestation.responses import ResponseChecker
 from builtin_plugins.attestation.settings import SECTION, AttestationSettings
@@ -195,6 +197,7 @@ class AttestationService:
             previous=previous,
             allowed=await self.allowed(),
         )
+        verdict = await apply_pins(self._kernel.http, target.url, verdict)
         self._verdicts[key] = verdict
         await self._record(previous, verdict)
         return verdict

@@ -12,12 +12,15 @@ from __future__ import annotations
 import msgspec
 
 from builtin_plugins.attestation.collateral import CollateralCache, PccsCollateral
-from builtin_plugins.attestation.extra_roots import TEST_ROOT_LABEL, TestRootQuotes, read_roots
+from builtin_plugins.attestation.extra_roots import TEST_ROOT_LABEL, read_roots
 from builtin_plugins.attestation.policy import TrustRule, Workload
-from builtin_plugins.attestation.quotes import DcapQuotes, QuoteVerifier, SimulatedQuotes
+from builtin_plugins.attestation.quotes import DcapQuotes, QuoteVerifier
 from builtin_plugins.attestation.settings import AttestationSettings
-from builtin_plugins.simulators.keys import sim_root_public_key
-from builtin_plugins.simulators.simquote import SIM_MR_TD
+from builtin_plugins.attestation.simulated_quotes import (
+    SIMULATOR_MR_TD,
+    SIMULATOR_ROOT,
+    TestRootQuotes,
+)
 
 __all__ = [
     "SIMULATED_LABEL",
@@ -30,7 +33,7 @@ __all__ = [
 
 VERIFIED_LABEL = "verified"
 SIMULATED_LABEL = "simulated"
-SIMULATOR_RULE = TrustRule(workloads=[Workload(mr_td=SIM_MR_TD.hex(), note="the simulator")])
+SIMULATOR_RULE = TrustRule(workloads=[Workload(mr_td=SIMULATOR_MR_TD, note="the simulator")])
 
 
 class Trust(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,14 +52,14 @@ def production_trust(settings: AttestationSettings) -> Trust:
     quotes = DcapQuotes(CollateralCache(PccsCollateral(settings.pccs_url)), accepted_tcb=accepted)
     if settings.extra_roots_file and settings.allow_test_roots:
         roots = read_roots(settings.extra_roots_file)
-        test = TestRootQuotes(quotes, roots, accepted_tcb=accepted)
+        test = TestRootQuotes(roots, accepted_tcb=accepted, fallback=quotes)
         return Trust(quotes=test, label=TEST_ROOT_LABEL, rules=(SIMULATOR_RULE,))
     return Trust(quotes=quotes, label=VERIFIED_LABEL)
 
 
 def simulated_trust(settings: AttestationSettings) -> Trust:
     """The simulator's test root only (demo mode, tests), with the same TCB policy."""
-    quotes = SimulatedQuotes(
-        sim_root_public_key(), accepted_tcb=frozenset(settings.accepted_tcb_statuses)
+    quotes = TestRootQuotes(
+        (SIMULATOR_ROOT,), accepted_tcb=frozenset(settings.accepted_tcb_statuses)
     )
     return Trust(quotes=quotes, label=SIMULATED_LABEL, simulated=True, rules=(SIMULATOR_RULE,))

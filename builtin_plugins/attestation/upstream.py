@@ -40,7 +40,7 @@ class EvidenceClient:
         if data is not None:
             headers["Content-Type"] = "application/json"
         try:
-            async with self._http.session(url).request(
+            async with self._http.session(url, pinned=False).request(
                 method,
                 url,
                 params=params,

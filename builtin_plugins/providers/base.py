@@ -29,7 +29,7 @@ from builtin_plugins.providers.upstream_errors import (
     transport_error,
 )
 from kernel.errors import UpstreamError, os_reason
-from kernel.http import HttpClients
+from kernel.http import HttpClients, SpkiPinMismatch
 from kernel.types import ModelInfo, UpstreamCall, UpstreamResult
 
 __all__ = ["DiscoveryError", "HttpProvider"]
@@ -185,7 +185,7 @@ class HttpProvider(abc.ABC):
                 body = await response.read()
         except _TRANSPORT as exc:
             timeout = f"no answer within read_timeout ({self.settings.read_timeout:g}s)"
-            raise transport_error(self.name, exc, timeout=timeout) from exc
+            raise self._transport_error(exc, timeout=timeout) from exc
         if 200 <= response.status < 300:
             self._note_headers(call, response.headers)
             return self._accepted(call, response.status, body, response.headers)
@@ -207,6 +207,12 @@ class HttpProvider(abc.ABC):
     def _note_headers(self, call: UpstreamCall, headers: CIMultiDictProxy[str]) -> None:
         """Record in ``call.evidence`` the 2xx response headers a verifier needs (none here)."""
         return
+
+    def _transport_error(self, exc: BaseException, *, timeout: str) -> UpstreamError:
+        """A failed connection; a TLS key outside the attested keyset is named (fail closed)."""
+        if isinstance(exc, SpkiPinMismatch):
+            return UpstreamError(f"connection refused: {exc}", provider=self.name, retryable=True)
+        return transport_error(self.name, exc, timeout=timeout)
 
     def malformed(self, status: int) -> UpstreamError:
         """The retryable error for a success answer whose JSON is broken."""
@@ -250,7 +256,7 @@ class HttpProvider(abc.ABC):
             timeout = (
                 f"no stream data for idle_chunk_timeout ({self.settings.idle_chunk_timeout:g}s)"
             )
-            raise transport_error(self.name, exc, timeout=timeout) from exc
+            raise self._transport_error(exc, timeout=timeout) from exc
         finally:
             watchdog.stop()
             if finished:
@@ -281,7 +287,7 @@ class HttpProvider(abc.ABC):
             timeout = (
                 f"no first byte within first_byte_timeout ({self.settings.first_byte_timeout:g}s)"
             )
-            raise transport_error(self.name, exc, timeout=timeout) from exc
+            raise self._transport_error(exc, timeout=timeout) from exc
         error = self._status_error(response.status, body, response.headers)
         if error is None:
             found = error_fields(response.status, body)

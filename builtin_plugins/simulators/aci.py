@@ -105,6 +105,12 @@ class AciService:
         }
         self.digest = aci_crypto.keyset_digest(self.keyset)
 
+    def announce_tls_keys(self, domain: str, spki_sha256_hex: list[str]) -> None:
+        """List these TLS keys (aci/1 §3.1 ``tls_public_keys``) in the keyset; new digest."""
+        keys = [{"domain": domain, "spki_sha256": value} for value in spki_sha256_hex]
+        self.keyset["tls_public_keys"] = keys
+        self.digest = aci_crypto.keyset_digest(self.keyset)
+
     def rotate(self, not_after: int | None = None) -> None:
         """A new receipt key (and digest); ``not_after`` defaults to the current one."""
         self.epoch += 1

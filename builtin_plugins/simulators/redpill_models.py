@@ -10,7 +10,8 @@ Embedding models are listed only at ``GET /v1/embeddings/models`` (``{"object": 
 simulator adds ``is_tee`` and ``providers`` so a gateway can apply the same TEE filter.
 
 The catalog mixes what a gateway must serve and what it must refuse: Phala-served TEE models,
-a TEE model served by another provider (``chutes``), and ordinary non-TEE models.
+TEE models of the other confidential upstreams RedPill routes to (``near-ai``, ``tinfoil``,
+``chutes``; redpill-ai/redpill-gateway ``src/providers/``), and ordinary non-TEE models.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ class RedPillModel(msgspec.Struct, frozen=True, kw_only=True):
     kind: Literal["chat", "embedding"] = "chat"
     dimensions: int = 0
     description: str = ""
+
+    @property
+    def report_shape(self) -> str:
+        """The ``/v1/attestation/report`` shape RedPill serves for this model: ``two-layer``
+        (Phala, NEAR AI: the gateway's attestation and the model's, with the flat fields too),
+        ``tinfoil``, ``chutes``; ``flat`` otherwise."""
+        upstream = self.providers[0] if self.is_tee and self.providers else ""
+        shapes = {"phala": "two-layer", "near-ai": "two-layer", "tinfoil": "tinfoil"}
+        return shapes.get(upstream, "chutes" if upstream == "chutes" else "flat")
 
     @property
     def phala_tee(self) -> bool:
@@ -95,6 +105,26 @@ CATALOG: tuple[RedPillModel, ...] = (
         completion_price="0.0000025",
         context_length=262144,
         description="SIMULATED TEE model served by another provider (not Phala)",
+    ),
+    RedPillModel(
+        id="nearai/deepseek-v3.1",
+        name="DeepSeek V3.1 (NEAR AI)",
+        is_tee=True,
+        providers=("near-ai",),
+        prompt_price="0.000001",
+        completion_price="0.0000025",
+        context_length=131072,
+        description="SIMULATED TEE model served by NEAR AI Cloud (two-layer attestation)",
+    ),
+    RedPillModel(
+        id="tinfoil/llama3-3-70b",
+        name="Llama 3.3 70B (Tinfoil)",
+        is_tee=True,
+        providers=("tinfoil",),
+        prompt_price="0.0000007",
+        completion_price="0.0000007",
+        context_length=65536,
+        description="SIMULATED TEE model served by Tinfoil (quote without a signing key)",
     ),
     RedPillModel(
         id="openai/gpt-4o",

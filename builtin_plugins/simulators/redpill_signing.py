@@ -15,7 +15,10 @@
   data is address (20 B) zero-padded to 32 B then the nonce), ``nvidia_payload`` (a JSON string
   ``{"nonce", "evidence_list", "arch": "HOPPER"}``), ``event_log``, ``info`` and
   ``all_attestations`` (a list holding the same report). No nonce: a fresh random one is bound,
-  as vllm-proxy does; a nonce that is not 32 bytes of hex is a 400. A ``signing_address`` that
+  as vllm-proxy does; a nonce that is not 32 bytes of hex is a 400. Phala and NEAR AI models
+  also get the two-layer ``gateway_attestation`` + ``model_attestations`` fields; Tinfoil and
+  Chutes models get their own shapes (:mod:`.redpill_reports`, sources cited there). A
+  ``signing_address`` that
   is not ours is vllm-proxy's 404. The GPU evidence list is empty unless ``model`` is a
   Phala-served TEE model (private-ai-gateway ``empty_nvidia_payload``); its entries are
   SIMULATED and carry no NVIDIA signature.
@@ -40,6 +43,11 @@ from builtin_plugins.simulators.eip191 import legacy_report_data, sign_personal
 from builtin_plugins.simulators.keys import LEGACY_SIGNING_ADDRESS, LEGACY_SIGNING_KEY
 from builtin_plugins.simulators.redpill_errors import redpill_error_response
 from builtin_plugins.simulators.redpill_models import find_model
+from builtin_plugins.simulators.redpill_reports import (
+    chutes_report,
+    gateway_attestation,
+    tinfoil_report,
+)
 from builtin_plugins.simulators.simquote import build_sim_quote
 
 __all__ = ["REPORT_MODES", "add_legacy_routes", "legacy_report", "nvidia_payload"]
@@ -110,8 +118,15 @@ def nvidia_payload(nonce_hex: str, with_evidence: bool) -> str:
 
 
 def legacy_report(nonce: bytes, model: str | None, mode: str = "none") -> dict[str, Any]:
-    """The flat legacy report for ``nonce`` (32 bytes), lying as ``mode`` says."""
+    """The report RedPill serves for ``model`` and ``nonce`` (32 bytes), lying as ``mode`` says:
+    the flat fields, plus the two-layer ones for Phala and NEAR AI models; the Tinfoil and
+    Chutes shapes (:mod:`.redpill_reports`) for theirs."""
     served = find_model(model)
+    shape = served.report_shape if served is not None else "flat"
+    if shape == "tinfoil":
+        return tinfoil_report()
+    if shape == "chutes":
+        return chutes_report()
     public_key = PrivateKey(LEGACY_SIGNING_KEY).public_key.format(compressed=False).hex()
     bound_nonce = secrets.token_bytes(32) if mode == "wrong_nonce" else nonce
     bound_address = FOREIGN_ADDRESS if mode == "foreign_address" else LEGACY_SIGNING_ADDRESS
@@ -126,7 +141,11 @@ def legacy_report(nonce: bytes, model: str | None, mode: str = "none") -> dict[s
         "event_log": [],
         "info": {"app_name": "enclava-redpill-simulator", "simulated": True},
     }
-    return {**report, "all_attestations": [report]}
+    flat = {**report, "all_attestations": [report]}
+    if shape != "two-layer":
+        return flat
+    gateway = gateway_attestation(nonce, bound_nonce)
+    return {**flat, "gateway_attestation": gateway, "model_attestations": [report]}
 
 
 def _nonce(value: str | None) -> bytes | None:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from builtin_plugins.attestation.aci import verify_aci_report, verify_receipt
-from builtin_plugins.attestation.quotes import SimulatedQuotes
+from builtin_plugins.attestation.simulated_quotes import TestRootQuotes
 from builtin_plugins.attestation.verdicts import AttestationRejected
 from builtin_plugins.simulators import aci_crypto
 from builtin_plugins.simulators.aci import AciService, Exchange
@@ -20,7 +20,7 @@ from .vectors import ATTESTATION
 VECTOR_NONCE = bytes(range(32)).hex()
 VECTOR_DIGEST = "sha256:53a5cd44b30dcc51999754c719f2628a041f174ecbf9662a6f8e898a10cd9371"
 VECTOR_REPORT_DATA = "df2174d28130852b413646a3786927b93e94c11d770268b65def8bdba45cb49e"
-QUOTES = SimulatedQuotes(sim_root_public_key())
+QUOTES = TestRootQuotes((sim_root_public_key(),))
 
 
 def test_the_spec_vectors_hold() -> None:

@@ -14,7 +14,7 @@ from builtin_plugins.attestation.legacy import (
     verify_legacy_report,
     verify_signature,
 )
-from builtin_plugins.attestation.quotes import SimulatedQuotes
+from builtin_plugins.attestation.simulated_quotes import TestRootQuotes
 from builtin_plugins.attestation.verdicts import AttestationRejected
 from builtin_plugins.simulators.eip191 import legacy_report_data
 from builtin_plugins.simulators.keys import LEGACY_SIGNING_ADDRESS, sim_root_public_key
@@ -35,7 +35,7 @@ def _report(nonce: bytes, **changes: Any) -> bytes:
 
 
 async def _verify(body: bytes, nonce: bytes, **options: Any) -> LegacyAttestation:
-    quotes = SimulatedQuotes(sim_root_public_key(), **options)
+    quotes = TestRootQuotes((sim_root_public_key(),), **options)
     return await verify_legacy_report(body, nonce=nonce, quotes=quotes)
 
 
@@ -98,7 +98,7 @@ async def test_malformed_reports_are_rejected(body: bytes) -> None:
     ("changes", "message"),
     [
         ({"intel_quote": "zz"}, "not hex"),
-        ({"intel_quote": "00" * 200}, "not a simulated quote"),
+        ({"intel_quote": "00" * 200}, "not a test-root quote"),
         ({"signing_algo": "ed25519"}, "unsupported signing algorithm"),
     ],
 )

@@ -18,7 +18,8 @@ from builtin_plugins.attestation.measurements import (
     runtime_event_digest,
 )
 from builtin_plugins.attestation.policy import TrustRule, Workload, check_workload, measure
-from builtin_plugins.attestation.quotes import DcapQuotes, SimulatedQuotes, VerifiedQuote
+from builtin_plugins.attestation.quotes import DcapQuotes, VerifiedQuote
+from builtin_plugins.attestation.simulated_quotes import TestRootQuotes
 from builtin_plugins.attestation.trust import Trust
 from builtin_plugins.attestation.verdicts import AttestationRejected
 from builtin_plugins.simulators.keys import sim_root_public_key
@@ -137,7 +138,7 @@ async def test_an_unlisted_workload_is_refused_until_an_admin_allows_it(
 ) -> None:
     async with attested_gateway() as env:
         bare = Trust(
-            quotes=SimulatedQuotes(sim_root_public_key()), label="simulated", simulated=True
+            quotes=TestRootQuotes((sim_root_public_key(),)), label="simulated", simulated=True
         )
         install_trust(env.kernel, bare)
         answer = await admin(env, "POST", "/attestation/reverify")

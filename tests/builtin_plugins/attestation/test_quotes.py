@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from builtin_plugins.attestation.collateral import CollateralCache
-from builtin_plugins.attestation.quotes import DcapQuotes, SimulatedQuotes
+from builtin_plugins.attestation.quotes import DcapQuotes
+from builtin_plugins.attestation.simulated_quotes import TestRootQuotes
 from builtin_plugins.attestation.verdicts import AttestationRejected
 from builtin_plugins.simulators.keys import sim_root_public_key
 from builtin_plugins.simulators.simquote import build_sim_quote
@@ -103,10 +104,10 @@ async def test_a_simulated_quote_is_no_dcap_quote() -> None:
 
 
 async def test_simulated_quotes_trust_only_the_simulator_root() -> None:
-    assert await SimulatedQuotes(sim_root_public_key()).verify(build_sim_quote(bytes(64)))
+    assert await TestRootQuotes((sim_root_public_key(),)).verify(build_sim_quote(bytes(64)))
     with pytest.raises(AttestationRejected, match="does not verify"):
-        await SimulatedQuotes(bytes(32)).verify(build_sim_quote(bytes(64)))
+        await TestRootQuotes((bytes(32),)).verify(build_sim_quote(bytes(64)))
     with pytest.raises(AttestationRejected, match="OutOfDate is not accepted"):
-        await SimulatedQuotes(sim_root_public_key()).verify(
+        await TestRootQuotes((sim_root_public_key(),)).verify(
             build_sim_quote(bytes(64), tcb_status="OutOfDate")
         )
