@@ -21,6 +21,7 @@ from kernel.types import BackgroundTask, CliCommand, RouteSet, SettingsSection
 __all__ = ["PLUGIN_NAME", "VERSION"]
 
 VERSION = "1.0.0"
+_FILTERING = ("active", "loading")
 
 
 @hookimpl
@@ -53,14 +54,14 @@ def enclava_routes(kernel: Kernel) -> RouteSet:
 
 @hookimpl
 def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter]:
+    """The filters of active (or loading) plugins; collected again on every settings change,
+    so a plugin that failed to load (and was disabled) drops out at once."""
     host = host_of(kernel)
     fail_open = set(host.settings.fail_open)
     return [
         WasmChatFilter(host, installed, fail_open=installed.name in fail_open)
         for installed in host.plugins.values()
-        if installed.manifest.filter is not None
-        and host.enabled(installed.name)
-        and host.approved(installed)
+        if installed.manifest.filter is not None and host.status(installed) in _FILTERING
     ]
 
 

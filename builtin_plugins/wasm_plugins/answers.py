@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
-from kernel.errors import UpstreamError
+from kernel.errors import EnclavaError, ServiceUnavailableError, UpstreamError
 from kernel.gate import request_context
 from kernel.sandbox import CallFailed
 
@@ -72,8 +72,15 @@ def answer_of(plugin: str, raw: str) -> Response[bytes]:
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def failure_of(exc: CallFailed) -> UpstreamError:
-    """The client's error for a failed call: 502 with a code saying why."""
+def failure_of(exc: CallFailed) -> EnclavaError:
+    """The client's error for a failed call: 502 with a code saying why, or 503 (Retry-After 1)
+    when every one of the plugin's call threads stayed busy and the call never ran."""
+    if exc.reason == "busy":
+        return ServiceUnavailableError(
+            f"Plugin '{exc.plugin}' is busy: {exc.message}. Retry shortly.",
+            code="plugin_busy",
+            headers={"retry-after": "1"},
+        )
     code = {"timeout": "plugin_timeout", "too_large": "plugin_response_too_large"}.get(
         exc.reason, "plugin_error"
     )

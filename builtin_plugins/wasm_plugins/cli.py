@@ -10,7 +10,11 @@ from argparse import ArgumentParser, ArgumentTypeError, Namespace, _SubParsersAc
 from pathlib import Path
 
 from builtin_plugins.wasm_plugins.build import BuildResult, build_plugin, sdk_root
-from builtin_plugins.wasm_plugins.component_runner import CACHE_ENV, COMPONENT_ENV
+from builtin_plugins.wasm_plugins.component_runner import (
+    CACHE_ENV,
+    COMPONENT_ENV,
+    check_component,
+)
 from builtin_plugins.wasm_plugins.progress import Progress
 from builtin_plugins.wasm_plugins.scaffold import scaffold
 from builtin_plugins.wasm_plugins.toolchain import TOOLCHAIN_ENV
@@ -87,8 +91,11 @@ def _pytest(folder: Path, env: dict[str, str]) -> int:
 
 
 def _build(args: Namespace, cache: Path, progress: Progress) -> BuildResult | None:
+    """Build, then load the component as the gateway would: its exports must match the manifest."""
     try:
         result = build_plugin(args.folder, cache / "wasm", phase=progress.phase)
+        with progress.phase("checking the component against plugin.toml"):
+            check_component(args.folder, cache / "native")
     except ConfigError as exc:
         print(f"enclava: {exc}", file=sys.stderr)
         return None

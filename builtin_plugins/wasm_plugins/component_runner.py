@@ -1,6 +1,7 @@
 """Runs an author's tests against the built component: ``enclava plugin test`` sets
 ``ENCLAVA_PLUGIN_COMPONENT`` and :mod:`enclava_sdk.testing` sends each call here instead of to
-the Python class, with the test's FakeHost serving the host functions through the real linker."""
+the Python class, with the test's FakeHost serving the host functions through the real linker.
+``enclava plugin build|test`` also check here that the component matches its manifest."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+import wasmtime
 from wasmtime.component import Component
 
+from builtin_plugins.wasm_plugins.registry import check_description
 from builtin_plugins.wasm_plugins.user_cache import user_cache_dir
+from kernel.errors import ConfigError
 from kernel.http import HttpClients
 from kernel.sandbox import CallFailed, Manifest, SandboxedPlugin, SandboxEngine, load_manifest
 from kernel.sandbox.imports import HostContext, LlmChat, LlmRefused
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.outbound import FetchAnswer, HttpFetcher, OutboundRefused
 
-__all__ = ["CACHE_ENV", "COMPONENT_ENV", "call_component"]
+__all__ = ["CACHE_ENV", "COMPONENT_ENV", "call_component", "check_component"]
 
 COMPONENT_ENV = "ENCLAVA_PLUGIN_COMPONENT"
 CACHE_ENV = "ENCLAVA_PLUGIN_NATIVE_CACHE"
@@ -85,6 +89,21 @@ def _engine(cache: str) -> SandboxEngine:
     return SandboxEngine(Path(cache), threads=1)
 
 
+def _plugin(
+    engine: SandboxEngine, manifest: Manifest, component: Component, fake: Any
+) -> SandboxedPlugin:
+    context = HostContext(
+        manifest,
+        loop=asyncio.get_running_loop(),
+        kv=_FakeKV(fake, f"wasm:{manifest.name}:"),  # type: ignore[arg-type]
+        fetcher=_FakeFetcher(fake),
+        config=lambda: dict(fake.config),
+        logs=LogBuffer(manifest.limits.log_lines),
+        llm=_fake_chat(fake),
+    )
+    return SandboxedPlugin(engine, manifest, component, context)
+
+
 async def _call(
     engine: SandboxEngine,
     manifest: Manifest,
@@ -92,31 +111,59 @@ async def _call(
     fake: Any,
     call: tuple[str, str],
 ) -> str:
-    logs = LogBuffer(manifest.limits.log_lines)
-    context = HostContext(
-        manifest,
-        loop=asyncio.get_running_loop(),
-        kv=_FakeKV(fake, f"wasm:{manifest.name}:"),  # type: ignore[arg-type]
-        fetcher=_FakeFetcher(fake),
-        config=lambda: dict(fake.config),
-        logs=logs,
-        llm=_fake_chat(fake),
-    )
-    plugin = SandboxedPlugin(engine, manifest, component, context)
+    plugin = _plugin(engine, manifest, component, fake)
     try:
         return await plugin.call(*call)
     finally:
         plugin.close()
-        fake.lines.extend((line.stream, line.message) for line in logs.lines())
+        fake.lines.extend((line.stream, line.message) for line in plugin.logs.lines())
+
+
+def _load(folder: str, cache: str) -> tuple[SandboxEngine, Manifest, Component]:
+    manifest = load_manifest(Path(folder) / "plugin.toml")
+    wasm = (Path(folder) / manifest.wasm).read_bytes()
+    engine = _engine(cache)
+    return engine, manifest, engine.compile(wasm, hashlib.sha256(wasm).hexdigest())
 
 
 def call_component(folder: str, fake: Any, kind: str, payload: str) -> tuple[bool, str]:
     """``handle(kind, payload)`` of the component built in ``folder``, as ``(ok, value)``."""
-    manifest = load_manifest(Path(folder) / "plugin.toml")
-    wasm = (Path(folder) / manifest.wasm).read_bytes()
-    engine = _engine(os.environ.get(CACHE_ENV) or str(user_cache_dir() / "native"))
-    component = engine.compile(wasm, hashlib.sha256(wasm).hexdigest())
+    cache = os.environ.get(CACHE_ENV) or str(user_cache_dir() / "native")
+    engine, manifest, component = _load(folder, cache)
     try:
         return True, asyncio.run(_call(engine, manifest, component, fake, (kind, payload)))
     except CallFailed as exc:
         return False, f"{exc.reason}: {exc.message}"
+
+
+class _NoHost:
+    """Host functions for ``describe()``, which calls none."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+
+    def http_fetch(self, request: str) -> str:
+        raise OutboundRefused("no host functions while describing")
+
+    def llm_chat(self, request: str) -> str:
+        raise LlmRefused("no host functions while describing")
+
+
+async def _describe(engine: SandboxEngine, manifest: Manifest, component: Component) -> str:
+    plugin = _plugin(engine, manifest, component, _NoHost())
+    try:
+        return await plugin.describe()
+    finally:
+        plugin.close()
+
+
+def check_component(folder: Path, cache: Path) -> None:
+    """ConfigError unless the component built in ``folder`` loads in the sandbox and its
+    ``describe()`` matches ``plugin.toml``: the check the gateway makes before it serves it."""
+    try:
+        engine, manifest, component = _load(str(folder), str(cache))
+        description = asyncio.run(_describe(engine, manifest, component))
+    except (CallFailed, wasmtime.WasmtimeError) as exc:
+        raise ConfigError(f"the component does not load: {str(exc).splitlines()[0]}") from None
+    check_description(manifest, description)

@@ -1,9 +1,13 @@
 """Sandboxed chat filters: a plugin's ``filter-request`` / ``filter-response`` calls, as a
 :class:`~kernel.exchange.ChatFilter` the gateway runs on the hot path.
 
-A failing filter refuses the request with an error naming the plugin (fail closed) unless an
-admin listed the plugin in ``fail_open``. The guest's own message goes to the plugin's log, not
-to the client or the gateway log: it may quote the prompt.
+Only an active plugin's filter runs: a disabled, unapproved or failed plugin's filter is not
+collected, nor run if the plugin stops being active before the next collection. An active
+filter that fails refuses the request (fail closed) unless an admin listed the plugin in
+``fail_open``: with 503 ``plugin_filter_unavailable`` when the plugin could not answer (still
+loading, no free call thread, deadline, trap), which a client may retry, else 502
+``plugin_filter_failed``. The guest's own message goes to the plugin's log, not to the client
+or the gateway log: it may quote the prompt.
 """
 
 from __future__ import annotations
@@ -13,11 +17,30 @@ from typing import Any
 
 from builtin_plugins.wasm_plugins.host import WasmHost
 from builtin_plugins.wasm_plugins.registry import Installed
-from kernel.errors import EnclavaError, UpstreamError
+from kernel.errors import EnclavaError, ServiceUnavailableError, UpstreamError
 from kernel.exchange import Exchange
 from kernel.sandbox import CallFailed
 
 __all__ = ["WasmChatFilter"]
+
+_UNAVAILABLE = frozenset({"busy", "timeout", "trap"})
+"""Failures of the sandbox rather than answers of the filter: worth a retry."""
+
+
+def _unavailable(plugin: str, why: str) -> ServiceUnavailableError:
+    return ServiceUnavailableError(
+        f"Chat filter of plugin '{plugin}' is unavailable ({why}); the request was not "
+        "forwarded. Retry shortly.",
+        code="plugin_filter_unavailable",
+        headers={"retry-after": "1"},
+    )
+
+
+def _failed(plugin: str, why: str) -> UpstreamError:
+    return UpstreamError(
+        f"Chat filter of plugin '{plugin}' {why}; the request was not forwarded.",
+        code="plugin_filter_failed",
+    )
 
 
 class WasmChatFilter:
@@ -39,31 +62,33 @@ class WasmChatFilter:
         caller = {"kind": principal.kind, "id": principal.id} if principal else {}
         return {"request_id": exchange.request_id, "model": exchange.model, "caller": caller}
 
+    def _runs(self) -> bool:
+        """True while the plugin is active; 503 while it loads (it was turned on)."""
+        installed = self._host.plugins.get(self._plugin)
+        status = "not_built" if installed is None else self._host.status(installed)
+        if status == "loading":
+            raise _unavailable(self._plugin, "loading")
+        return status == "active"
+
     async def _run(
         self, kind: str, exchange: Exchange, body: dict[str, Any]
     ) -> dict[str, Any] | None:
+        if not self._runs():
+            return None
         payload = json.dumps({"body": body, "context": self._context(exchange)})
         try:
             raw = await self._host.call(self._plugin, kind, payload)
             result = json.loads(raw).get("body")
         except CallFailed as exc:
-            raise UpstreamError(
-                f"Chat filter of plugin '{self._plugin}' failed ({exc.reason}); the request was "
-                "not forwarded.",
-                code="plugin_filter_failed",
-            ) from None
+            if exc.reason in _UNAVAILABLE:
+                raise _unavailable(self._plugin, exc.reason) from None
+            raise _failed(self._plugin, f"failed ({exc.reason})") from None
         except EnclavaError:
             raise
         except (ValueError, AttributeError):
-            raise UpstreamError(
-                f"Chat filter of plugin '{self._plugin}' returned a malformed answer.",
-                code="plugin_filter_failed",
-            ) from None
+            raise _failed(self._plugin, "returned a malformed answer") from None
         if result is not None and not isinstance(result, dict):
-            raise UpstreamError(
-                f"Chat filter of plugin '{self._plugin}' returned a non-object body.",
-                code="plugin_filter_failed",
-            )
+            raise _failed(self._plugin, "returned a non-object body")
         return result
 
     async def on_request(

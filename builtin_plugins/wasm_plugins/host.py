@@ -1,8 +1,9 @@
 """The running host of sandboxed plugins: which are active, and calls with the trap policy.
 
 A plugin is active while it is enabled, its permissions digest is approved (or the operator
-lists it in ``auto_enable``) and its component is loaded. Repeated traps disable it on every
-replica and write an audit event.
+lists it in ``auto_enable``) and its component is loaded. A component that fails to load (its
+exports do not match its manifest, it does not compile or instantiate) and repeated traps both
+disable the plugin on every replica and write an audit event saying why.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class WasmHost:
         self.plugins: dict[str, Installed] = discover(Path(self.settings.directory), reserved)
         self.engine: SandboxEngine | None = None
         self._sync_lock = asyncio.Lock()
+        self._failed: set[str] = set()
+        """Plugins that failed to load and are not switched off yet."""
 
     @property
     def settings(self) -> WasmPluginsSettings:
@@ -105,10 +108,13 @@ class WasmHost:
         cache = Path(settings.cache_dir) if settings.cache_dir else self.kernel.settings.data_dir
         cache = cache if settings.cache_dir else cache / "wasm-cache"
         self.engine = SandboxEngine(cache, threads=settings.threads)
-        await self.sync()
+        # Inside the kernel's startup no setting can be written: the first background sync
+        # (within a second) switches off what failed here. It is not served meanwhile.
+        await self.sync(switch_off=False)
 
-    async def sync(self) -> None:
-        """Load every plugin that became active (on this replica or another) and is not loaded.
+    async def sync(self, *, switch_off: bool = True) -> None:
+        """Load every plugin that became active (on this replica or another) and is not loaded;
+        with ``switch_off``, disable every one that failed to load, on every replica.
 
         Runs at start, after an admin's change and periodically; plugins that never become
         active are never compiled.
@@ -116,6 +122,12 @@ class WasmHost:
         async with self._sync_lock:
             pending = [i for i in self.plugins.values() if self.status(i) == "loading"]
             await asyncio.gather(*(self.load(i) for i in pending))
+            self._failed.update(i.name for i in pending if i.error is not None)
+            for name in sorted(self._failed) if switch_off else ():
+                installed = self.plugins[name]
+                if installed.error is not None and self.enabled(name):
+                    await self._switch_off(installed, "wasm_plugin.failed", reason=installed.error)
+                self._failed.discard(name)  # kept when switching off raised: tried again
 
     async def load(self, installed: Installed) -> None:
         """Compile (off the event loop) and warm one plugin; a failure is kept, not raised."""
@@ -197,34 +209,47 @@ class WasmHost:
 
     async def _auto_disable(self, installed: Installed, exc: CallFailed) -> None:
         installed.consecutive_traps = 0
-        await self.set_enabled(installed.name, enabled=False)
-        log.warning("sandboxed plugin '%s' disabled after repeated traps", installed.name)
+        traps = self.settings.max_consecutive_traps
+        await self._switch_off(
+            installed, "wasm_plugin.auto_disable", reason=exc.reason, traps=traps
+        )
+
+    async def _switch_off(self, installed: Installed, action: str, **details: Any) -> None:
+        """Disable ``installed`` on every replica (a persisted toggle) and audit why."""
+        log.warning("sandboxed plugin '%s' disabled (%s): %s", installed.name, action, details)
+        await self._persist(installed.name, enabled=False)
         await self.kernel.audit(
             event_from_context(
                 None,
-                action="wasm_plugin.auto_disable",
+                action=action,
                 outcome="failure",
                 resource_type="wasm_plugin",
                 resource_id=installed.name,
-                details={"reason": exc.reason, "traps": self.settings.max_consecutive_traps},
+                details=details,
             )
         )
 
     async def set_enabled(self, name: str, *, enabled: bool) -> None:
-        """Persist the toggle as a runtime setting: applied here and announced to every replica."""
+        """Persist the toggle as a runtime setting: applied here and announced to every replica.
+
+        Enabling a plugin that failed to load tries to load it again (once it is approved).
+        """
+        installed = self.plugins.get(name)
+        if enabled and installed is not None:
+            installed.error = None
+        await self._persist(name, enabled=enabled)
+        await self.sync()
+
+    async def _persist(self, name: str, *, enabled: bool) -> None:
         settings = self.settings
         on = [n for n in settings.enabled if n != name]
         off = [n for n in settings.disabled if n != name]
         values = (
             {"enabled": [*on, name], "disabled": off}
             if enabled
-            else {
-                "enabled": on,
-                "disabled": [*off, name],
-            }
+            else {"enabled": on, "disabled": [*off, name]}
         )
         await self.kernel.update_section(SECTION, values)
-        await self.sync()
 
     async def approve(self, installed: Installed) -> str:
         """Approve the plugin's current component and permissions; returns the digest."""

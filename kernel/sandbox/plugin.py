@@ -23,7 +23,7 @@ from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.metrics import CallMetrics
 from kernel.sandbox.pool import InstancePool, WarmInstance
-from kernel.sandbox.slots import PluginSlots
+from kernel.sandbox.slots import FILTER_KINDS, PluginSlots
 
 __all__ = ["CallFailed", "FailureReason", "SandboxedPlugin"]
 
@@ -75,8 +75,12 @@ class SandboxedPlugin:
         return answer
 
     async def call(self, kind: str, payload: str) -> str:
-        """``handle(kind, payload)``'s ok value; CallFailed otherwise."""
-        if len(payload) > self._limits.max_request_bytes:
+        """``handle(kind, payload)``'s ok value; CallFailed otherwise.
+
+        ``limits.max_request_bytes`` bounds what callers send (endpoints, execute, schedules);
+        a chat filter gets every chat body the gateway accepted (``server.max_body_bytes``).
+        """
+        if kind not in FILTER_KINDS and len(payload) > self._limits.max_request_bytes:
             raise CallFailed(self.name, "too_large", "request exceeds limits.max_request_bytes")
         started = time.perf_counter()
         deadline = self._deadline()

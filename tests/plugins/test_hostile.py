@@ -202,3 +202,21 @@ async def test_the_server_stops_within_two_seconds_with_guests_asleep(
         answers = await asyncio.gather(*sleeping)
     assert took < 2.0
     assert [a.json()["error"]["code"] for a in answers] == ["plugin_timeout"] * 4
+
+
+async def test_a_plugin_whose_threads_stay_busy_answers_503_with_retry_after(
+    make_settings: Any, sqlite_url: str, install: Install, running: Any
+) -> None:
+    env = install("hostile", ENCLAVA_WASM_PLUGINS_AUTO_ENABLE="hostile")
+    app: Litestar = create_app(make_settings(sqlite_url, **env))
+    async with running(app) as client:
+        admin = await admin_headers(app, client)
+        # one call thread, 0.5 s a call: two calls run and time out, two wait past the deadline
+        answers = await asyncio.gather(
+            *(client.get(f"{BASE}/sleep", headers=admin) for _ in range(4))
+        )
+        busy = [a for a in answers if a.status_code == 503]
+        assert len(busy) == 2, [a.text for a in answers]
+        assert {a.json()["error"]["code"] for a in busy} == {"plugin_busy"}
+        assert {a.headers["retry-after"] for a in busy} == {"1"}
+        assert "'hostile'" in busy[0].json()["error"]["message"]

@@ -16,6 +16,8 @@ from .conftest import Install
 
 ADMIN = "/api-internal/v1/wasm-plugins"
 ZIP = {"content-type": "application/zip"}
+MISSING = b'\n[[endpoints]]\nmethod = "POST"\npath = "/x"\n'
+"""An endpoint hello's component does not implement."""
 
 
 def _zip(files: dict[str, bytes]) -> bytes:
@@ -53,10 +55,13 @@ async def test_upload_installs_disabled_and_validates(
             "core module": _zip({"plugin.toml": manifest, "plugin.wasm": b"\0asm\x01\0\0\0"}),
             "native code": _zip({"plugin.toml": manifest, "plugin.wasm": b"\x7fELF" + wasm}),
             "bad manifest": _zip({"plugin.toml": b"name = 1", "plugin.wasm": wasm}),
+            "exports differ": _zip({"plugin.toml": manifest + MISSING, "plugin.wasm": wasm}),
         }
         for what, body in refusals.items():
             refused = await _upload(client, admin, body)
             assert refused.status_code == 400, (what, refused.text)
+        assert "POST /x is not implemented" in refused.json()["error"]["message"]
+        assert not (Path(env["ENCLAVA_WASM_PLUGINS_DIRECTORY"]) / "hello").exists()
 
         created = await _upload(client, admin, valid)
         assert created.status_code == 201, created.text

@@ -90,3 +90,20 @@ def test_plugin_test_names_each_test_and_shows_its_phases(
     assert out.count("tests/test_app.py::test_hello_greets_by_name PASSED") == 2
     assert "] native tests\n" in err
     assert "] component tests\n" in err
+
+
+def test_build_and_test_refuse_a_component_that_does_not_match_its_manifest(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    folder = _hello(tmp_path)
+    manifest = folder / "plugin.toml"
+    manifest.write_text(manifest.read_text() + '\n[[endpoints]]\nmethod = "POST"\npath = "/x"\n')
+    assert _build(folder) == 1
+    err = capfd.readouterr().err
+    assert "] checking the component against plugin.toml\n" in err
+    last = err.splitlines()[-1]
+    assert last == "enclava: the component does not match plugin.toml: POST /x is not implemented"
+    assert main(["plugin", "test", str(folder), "--cache", str(CACHE)]) == 1
+    err = capfd.readouterr().err
+    assert "POST /x is not implemented" in err
+    assert "component tests" not in err

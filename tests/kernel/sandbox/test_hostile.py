@@ -113,3 +113,9 @@ async def test_oversized_request_is_refused_before_the_guest(load: Load) -> None
     with pytest.raises(CallFailed) as info:
         await plugin.call("endpoint", "x" * 11)
     assert info.value.reason == "too_large"
+
+
+async def test_a_chat_filter_gets_requests_beyond_max_request_bytes(load: Load) -> None:
+    """The gateway's body limit bounds a filter's request, not the endpoints' own limit."""
+    plugin = load(component(ECHO), limits={"max_request_bytes": 10}, filter={"order": 1})
+    assert await plugin.call("filter-request", "x" * 11) == "x" * 11

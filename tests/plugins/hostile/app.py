@@ -29,8 +29,11 @@ class Hostile(BasePlugin):
 
     @chat_filter
     def explode(self, body: dict[str, Any], context: FilterContext) -> dict[str, Any] | None:
-        if "explode" in str(body.get("messages")):
+        messages = str(body.get("messages"))
+        if "explode" in messages:
             raise ValueError("filter exploded")
+        if "oversleep" in messages:
+            time.sleep(3600)
         return None
 
     @endpoint("GET", "/files")
