@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from support.process import terminate
 
 __all__ = [
     "ENCLAVA_PROGRAM",
@@ -277,11 +278,6 @@ def serving_demo(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         assert _ready(port, proc), log.read_text()
         yield port, env
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
     assert proc.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()

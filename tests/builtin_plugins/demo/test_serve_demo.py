@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from support.process import terminate
 
 ENCLAVA = Path(sys.executable).with_name("enclava")
 STARTUP_LIMIT_S = 30.0  # generous: a bound for CI, not a performance target
@@ -90,12 +90,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[openai.OpenAI, Path]]:
         with openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=10) as client:
             yield client, log
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
     assert proc.returncode == 0, log.read_text()
 
 
