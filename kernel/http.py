@@ -1,7 +1,8 @@
 """The outbound HTTP seam: one pooled aiohttp session per upstream origin.
 
 aiohttp carries upstream traffic because it costs a third of httpx's CPU per request here
-(../shared/notes/performance.md). Sessions are created on first use and closed with the kernel.
+(measured on 2 cores: 0.5 to 0.7 ms per forwarded request, where httpx's own pool reached 9.9 ms
+at concurrency 64). Sessions are created on first use and closed with the kernel.
 
 An origin can be PINNED (:meth:`HttpClients.pin`): every new TLS connection to it is accepted
 only when the SHA-256 of the server certificate's SubjectPublicKeyInfo is one of the pinned

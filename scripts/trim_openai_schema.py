@@ -1,9 +1,9 @@
 """Write the part of OpenAI's OpenAPI description that Enclava's ``/schema`` document reuses.
 
-    .venv/bin/python scripts/trim_openai_schema.py [SOURCE] [--check]
+    .venv/bin/python scripts/trim_openai_schema.py SOURCE [--check]
 
-SOURCE is OpenAI's published ``openapi.json`` (default: ``../shared/testdata/openai/openapi.json``
-beside the clone, from openai/openai-openapi at ``COMMIT``). The output,
+SOURCE is OpenAI's published ``openapi.json`` (the file ``openapi.json`` of the public repository
+openai/openai-openapi at ``COMMIT``, downloaded by whoever updates it). The output,
 ``builtin_plugins/llm/openai/components.json``, keeps only the component schemas that the chat
 completion and embedding requests and responses reference, transitively; drops the vendor
 ``x-oai*``/``x-stainless*`` hints; rewrites OpenAPI 3.0's ``nullable: true`` the 3.1 way,
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = REPO.parent / "shared" / "testdata" / "openai" / "openapi.json"
 OUTPUT = REPO / "builtin_plugins" / "llm" / "openai" / "components.json"
 COMMIT = "f85dbe223d40e1a31cba812ab2d755c7e98a92a3"
 ROOTS = (
@@ -109,7 +108,7 @@ def render(document: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("source", type=Path, help="OpenAI's openapi.json at COMMIT")
     parser.add_argument("--check", action="store_true", help="fail when the output is stale")
     args = parser.parse_args(argv)
     text = render(trimmed(json.loads(args.source.read_text(encoding="utf-8"))))

@@ -8,7 +8,7 @@
 * session id (§8): ``hex(sha256(JCS(session document)))``;
 * body hashes (Appendix A): ``"sha256:" + hex`` over the exact bytes seen on the wire.
 
-Reproduces every value of ``shared/testdata/attestation/aci/test-vectors.md``. The simulator
+Reproduces every value of ``tests/data/attestation/aci/test-vectors.md``. The simulator
 signs with these and verifiers check with them.
 """
 
