@@ -30,16 +30,10 @@ HOW_TO_ALLOW = (
 _HEX = re.compile(r"(0x)?[0-9a-fA-F]*")
 
 
-class Workload(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One allowed workload: ``mr_td`` and any further values that must match (hex)."""
+class Workload(Measurements, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One allowed workload: the measured values it pins (``mr_td`` and any further ones that
+    must match, hex) and a free-text ``note``."""
 
-    mr_td: str
-    rtmr0: str = ""
-    rtmr1: str = ""
-    rtmr2: str = ""
-    rtmr3: str = ""
-    compose_hash: str = ""
-    app_id: str = ""
     note: str = ""
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ refuses every further priced request.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from builtin_plugins.usage.budget_store import Budget
 from builtin_plugins.usage.cost_bound import CostBound
@@ -27,7 +28,7 @@ from builtin_plugins.usage.records import build_record
 from builtin_plugins.usage.runtime import UsageRuntime
 from kernel.errors import InsufficientQuotaError, InvalidRequestError
 from kernel.exchange import CompletionLimits, Exchange
-from kernel.types import AuditEvent
+from kernel.types import AuditEvent, AuditOutcome
 
 __all__ = ["STATE_KEY", "UsageGuard"]
 
@@ -134,26 +135,17 @@ class UsageGuard:
         )
         for counter, total in zip(hold.counters, totals, strict=True):
             budget = counter.budget
-            await self._runtime.kernel.audit(
-                AuditEvent(
-                    action="budget.overrun",
-                    outcome="failure",
-                    actor_type="system",
-                    resource_type="budget",
-                    resource_id=budget.id,
-                    request_id=exchange.request_id,
-                    details={
-                        "reserved_micros": hold.amount,
-                        "cost_micros": cost,
-                        "excess_micros": cost - hold.amount,
-                        "spent_micros": total,
-                        "limit_micros": budget.limit_micros,
-                        "hard": budget.hard,
-                        "model": exchange.model,
-                        "provider": exchange.provider,
-                    },
-                )
-            )
+            details = {
+                "reserved_micros": hold.amount,
+                "cost_micros": cost,
+                "excess_micros": cost - hold.amount,
+                "spent_micros": total,
+                "limit_micros": budget.limit_micros,
+                "hard": budget.hard,
+                "model": exchange.model,
+                "provider": exchange.provider,
+            }
+            await self._audit("budget.overrun", "failure", budget, exchange, details)
 
     async def _warn(self, hold: Hold, totals: tuple[int, ...], exchange: Exchange) -> None:
         runtime = self._runtime
@@ -164,22 +156,34 @@ class UsageGuard:
                 continue
             if not await runtime.ledger.first_warning(counter):
                 continue
-            await runtime.kernel.audit(
-                AuditEvent(
-                    action="budget.warning",
-                    outcome="success",
-                    actor_type="system",
-                    resource_type="budget",
-                    resource_id=budget.id,
-                    request_id=exchange.request_id,
-                    details={
-                        "owner_type": budget.owner_type,
-                        "owner_id": budget.owner_id,
-                        "period": budget.period,
-                        "period_start": counter.window.label,
-                        "spent_micros": total,
-                        "limit_micros": budget.limit_micros,
-                        "warning_percent": percent,
-                    },
-                )
+            details = {
+                "owner_type": budget.owner_type,
+                "owner_id": budget.owner_id,
+                "period": budget.period,
+                "period_start": counter.window.label,
+                "spent_micros": total,
+                "limit_micros": budget.limit_micros,
+                "warning_percent": percent,
+            }
+            await self._audit("budget.warning", "success", budget, exchange, details)
+
+    async def _audit(
+        self,
+        action: str,
+        outcome: AuditOutcome,
+        budget: Budget,
+        exchange: Exchange,
+        details: dict[str, Any],
+    ) -> None:
+        """One system audit event about ``budget`` for ``exchange``."""
+        await self._runtime.kernel.audit(
+            AuditEvent(
+                action=action,
+                outcome=outcome,
+                actor_type="system",
+                resource_type="budget",
+                resource_id=budget.id,
+                request_id=exchange.request_id,
+                details=details,
             )
+        )
