@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler
 
 from kernel.access import require_declarations
+from kernel.dependencies import KERNEL_STATE_KEY, app_dependencies
 from kernel.gate import before_send, gate
 from kernel.openapi import openapi_config
 from kernel.plugins import PluginManager
@@ -76,7 +77,8 @@ def create_app(
         on_shutdown=[kernel.stop],
         request_max_body_size=settings.kernel.server.max_body_bytes,
         openapi_config=openapi_config(title="Enclava", version="0.1.0"),
-        state=State({"kernel": kernel}),
+        dependencies=app_dependencies(kernel),
+        state=State({KERNEL_STATE_KEY: kernel}),
         debug=False,
         logging_config=None,
     )

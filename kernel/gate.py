@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kernel.access import check_access
+from kernel.dependencies import kernel_of
 from kernel.errors import (
     AuthenticationError,
     NotFoundError,
@@ -87,7 +88,7 @@ async def _authenticate(
 
 async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Refuse with an EnclavaError, or let the request through with its context set."""
-    kernel: Kernel = connection.app.state.kernel
+    kernel = kernel_of(connection.app)
     components = kernel.components
     plugin = handler.opt.get("enclava_plugin")
     if plugin is not None and plugin not in components.enabled:

@@ -17,6 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
     from kernel.runtime import Kernel
+    from kernel.services import Service
     from kernel.types import (
         AuditSink,
         Authenticator,
@@ -133,6 +134,16 @@ def enclava_audit_sinks(kernel: Kernel) -> Sequence[AuditSink] | None:
 @hookspec
 def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask] | None:
     """Collect, sync: periodic tasks the kernel runs while the plugin is enabled."""
+
+
+@hookspec
+def enclava_services(kernel: Kernel) -> Sequence[Service] | None:
+    """Collect, sync: the contracts (Protocols of :mod:`kernel.services`) this plugin fulfils for
+    the others, one :class:`~kernel.services.Service` each; a contract has one provider.
+
+    Also called for disabled plugins when a lookup fails, to name the plugin that would provide
+    the contract: return cheap objects that reach the plugin's state only when used.
+    """
 
 
 @hookspec

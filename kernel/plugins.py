@@ -10,7 +10,10 @@ Which plugins are enabled is decided by :mod:`kernel.runtime`; this module only 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, Literal
@@ -26,10 +29,13 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "ESSENTIAL",
+    "TRACE_ENV",
     "PluginInfo",
     "PluginKind",
     "PluginManager",
 ]
+
+log = logging.getLogger(__name__)
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.health",
@@ -54,6 +60,8 @@ ESSENTIAL: frozenset[str] = frozenset({"health", "audit", "auth", "api_keys", "a
 """Plugins that can never be disabled."""
 
 ENTRY_POINT_GROUP = "enclava.plugins"
+TRACE_ENV = "ENCLAVA_TRACE_PLUGINS"
+"""Set to 1 to log every hook call: hook, plugins called and elapsed time."""
 
 PluginKind = Literal["builtin", "native", "wasm"]
 
@@ -82,6 +90,27 @@ def _describe(plugin: object) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
+class HookTrace:
+    """pluggy call monitoring that logs each hook call with the plugins it ran and its time."""
+
+    def __init__(self) -> None:
+        self._started: list[float] = []
+
+    def callbacks(self) -> tuple[Any, Any]:
+        def before(hook_name: str, impls: Sequence[Any], _kwargs: Mapping[str, Any]) -> None:
+            self._started.append(time.perf_counter())
+
+        def after(
+            outcome: Any, hook_name: str, impls: Sequence[Any], _kwargs: Mapping[str, Any]
+        ) -> None:
+            elapsed = (time.perf_counter() - self._started.pop()) * 1000
+            plugins = ",".join(impl.plugin_name for impl in impls) or "-"
+            failed = " failed" if outcome.exception is not None else ""
+            log.info("hook %s [%s] %.3f ms%s", hook_name, plugins, elapsed, failed)
+
+        return before, after
+
+
 class PluginManager:
     """Registers plugins with pluggy and collects their contributions per plugin."""
 
@@ -104,6 +133,8 @@ class PluginManager:
         for plugin in extra:
             self._register(plugin, "native")
         self._validate()
+        if os.environ.get(TRACE_ENV, "") not in ("", "0"):
+            self._pm.add_hookcall_monitoring(*HookTrace().callbacks())
 
     def _register(self, plugin: object, kind: PluginKind, name: str | None = None) -> None:
         name = name or _plugin_name(plugin)
@@ -152,9 +183,6 @@ class PluginManager:
     def all_info(self) -> list[PluginInfo]:
         return list(self._info.values())
 
-    def is_essential(self, name: str) -> bool:
-        return name in self._essential
-
     def effective_enabled(
         self, saved: Mapping[str, bool], disabled_by_default: Iterable[str]
     ) -> frozenset[str]:
@@ -175,28 +203,36 @@ class PluginManager:
             raise ConflictError(f"Plugin '{name}' is essential and cannot be disabled.")
 
     def collect(self, hook: str, enabled: Iterable[str], **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` on each enabled plugin in pluggy's order; ``(plugin, result)`` pairs."""
+        """Call ``hook`` on each enabled plugin in pluggy's order; ``(plugin, result)`` pairs.
+
+        Each plugin is called through pluggy (a subset hook caller holding only that plugin), so
+        hook wrappers and call monitoring (``ENCLAVA_TRACE_PLUGINS``) see every call.
+        """
         allowed = set(enabled)
         caller = getattr(self._pm.hook, hook)
         results: list[tuple[str, Any]] = []
         for impl in reversed(caller.get_hookimpls()):
-            if impl.plugin_name not in allowed:
+            if impl.plugin_name not in allowed or impl.hookwrapper or impl.wrapper:
                 continue
-            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            if result is not None:
-                results.append((impl.plugin_name, result))
+            result = self._only(hook, impl.plugin_name)(**kwargs)
+            if result:
+                results.append((impl.plugin_name, result[0]))
         return results
 
-    def first_result(self, hook: str, enabled: Iterable[str], **kwargs: Any) -> Any:
-        """The first non-None result of a firstresult ``hook`` among enabled plugins."""
+    def subset_caller(self, hook: str, enabled: Iterable[str]) -> Callable[..., Any] | None:
+        """A pluggy caller of ``hook`` over the enabled plugins only (firstresult semantics kept),
+        or None when no enabled plugin implements it. Built once per component snapshot."""
         allowed = set(enabled)
         caller = getattr(self._pm.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):
-            if impl.plugin_name in allowed:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                if result is not None:
-                    return result
-        return None
+        if not any(impl.plugin_name in allowed for impl in caller.get_hookimpls()):
+            return None
+        others = [p for name, p in self._pm.list_name_plugin() if name not in allowed]
+        subset: Callable[..., Any] = self._pm.subset_hook_caller(hook, others)
+        return subset
+
+    def _only(self, hook: str, plugin: str) -> Any:
+        others = [p for name, p in self._pm.list_name_plugin() if name != plugin]
+        return self._pm.subset_hook_caller(hook, others)
 
     def settings_schemas(self) -> Mapping[str, type[msgspec.Struct]]:
         """Settings sections declared by every registered plugin (enabled or not)."""

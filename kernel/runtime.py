@@ -12,9 +12,10 @@ import asyncio
 import gc
 import inspect
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -23,6 +24,7 @@ from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
 from kernel.http import HttpClients
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
+from kernel.services import Service, ServiceMissingError
 from kernel.settings import Settings, apply_overrides
 from kernel.stash import Stash
 from kernel.storage import migrate
@@ -43,6 +45,7 @@ from kernel.types import (
 __all__ = ["CHANGE_CHANNEL", "EMBEDDED_RESYNC_SECONDS", "Components", "Kernel", "resync_interval"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CHANGE_CHANNEL = "plugins.changed"
 MASK = "********"
 Overrides = Mapping[str, Mapping[str, Any]]
@@ -62,6 +65,8 @@ class Components:
     usage_sinks: tuple[UsageSink, ...] = ()
     audit_sinks: tuple[AuditSink, ...] = ()
     background_tasks: tuple[tuple[str, BackgroundTask], ...] = ()
+    services: Mapping[type[Any], Any] = field(default_factory=lambda: MappingProxyType({}))
+    route_model: Callable[..., Any] | None = None
 
 
 EMBEDDED_RESYNC_SECONDS = 1.0
@@ -116,6 +121,7 @@ class Kernel:
             return tuple(sorted(items, key=lambda item: item.order))
 
         tasks = self.plugins.collect("enclava_background_tasks", enabled, kernel=self)
+        services = self._services(self.plugins.collect("enclava_services", enabled, kernel=self))
         return Components(
             enabled=enabled,
             authenticators=tuple(collect("enclava_authenticators")),
@@ -127,7 +133,41 @@ class Kernel:
             usage_sinks=tuple(collect("enclava_usage_sinks")),
             audit_sinks=tuple(collect("enclava_audit_sinks")),
             background_tasks=tuple((plugin, task) for plugin, items in tasks for task in items),
+            services=MappingProxyType(services),
+            route_model=self.plugins.subset_caller("enclava_route_model", enabled),
         )
+
+    @staticmethod
+    def _services(found: list[tuple[str, Any]]) -> dict[type[Any], Any]:
+        services: dict[type[Any], Any] = {}
+        owners: dict[type[Any], str] = {}
+        for plugin, items in found:
+            for item in items:
+                if not isinstance(item, Service):
+                    raise ConfigError(f"plugin '{plugin}' published {item!r}, not a Service")
+                if item.contract in owners:
+                    raise ConfigError(
+                        f"{item.contract.__name__} is provided by both '{owners[item.contract]}'"
+                        f" and '{plugin}'"
+                    )
+                services[item.contract] = item.implementation
+                owners[item.contract] = plugin
+        return services
+
+    def service(self, contract: type[T]) -> T:
+        """The enabled implementation of ``contract`` (a Protocol of :mod:`kernel.services`).
+
+        ServiceMissingError (503) names the plugin that would provide it when it is disabled.
+        """
+        found = self.components.services.get(contract)
+        if found is not None:
+            return cast(T, found)
+        every = self.plugins.collect("enclava_services", self.plugins.names, kernel=self)
+        provider = next(
+            (plugin for plugin, items in every for item in items if item.contract is contract),
+            None,
+        )
+        raise ServiceMissingError(contract, provider)
 
     def provider_regions(self) -> frozenset[str]:
         """Every region a provider plugin is configured for (enabled or not)."""
@@ -136,13 +176,10 @@ class Kernel:
 
     def route_model(self, request: Any, candidates: Sequence[Any]) -> Sequence[Any]:
         """Candidates as reordered by the first enabled ``enclava_route_model`` that answers."""
-        result = self.plugins.first_result(
-            "enclava_route_model",
-            self.components.enabled,
-            kernel=self,
-            request=request,
-            candidates=candidates,
-        )
+        caller = self.components.route_model
+        if caller is None:
+            return candidates
+        result = caller(kernel=self, request=request, candidates=candidates)
         return candidates if result is None else result
 
     async def audit(self, event: AuditEvent) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from litestar.routes import HTTPRoute
 
+from kernel.dependencies import kernel_of
 from kernel.openapi.errors import error_components, is_error_status, with_error_responses
 from kernel.openapi.operation import OPERATION_DOC, Body, OperationDoc, SchemaSource
 from kernel.openapi.security import SecurityRequirements, security_by_surface
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.handlers import HTTPRouteHandler
 
-    from kernel.runtime import Kernel
 
 __all__ = ["FinishedDocument", "finish_document"]
 
@@ -55,7 +55,7 @@ class FinishedDocument:
 def finish_document(app: Litestar, source: Mapping[str, Any]) -> dict[str, Any]:
     """A finished copy of ``source``; Litestar's own stays untouched."""
     document = copy.deepcopy(dict(source))
-    kernel: Kernel = app.state.kernel
+    kernel = kernel_of(app)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     _merge(schemas, error_components(), strict=True)
