@@ -1,11 +1,14 @@
 """What route handlers receive by Litestar dependency injection.
 
-Every handler may declare ``kernel: Kernel``, ``stores: Stores`` or ``settings: Settings``; the
-app provides them (:func:`app_dependencies`). A service of another plugin is declared on the
-handler (or its router) with :func:`service`::
+Every handler may declare ``kernel: NamedDependency[Kernel]``, ``stores:
+NamedDependency[Stores]`` or ``settings: NamedDependency[Settings]``; the app provides them
+(:func:`app_dependencies`). A service of another plugin is declared on the handler (or its
+router) with :func:`service`::
 
     @get("/answers", dependencies={"retriever": service(Retriever)})
-    async def answers(retriever: Retriever) -> ...
+    async def answers(retriever: NamedDependency[Retriever]) -> ...
+
+(``NamedDependency`` marks the parameter as injected by name, as Litestar 2.23+ asks.)
 
 The kernel itself is read from the application in :func:`kernel_of`, and nowhere else.
 """
@@ -15,13 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from kernel.runtime import Kernel
 from kernel.settings import Settings
 from kernel.storage.stores import Stores
 
-__all__ = ["KERNEL_STATE_KEY", "app_dependencies", "kernel_of", "service"]
+__all__ = ["KERNEL_STATE_KEY", "NamedDependency", "app_dependencies", "kernel_of", "service"]
 
 KERNEL_STATE_KEY = "kernel"
 
@@ -55,7 +58,7 @@ def service(contract: type[Any]) -> Provide:
     """A dependency resolving to the enabled implementation of ``contract``; when its plugin is
     disabled the request fails with 503 ``service_unavailable`` naming the plugin."""
 
-    def provide(kernel: Kernel) -> Any:
+    def provide(kernel: NamedDependency[Kernel]) -> Any:
         return kernel.service(contract)
 
     return Provide(provide, sync_to_thread=False)

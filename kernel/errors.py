@@ -52,6 +52,7 @@ __all__ = [
     "StoreUnavailableError",
     "UnsupportedMediaTypeError",
     "UpstreamError",
+    "error_of_answer",
     "os_reason",
 ]
 
@@ -69,6 +70,31 @@ class ErrorEnvelope(msgspec.Struct):
     """``{"error": {...}}`` exactly as the OpenAI API sends it."""
 
     error: ErrorBody
+
+
+class _AnswerDetail(msgspec.Struct):
+    message: str | None = None
+    code: str | None = None
+    type: str | None = None
+
+
+class _AnswerError(msgspec.Struct):
+    error: _AnswerDetail | None = None
+
+
+_ANSWER_ERROR = msgspec.json.Decoder(_AnswerError)
+
+
+def error_of_answer(status: int, body: bytes) -> tuple[str, str]:
+    """``(code, message)`` of an OpenAI-shaped error answer: ``error.code`` (else ``type``,
+    else ``http_<status>``) and ``error.message`` (else empty)."""
+    try:
+        detail = _ANSWER_ERROR.decode(body).error
+    except msgspec.DecodeError:
+        detail = None
+    if detail is None:
+        return f"http_{status}", ""
+    return str(detail.code or detail.type or f"http_{status}"), detail.message or ""
 
 
 class EnclavaError(Exception):

@@ -6,8 +6,9 @@ by type: ``kernel.service(ChatGateway)`` — or, in a route handler, declares a 
 by :func:`kernel.dependencies.service`. A contract whose plugin is disabled (or absent) raises
 :class:`ServiceMissingError` (503 ``service_unavailable``) naming that plugin.
 
-The structs here are the values that cross plugin boundaries; they are plain data, so a
-consumer never depends on a provider's internal types.
+The Protocols are ``runtime_checkable`` because Litestar checks injected values against the
+parameter's type. The structs here are the values that cross plugin boundaries; they are plain
+data, so a consumer never depends on a provider's internal types.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttestationEntry",
-    "AttestationStatus",
+    "AttestationOverview",
     "BudgetQueries",
     "BudgetStatus",
     "ChatGateway",
@@ -71,6 +72,7 @@ class ServiceMissingError(ServiceUnavailableError):
 # --- the chat and embeddings gateway (plugin ``llm``) -------------------------------------------
 
 
+@runtime_checkable
 class GatewayAnswer(Protocol):
     """A whole answer: the provider's status and body, with the gateway's headers."""
 
@@ -87,6 +89,7 @@ class GatewayAnswer(Protocol):
     def headers(self) -> dict[str, str]: ...
 
 
+@runtime_checkable
 class GatewayStream(Protocol):
     """A streamed answer whose first bytes arrived: SSE events to relay, headers to send."""
 
@@ -97,6 +100,7 @@ class GatewayStream(Protocol):
     def headers(self) -> dict[str, str]: ...
 
 
+@runtime_checkable
 class ChatGateway(Protocol):
     """Admits, routes, calls and verifies one model call (chat or embeddings) like the public API
     does: the exchange passes the same guards (budgets), filters, routing, attestation and
@@ -116,6 +120,7 @@ class ChatGateway(Protocol):
 # --- API key policy (plugin ``api_keys``) -------------------------------------------------------
 
 
+@runtime_checkable
 class KeyPolicy(Protocol):
     """Restrictions an API key carries beyond scopes and models (which the kernel gate enforces).
 
@@ -152,6 +157,7 @@ class UserRecord(msgspec.Struct, frozen=True):
     active: bool
 
 
+@runtime_checkable
 class UserDirectory(Protocol):
     """Looks user accounts up; never exposes password hashes or sessions."""
 
@@ -180,6 +186,7 @@ class BudgetStatus(msgspec.Struct, frozen=True):
     hard: bool
 
 
+@runtime_checkable
 class BudgetQueries(Protocol):
     """Budgets and spend, read from the source of truth (SQL), never from a stale counter."""
 
@@ -211,7 +218,8 @@ class AttestationEntry(msgspec.Struct, kw_only=True):
     measurements: dict[str, str] = {}
 
 
-class AttestationStatus(Protocol):
+@runtime_checkable
+class AttestationOverview(Protocol):
     """The current verdict for every model of every enabled provider."""
 
     async def entries(self) -> list[AttestationEntry]: ...
@@ -235,6 +243,7 @@ class Passage(msgspec.Struct, frozen=True, kw_only=True):
     section: str | None = None
 
 
+@runtime_checkable
 class Retriever(Protocol):
     """Searches the collections ``principal`` may read; never another owner's text."""
 
@@ -263,6 +272,7 @@ class ConversationMessage(msgspec.Struct, frozen=True, kw_only=True):
     sources: list[Passage] = []
 
 
+@runtime_checkable
 class ConversationStore(Protocol):
     """Conversations with a stable id across turns, owned by a principal's owner."""
 

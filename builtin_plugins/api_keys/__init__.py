@@ -13,12 +13,14 @@ from pathlib import Path
 from builtin_plugins.api_keys.authenticator import ApiKeyAuthenticator
 from builtin_plugins.api_keys.checks import KeyRestrictionsCheck
 from builtin_plugins.api_keys.cli import keys_command
+from builtin_plugins.api_keys.policy import ApiKeyPolicy
 from builtin_plugins.api_keys.routes import ROUTES
 from builtin_plugins.api_keys.runtime import SETTINGS_SECTION, runtime_for
 from builtin_plugins.api_keys.settings import ApiKeysSettings
 from builtin_plugins.api_keys.usage import FLUSH_SECONDS
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
+from kernel.services import KeyPolicy, Service
 from kernel.types import (
     Authenticator,
     BackgroundTask,
@@ -87,3 +89,8 @@ def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
 @hookimpl
 def enclava_cli(kernel: Kernel) -> list[CliCommand]:
     return [keys_command(kernel)]
+
+
+@hookimpl
+def enclava_services(kernel: Kernel) -> list[Service]:
+    return [Service(contract=KeyPolicy, implementation=ApiKeyPolicy(kernel))]

@@ -32,6 +32,8 @@ PUBLIC_SCOPES: tuple[str, ...] = (
     "models.list",
     "chatbots.invoke",
     "plugins.invoke",
+    "rag.search",
+    "rag.write",
 )
 """Every scope a key can carry; a route on the public surface names one as ``enclava_scope``."""
 

@@ -46,6 +46,7 @@ async def create_key(
             allowed_models=fields.get("allowed_models", []),
             allowed_ips=fields.get("allowed_ips", []),
             allowed_chatbots=fields.get("allowed_chatbots", []),
+            allowed_collections=fields.get("allowed_collections", []),
             required_region=fields.get("required_region"),
             response_verification=fields.get("response_verification"),
             expires_at=fields.get("expires_at"),

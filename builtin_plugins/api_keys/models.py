@@ -36,6 +36,7 @@ api_keys = Table(
     Column("allowed_models", JSON, nullable=False),
     Column("allowed_ips", JSON, nullable=False),
     Column("allowed_chatbots", JSON, nullable=False),
+    Column("allowed_collections", JSON, nullable=False, server_default="[]"),
     Column("required_region", String(16), nullable=True),
     Column("response_verification", String(16), nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=True),

@@ -47,6 +47,7 @@ class CreateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     allowed_models: Items = []
     allowed_ips: Items = []
     allowed_chatbots: Items = []
+    allowed_collections: Items = []
     required_region: Region | None = None
     response_verification: KeyVerification | None = None
     expires_at: datetime | None = None
@@ -62,6 +63,7 @@ class UpdateKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     allowed_models: Items | msgspec.UnsetType = msgspec.UNSET
     allowed_ips: Items | msgspec.UnsetType = msgspec.UNSET
     allowed_chatbots: Items | msgspec.UnsetType = msgspec.UNSET
+    allowed_collections: Items | msgspec.UnsetType = msgspec.UNSET
     required_region: Region | msgspec.UnsetType | None = msgspec.UNSET
     response_verification: KeyVerification | msgspec.UnsetType | None = msgspec.UNSET
     expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
@@ -80,6 +82,7 @@ class KeyView(msgspec.Struct, kw_only=True):
     allowed_models: list[str]
     allowed_ips: list[str]
     allowed_chatbots: list[str]
+    allowed_collections: list[str]
     required_region: str | None
     response_verification: str | None
     expires_at: datetime | None
@@ -168,6 +171,7 @@ def validated_settings(fields: dict[str, Any], *, regions: frozenset[str]) -> di
         "allowed_models": _unique,
         "allowed_ips": _cidrs,
         "allowed_chatbots": _unique,
+        "allowed_collections": _unique,
         "expires_at": _expiry,
     }
     out = {name: checks[name](value) if name in checks else value for name, value in fields.items()}

@@ -10,6 +10,7 @@ key: consumers must not mutate them):
 | ``key_prefix`` | str | the key's lookup prefix (12 characters, not secret) |
 | ``rate_limit_per_minute`` | int or None | per-key override read by the rate_limit plugin |
 | ``allowed_chatbots`` | tuple[str, ...] | empty: every chatbot (see :mod:`.policy`) |
+| ``allowed_collections`` | tuple[str, ...] | empty: every RAG collection (see :mod:`.policy`) |
 | ``allowed_ips`` | tuple[str, ...] | CIDRs; empty: any address (see :mod:`.checks`) |
 | ``response_verification`` | str or None | ``async``/``strict``: answers verified at least so |
 """
@@ -36,6 +37,7 @@ def key_principal(record: KeyRecord) -> Principal:
             "key_prefix": record.prefix,
             "rate_limit_per_minute": record.rate_limit_per_minute,
             "allowed_chatbots": tuple(record.allowed_chatbots),
+            "allowed_collections": tuple(record.allowed_collections),
             "allowed_ips": tuple(record.allowed_ips),
             "response_verification": record.response_verification,
         },

@@ -24,10 +24,10 @@ from builtin_plugins.api_keys.payloads import (
 )
 from builtin_plugins.api_keys.runtime import ApiKeysRuntime, runtime_for
 from builtin_plugins.api_keys.store import KeyRecord, delete_key, get_key, list_keys, update_key
-from builtin_plugins.auth.roles import is_admin
 from kernel.audit import event_from_context
 from kernel.errors import AuthenticationError, NotFoundError
 from kernel.gate import request_context
+from kernel.roles import is_admin
 from kernel.types import Principal
 
 __all__ = ["ROUTES"]

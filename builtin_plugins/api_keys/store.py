@@ -39,6 +39,7 @@ class KeyRecord(msgspec.Struct, frozen=True, kw_only=True):
     allowed_models: list[str]
     allowed_ips: list[str]
     allowed_chatbots: list[str]
+    allowed_collections: list[str]
     required_region: str | None
     response_verification: str | None
     expires_at: datetime | None

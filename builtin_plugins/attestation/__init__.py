@@ -72,7 +72,7 @@ def enclava_migrations() -> str:
 def enclava_attestation_verifiers(kernel: Kernel) -> Sequence[Verifier]:
     """RedPill and Privatemode verifiers (registered last: other plugins may override)."""
     service = service_of(kernel)
-    return [RedPillVerifier(service), PrivatemodeVerifier(kernel, service)]
+    return [RedPillVerifier(kernel, service), PrivatemodeVerifier(kernel, service)]
 
 
 @hookimpl

@@ -13,10 +13,10 @@ from litestar.params import FromQuery
 
 from builtin_plugins.attestation.history import HistoryEntry, HistoryStore, signing_key
 from builtin_plugins.attestation.service import service_of
-from builtin_plugins.auth.roles import require_role
 from kernel.audit import event_from_context
 from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
+from kernel.roles import require_role
 from kernel.runtime import Kernel
 
 __all__ = [

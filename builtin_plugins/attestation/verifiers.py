@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from builtin_plugins.api_keys.policy import key_response_verification
 from builtin_plugins.attestation.service import AttestationService
 from kernel.runtime import Kernel
+from kernel.services import KeyPolicy
 from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence, ResponsePolicy
 
 __all__ = ["PROXY_LABEL", "PrivatemodeVerifier", "RedPillVerifier"]
@@ -30,7 +30,8 @@ class RedPillVerifier:
 
     provider_kind = "redpill"
 
-    def __init__(self, service: AttestationService) -> None:
+    def __init__(self, kernel: Kernel, service: AttestationService) -> None:
+        self._kernel = kernel
         self._service = service
 
     def status(self, provider: str, model: ModelInfo) -> AttestationStatus:
@@ -40,7 +41,7 @@ class RedPillVerifier:
     def response_policy(self, principal: Principal | None) -> ResponsePolicy:
         """The stricter of the deployment's policy and the API key's (a key only tightens)."""
         deployment = self._service.settings().response_policy
-        key = key_response_verification(principal)
+        key = self._kernel.service(KeyPolicy).response_verification(principal)
         if key not in _ORDER or _ORDER.index(key) <= _ORDER.index(deployment):
             return deployment
         return _ORDER[_ORDER.index(key)]

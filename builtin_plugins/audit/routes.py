@@ -14,11 +14,11 @@ from litestar.response import Stream
 from builtin_plugins.audit.export import chain, stream_csv, stream_json
 from builtin_plugins.audit.filters import AuditFilter, parse_filter
 from builtin_plugins.audit.store import AuditPage, AuditRecord, AuditStore
-from builtin_plugins.auth.roles import require_role
 from kernel.audit import event_from_context
 from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC, Body, OperationDoc
+from kernel.roles import require_role
 from kernel.runtime import Kernel
 
 __all__ = ["AUDIT_ROUTES", "DEFAULT_LIMIT", "MAX_EXPORT_ROWS", "MAX_LIMIT"]

@@ -11,11 +11,11 @@ import asyncio
 import sys
 
 from builtin_plugins.auth.passwords import Passwords, check_password_policy
-from builtin_plugins.auth.roles import ROLES, Role
 from builtin_plugins.auth.settings import auth_settings
 from builtin_plugins.auth.users import create_user
 from kernel.errors import ConflictError, InvalidRequestError
 from kernel.operations import run_migrations
+from kernel.roles import ROLES, Role
 from kernel.runtime import Kernel
 from kernel.storage.stores import open_sql
 from kernel.types import CliCommand

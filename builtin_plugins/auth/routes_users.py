@@ -16,10 +16,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from builtin_plugins.auth.passwords import check_password_policy
-from builtin_plugins.auth.roles import Role, is_admin, require_role
 from builtin_plugins.auth.service import AuthService, caller
 from builtin_plugins.auth.users import User, create_user, get_user, list_users, update_user
 from kernel.errors import NotFoundError, PermissionDeniedError
+from kernel.roles import Role, is_admin, require_role
 from kernel.types import Principal
 
 __all__ = ["CreateUser", "UpdateUser", "UserPage", "UserView", "user_handlers", "user_view"]

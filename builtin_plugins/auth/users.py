@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from builtin_plugins.auth.models import users
-from builtin_plugins.auth.roles import ROLES, Role
 from kernel.errors import ConflictError, InvalidRequestError
+from kernel.roles import ROLES, Role
 from kernel.storage.sql import Database
 
 __all__ = [

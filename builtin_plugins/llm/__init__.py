@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from builtin_plugins.llm.gateway import GATEWAY, Gateway
+from builtin_plugins.llm.gateway import gateway_for
 from builtin_plugins.llm.routes import build_routes
 from builtin_plugins.llm.settings import LlmSettings
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
+from kernel.services import ChatGateway, Service
 from kernel.types import BackgroundTask, RouteSet, SettingsSection
 
 __all__ = ["PLUGIN_NAME", "VERSION"]
@@ -22,22 +23,26 @@ def enclava_settings_schema() -> SettingsSection:
 
 @hookimpl
 def enclava_routes(kernel: Kernel) -> RouteSet:
-    gateway = Gateway(kernel)
-    kernel.stash[GATEWAY] = gateway
+    gateway = gateway_for(kernel)
     return RouteSet(public=build_routes(gateway), internal=build_routes(gateway))
 
 
 @hookimpl
 async def enclava_startup(kernel: Kernel) -> None:
-    await kernel.stash[GATEWAY].start()
+    await gateway_for(kernel).start()
 
 
 @hookimpl
 async def enclava_shutdown(kernel: Kernel) -> None:
-    await kernel.stash[GATEWAY].stop()
+    await gateway_for(kernel).stop()
 
 
 @hookimpl
 def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
-    gateway = kernel.stash[GATEWAY]
+    gateway = gateway_for(kernel)
     return [BackgroundTask(name="circuit-sync", interval=5.0, run=gateway.sync_circuits)]
+
+
+@hookimpl
+def enclava_services(kernel: Kernel) -> list[Service]:
+    return [Service(contract=ChatGateway, implementation=gateway_for(kernel))]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from kernel.errors import EnclavaError
+from kernel.errors import EnclavaError, error_of_answer
 from kernel.exchange import Exchange, ExchangeGuard, TokenUsage
 
 __all__ = ["Admission", "admit", "error_code_of", "usage_of"]
@@ -26,17 +26,7 @@ class _Usage(msgspec.Struct):
     usage: TokenUsage | None = None
 
 
-class _ErrorDetail(msgspec.Struct):
-    code: str | None = None
-    type: str | None = None
-
-
-class _ErrorBody(msgspec.Struct):
-    error: _ErrorDetail | None = None
-
-
 _USAGE = msgspec.json.Decoder(_Usage)
-_ERROR = msgspec.json.Decoder(_ErrorBody)
 
 
 def usage_of(body: bytes) -> TokenUsage | None:
@@ -49,13 +39,7 @@ def usage_of(body: bytes) -> TokenUsage | None:
 
 def error_code_of(status: int, body: bytes) -> str:
     """The OpenAI ``error.code`` (else ``type``) of an error answer, else ``http_<status>``."""
-    try:
-        detail = _ERROR.decode(body).error
-    except msgspec.DecodeError:
-        detail = None
-    if detail is not None and (detail.code or detail.type):
-        return str(detail.code or detail.type)
-    return f"http_{status}"
+    return error_of_answer(status, body)[0]
 
 
 class Admission:

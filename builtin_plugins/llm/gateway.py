@@ -16,7 +16,7 @@ from kernel.exchange import Exchange, completion_limits
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
 
-__all__ = ["GATEWAY", "Gateway"]
+__all__ = ["Gateway", "gateway_for"]
 
 
 class Gateway:
@@ -115,4 +115,12 @@ class Gateway:
         self._pipeline = self._verification = None
 
 
-GATEWAY: StashKey[Gateway] = StashKey()
+_GATEWAY: StashKey[Gateway] = StashKey()
+
+
+def gateway_for(kernel: Kernel) -> Gateway:
+    """The kernel's one gateway, created on first use (it starts with the plugin)."""
+    gateway = kernel.stash.get(_GATEWAY)
+    if gateway is None:
+        gateway = kernel.stash[_GATEWAY] = Gateway(kernel)
+    return gateway

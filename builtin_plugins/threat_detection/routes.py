@@ -11,12 +11,12 @@ import msgspec
 from litestar import Request, delete, get
 from litestar.params import FromPath
 
-from builtin_plugins.auth.roles import require_role
 from builtin_plugins.threat_detection.blocks import BlockEntry, Blocks, Subject
 from builtin_plugins.threat_detection.policy import normalise_ip
 from kernel.audit import event_from_context
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.gate import request_context
+from kernel.roles import require_role
 from kernel.runtime import Kernel
 
 __all__ = ["SECURITY_ROUTES", "ActiveBlock", "BlockList", "Unblocked"]

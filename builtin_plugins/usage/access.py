@@ -7,10 +7,10 @@ from typing import Any
 
 from litestar import Request
 
-from builtin_plugins.auth.roles import is_admin
 from builtin_plugins.usage.runtime import UsageRuntime, runtime_for
 from kernel.errors import AuthenticationError, InvalidRequestError
 from kernel.gate import request_context
+from kernel.roles import is_admin
 from kernel.types import Principal
 
 __all__ = ["as_utc", "caller", "checked_range", "runtime", "visible_user"]

@@ -16,7 +16,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import select
 
 from builtin_plugins.api_keys.models import api_keys
-from builtin_plugins.auth.roles import is_admin
 from builtin_plugins.usage.access import caller, runtime
 from builtin_plugins.usage.budget_store import (
     Budget,
@@ -39,6 +38,7 @@ from builtin_plugins.usage.status import budget_status
 from kernel.audit import event_from_context
 from kernel.errors import NotFoundError
 from kernel.gate import request_context
+from kernel.roles import is_admin
 from kernel.types import Principal
 
 __all__ = ["BUDGET_ROUTES"]

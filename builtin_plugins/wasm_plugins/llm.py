@@ -11,32 +11,18 @@ import uuid
 
 import msgspec
 
-from builtin_plugins.llm.exchange import error_code_of
-from builtin_plugins.llm.gateway import GATEWAY
-from builtin_plugins.llm.wire import ChatView, decode_view
-from kernel.errors import EnclavaError
-from kernel.exchange import Exchange
+from kernel.errors import EnclavaError, error_of_answer
+from kernel.exchange import Exchange, completion_limits
 from kernel.runtime import Kernel
 from kernel.sandbox.imports import LlmChat, LlmRefused
+from kernel.services import ChatGateway
 from kernel.types import Principal
 
 __all__ = ["plugin_chat", "plugin_principal"]
 
 
-class _Message(msgspec.Struct):
-    message: str = ""
-
-
-class _Error(msgspec.Struct):
-    error: _Message | None = None
-
-
-def _message_of(body: bytes) -> str:
-    try:
-        detail = msgspec.json.decode(body, type=_Error).error
-    except msgspec.DecodeError:
-        return "the provider refused the request"
-    return detail.message if detail else ""
+class _Call(msgspec.Struct):
+    model: str
 
 
 def plugin_principal(plugin: str) -> Principal:
@@ -48,28 +34,28 @@ def plugin_chat(kernel: Kernel) -> LlmChat:
     """The ``llm-chat`` implementation for ``kernel``'s plugins."""
 
     async def chat(plugin: str, body: bytes) -> bytes:
-        gateway = kernel.stash.get(GATEWAY)
-        if gateway is None or "llm" not in kernel.components.enabled:
-            raise LlmRefused("the gateway's llm plugin is disabled")
         try:
-            view = decode_view(body, ChatView)
+            gateway = kernel.service(ChatGateway)
+            call = msgspec.json.decode(body, type=_Call)
             exchange = Exchange(
                 request_id=f"req_{uuid.uuid4().hex}",
                 kind="plugin",
                 endpoint="/chat/completions",
                 principal=plugin_principal(plugin),
-                model=view.model,
+                model=call.model,
                 body=body,
                 stream=False,
-                max_tokens=view.max_completion_tokens or view.max_tokens,
+                max_tokens=completion_limits(body).max_tokens,
                 plugin=plugin,
             )
             answer = await gateway.complete(exchange)
         except EnclavaError as exc:
             raise LlmRefused(f"{exc.code or exc.error_type}: {exc.message}") from None
+        except msgspec.DecodeError as exc:
+            raise LlmRefused(f"invalid_request_error: {exc}") from None
         if answer.status != 200:
-            code = error_code_of(answer.status, answer.body)
-            raise LlmRefused(f"{code}: {_message_of(answer.body)}")
+            code, message = error_of_answer(answer.status, answer.body)
+            raise LlmRefused(f"{code}: {message or 'the provider refused the request'}")
         return answer.body
 
     return chat

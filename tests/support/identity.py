@@ -10,8 +10,8 @@ import httpx
 from litestar import Litestar
 
 from builtin_plugins.auth.passwords import Passwords
-from builtin_plugins.auth.roles import Role
 from builtin_plugins.auth.users import create_user as insert_user
+from kernel.roles import Role
 
 __all__ = ["LOGIN_PATH", "admin_headers", "create_user", "login"]
 

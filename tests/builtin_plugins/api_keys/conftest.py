@@ -20,14 +20,15 @@ from litestar.params import FromPath
 
 from builtin_plugins.api_keys import lifecycle
 from builtin_plugins.api_keys.payloads import validated_settings
-from builtin_plugins.api_keys.policy import require_chatbot_allowed
 from builtin_plugins.api_keys.runtime import runtime_for
 from builtin_plugins.api_keys.store import KeyRecord
 from builtin_plugins.auth.users import create_user
 from kernel.app import create_app
+from kernel.dependencies import NamedDependency, service
 from kernel.gate import request_context
 from kernel.hookspecs import hookimpl
 from kernel.plugins import PluginManager
+from kernel.services import KeyPolicy
 from kernel.types import AuditEvent, AuditSink, Principal, RouteSet, Unscoped
 
 PROBE_MODELS = ["model-a", "model-b", "model-c"]
@@ -73,12 +74,30 @@ async def model_route(model: FromPath[str]) -> dict[str, str]:
     return {"model": model}
 
 
-@get("/test-chatbot/{chatbot_id:str}", opt={"enclava_scope": OPEN})
+@get(
+    "/test-chatbot/{chatbot_id:str}",
+    opt={"enclava_scope": OPEN},
+    dependencies={"policy": service(KeyPolicy)},
+)
 async def chatbot_route(
-    request: Request[Any, Any, Any], chatbot_id: FromPath[str]
+    request: Request[Any, Any, Any], chatbot_id: FromPath[str], policy: NamedDependency[KeyPolicy]
 ) -> dict[str, str]:
-    require_chatbot_allowed(_principal(request), chatbot_id)
+    policy.require_chatbot_allowed(_principal(request), chatbot_id)
     return {"chatbot": chatbot_id}
+
+
+@get(
+    "/test-collection/{collection_id:str}",
+    opt={"enclava_scope": OPEN},
+    dependencies={"policy": service(KeyPolicy)},
+)
+async def collection_route(
+    request: Request[Any, Any, Any],
+    collection_id: FromPath[str],
+    policy: NamedDependency[KeyPolicy],
+) -> dict[str, str]:
+    policy.require_collection_allowed(_principal(request), collection_id)
+    return {"collection": collection_id}
 
 
 class Probe:
@@ -98,7 +117,16 @@ class Probe:
 
     @hookimpl
     def enclava_routes(self, kernel: Any) -> RouteSet:
-        return RouteSet(public=[whoami, scoped_models, scoped_chat, model_route, chatbot_route])
+        return RouteSet(
+            public=[
+                whoami,
+                scoped_models,
+                scoped_chat,
+                model_route,
+                chatbot_route,
+                collection_route,
+            ]
+        )
 
     @hookimpl
     def enclava_audit_sinks(self, kernel: Any) -> list[AuditSink]:

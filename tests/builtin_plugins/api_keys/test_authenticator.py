@@ -58,6 +58,7 @@ async def test_both_header_styles_authenticate(make_app: Any, running: Any, new_
                     "key_prefix": key[3:15],
                     "rate_limit_per_minute": 7,
                     "allowed_chatbots": [],
+                    "allowed_collections": [],
                     "allowed_ips": [],
                     "response_verification": None,
                 },

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from builtin_plugins.api_keys.policy import key_response_verification, require_chatbot_allowed
+from builtin_plugins.api_keys.policy import ApiKeyPolicy
 from kernel.errors import PermissionDeniedError
 from kernel.types import Principal
 
@@ -52,13 +52,30 @@ async def test_allowed_chatbots_limit_what_a_key_may_use(
     async with running(app) as client:
         limited, _ = await new_key(app, allowed_chatbots=["bot-1"])
         headers = {"Authorization": f"Bearer {limited}"}
-        assert (await client.get("/api/v1/test-chatbot/bot-1", headers=headers)).status_code == 200
+        r = await client.get("/api/v1/test-chatbot/bot-1", headers=headers)
+        assert r.status_code == 200, r.text
         error = error_of(await client.get("/api/v1/test-chatbot/bot-2", headers=headers), 403)
         assert (error["code"], error["param"]) == ("chatbot_not_allowed", "chatbot_id")
         open_key, _ = await new_key(app)
         response = await client.get(
             "/api/v1/test-chatbot/bot-2", headers={"Authorization": f"Bearer {open_key}"}
         )
+        assert response.status_code == 200
+
+
+async def test_allowed_collections_limit_what_a_key_may_use(
+    make_app: Any, running: Any, new_key: Any
+) -> None:
+    app = make_app()
+    async with running(app) as client:
+        limited, record = await new_key(app, allowed_collections=["c-1"])
+        assert record.allowed_collections == ["c-1"]
+        headers = {"X-API-Key": limited}
+        assert (await client.get("/api/v1/test-collection/c-1", headers=headers)).status_code == 200
+        error = error_of(await client.get("/api/v1/test-collection/c-2", headers=headers), 403)
+        assert (error["code"], error["param"]) == ("collection_not_allowed", "collection_id")
+        open_key, _ = await new_key(app)
+        response = await client.get("/api/v1/test-collection/c-2", headers={"X-API-Key": open_key})
         assert response.status_code == 200
 
 
@@ -72,20 +89,24 @@ async def test_allowed_chatbots_limit_what_a_key_may_use(
     ids=["none", "user", "plugin"],
 )
 def test_only_api_keys_are_restricted(principal: Principal | None) -> None:
-    require_chatbot_allowed(principal, "any-bot")
-    assert key_response_verification(principal) is None
+    policy = ApiKeyPolicy(kernel=Any)
+    policy.require_chatbot_allowed(principal, "any-bot")
+    policy.require_collection_allowed(principal, "any-collection")
+    assert policy.response_verification(principal) is None
 
 
 def test_key_principals_without_restriction_attributes_allow_everything() -> None:
+    policy = ApiKeyPolicy(kernel=Any)
     bare = Principal(kind="api_key", id="k", owner_id="u")
-    require_chatbot_allowed(bare, "bot")
+    policy.require_chatbot_allowed(bare, "bot")
+    policy.require_collection_allowed(bare, "c")
     assert bare.may_use_model("m")
     assert bare.required_region is None
     restricted = Principal(
         kind="api_key", id="k", owner_id="u", attributes={"allowed_chatbots": ("a",)}
     )
     with pytest.raises(PermissionDeniedError):
-        require_chatbot_allowed(restricted, "m")
+        policy.require_chatbot_allowed(restricted, "m")
 
 
 async def test_required_region_is_the_keys(make_app: Any, running: Any, new_key: Any) -> None:

@@ -26,6 +26,7 @@ VIEW_FIELDS = {
     "allowed_models",
     "allowed_ips",
     "allowed_chatbots",
+    "allowed_collections",
     "required_region",
     "response_verification",
     "expires_at",
