@@ -52,6 +52,7 @@ def _plugin_routers(kernel: Kernel) -> list[ControllerRouterHandler]:
                         route_handlers=list(handlers),
                         opt={"enclava_plugin": plugin, "enclava_surface": surface},
                         tags=[plugin],
+                        dependencies=dict(route_set.dependencies),
                     )
                 )
     return routers

@@ -158,16 +158,16 @@ class Kernel:
         """The enabled implementation of ``contract`` (a Protocol of :mod:`kernel.services`).
 
         ServiceMissingError (503) names the plugin that would provide it when it is disabled.
+        Before ``start()`` (CLI commands) every registered plugin's services are available.
         """
         found = self.components.services.get(contract)
         if found is not None:
             return cast(T, found)
         every = self.plugins.collect("enclava_services", self.plugins.names, kernel=self)
-        provider = next(
-            (plugin for plugin, items in every for item in items if item.contract is contract),
-            None,
-        )
-        raise ServiceMissingError(contract, provider)
+        offered = [(p, item) for p, items in every for item in items if item.contract is contract]
+        if offered and not self._started:
+            return cast(T, offered[0][1].implementation)
+        raise ServiceMissingError(contract, offered[0][0] if offered else None)
 
     def provider_regions(self) -> frozenset[str]:
         """Every region a provider plugin is configured for (enabled or not)."""

@@ -25,6 +25,7 @@ from kernel.types import Principal
 
 if TYPE_CHECKING:
     from kernel.exchange import Exchange
+    from kernel.storage.sql import Database
 
 __all__ = [
     "AttestationEntry",
@@ -159,11 +160,12 @@ class UserRecord(msgspec.Struct, frozen=True):
 
 @runtime_checkable
 class UserDirectory(Protocol):
-    """Looks user accounts up; never exposes password hashes or sessions."""
+    """Looks user accounts up in ``db`` (the kernel's, or one a CLI command opened); never
+    exposes password hashes or sessions."""
 
-    async def by_email(self, email: str) -> UserRecord | None: ...
+    async def by_email(self, db: Database, email: str) -> UserRecord | None: ...
 
-    async def by_id(self, user_id: str) -> UserRecord | None: ...
+    async def by_id(self, db: Database, user_id: str) -> UserRecord | None: ...
 
     def email_hash(self, email: str) -> str:
         """The keyed hash under which security events name an email address."""

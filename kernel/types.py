@@ -115,11 +115,17 @@ class RequestContext(msgspec.Struct):
 
 
 class RouteSet(msgspec.Struct, frozen=True):
-    """Route handlers a plugin contributes, by surface. Paths are relative to the surface."""
+    """Route handlers a plugin contributes, by surface. Paths are relative to the surface.
+
+    ``dependencies`` (Litestar ``Provide`` objects by parameter name) are given to every handler of
+    the plugin, next to the app-wide ``kernel``, ``stores`` and ``settings``
+    (:mod:`kernel.dependencies`).
+    """
 
     public: Sequence[ControllerRouterHandler] = ()
     internal: Sequence[ControllerRouterHandler] = ()
     root: Sequence[ControllerRouterHandler] = ()
+    dependencies: Mapping[str, Any] = {}
 
 
 class SettingsSection(msgspec.Struct, frozen=True):

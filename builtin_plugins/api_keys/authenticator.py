@@ -25,6 +25,7 @@ from kernel.audit import event_from_context
 from kernel.errors import AuthenticationError
 from kernel.gate import request_context
 from kernel.runtime import Kernel
+from kernel.services import UserDirectory
 from kernel.types import ApiSurface, Principal
 
 __all__ = ["INVALID_KEY", "ApiKeyAuthenticator", "presented_key"]
@@ -130,13 +131,14 @@ class ApiKeyAuthenticator:
 
     async def _load(self, request: Request[Any, Any, Any], prefix: str, digest: bytes) -> CachedKey:
         generation = self._cache.generation
-        found = await find_by_prefix(self._kernel.stores.db, prefix)
-        if found is None:
+        db = self._kernel.stores.db
+        record = await find_by_prefix(db, prefix)
+        if record is None:
             raise await self._refuse(request, "unknown")
-        record, owner_active = found
         if not keys_match(bytes.fromhex(record.key_hash), digest):
             raise await self._refuse(request, "mismatch", key_id=record.id)
-        reason = _unusable(record, owner_active)
+        owner = await self._kernel.service(UserDirectory).by_id(db, record.owner_id)
+        reason = _unusable(record, owner is not None and owner.active)
         if reason is not None:
             raise await self._refuse(request, reason, key_id=record.id)
         entry = cached_key(record)

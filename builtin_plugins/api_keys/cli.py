@@ -17,9 +17,9 @@ from builtin_plugins.api_keys.payloads import validated_settings
 from builtin_plugins.api_keys.runtime import CHANGED_CHANNEL, SETTINGS_SECTION
 from builtin_plugins.api_keys.settings import ApiKeysSettings, load_pepper
 from builtin_plugins.api_keys.store import find_by_prefix
-from builtin_plugins.auth.users import get_user_by_email
 from kernel.operations import run_migrations
 from kernel.runtime import Kernel
+from kernel.services import UserDirectory
 from kernel.storage.kv import open_kv
 from kernel.storage.stores import open_sql
 from kernel.types import CliCommand
@@ -75,7 +75,7 @@ async def _create(kernel: Kernel, args: argparse.Namespace) -> int:
     )
     db = open_sql(settings)
     try:
-        user = await get_user_by_email(db, args.email)
+        user = await kernel.service(UserDirectory).by_email(db, args.email)
         if user is None:
             print(f"enclava: no user with email {args.email}", file=sys.stderr)
             return EXIT_FAILURE
@@ -100,7 +100,7 @@ async def _revoke(kernel: Kernel, args: argparse.Namespace) -> int:
         if found is None:
             print(f"enclava: no API key with prefix {display_prefix(prefix)}", file=sys.stderr)
             return EXIT_FAILURE
-        await lifecycle.set_revoked(db, found[0].id, revoked=True)
+        await lifecycle.set_revoked(db, found.id, revoked=True)
         await kv.publish(CHANGED_CHANNEL, prefix.encode())
     finally:
         await kv.close()

@@ -10,7 +10,6 @@ import msgspec
 from sqlalchemy import RowMapping, bindparam, delete, func, select, update
 
 from builtin_plugins.api_keys.models import api_keys
-from builtin_plugins.auth.models import users
 from kernel.storage.sql import Database
 
 __all__ = [
@@ -73,18 +72,11 @@ async def get_key(db: Database, key_id: str) -> KeyRecord | None:
     return _record(row._mapping) if row else None
 
 
-async def find_by_prefix(db: Database, prefix: str) -> tuple[KeyRecord, bool] | None:
-    """The record with lookup ``prefix`` and whether its owner is an active user, or None."""
-    query = (
-        select(api_keys, users.c.is_active.label("owner_active"))
-        .join(users, users.c.id == api_keys.c.owner_id)
-        .where(api_keys.c.prefix == prefix)
-    )
+async def find_by_prefix(db: Database, prefix: str) -> KeyRecord | None:
+    """The record with lookup ``prefix``, or None."""
     async with db.session() as session:
-        row = (await session.execute(query)).first()
-    if row is None:
-        return None
-    return _record(row._mapping), bool(row._mapping["owner_active"])
+        row = (await session.execute(select(api_keys).where(api_keys.c.prefix == prefix))).first()
+    return _record(row._mapping) if row else None
 
 
 async def list_keys(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
 from builtin_plugins.audit.store import AuditRecord
+from kernel.csv_export import csv_cell, csv_lines
 
-__all__ = ["CSV_COLUMNS", "ExportFormat", "chain", "csv_cell", "stream_csv", "stream_json"]
+__all__ = ["CSV_COLUMNS", "ExportFormat", "chain", "stream_csv", "stream_json"]
 
 ExportFormat = Literal["csv", "json"]
 CSV_COLUMNS = (
@@ -27,22 +26,7 @@ CSV_COLUMNS = (
     "request_id",
     "details",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _encode = msgspec.json.Encoder().encode
-
-
-def csv_cell(value: Any) -> str:
-    """One CSV cell; text a spreadsheet would run as a formula is prefixed with a quote."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _csv_lines(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def _csv_row(record: AuditRecord) -> list[str]:
@@ -64,9 +48,9 @@ async def chain(
 
 async def stream_csv(batches: AsyncIterator[list[AuditRecord]]) -> AsyncIterator[bytes]:
     """The header row, then one line per event."""
-    yield _csv_lines([list(CSV_COLUMNS)])
+    yield csv_lines([list(CSV_COLUMNS)])
     async for batch in batches:
-        yield _csv_lines([_csv_row(record) for record in batch])
+        yield csv_lines([_csv_row(record) for record in batch])
 
 
 async def stream_json(batches: AsyncIterator[list[AuditRecord]]) -> AsyncIterator[bytes]:

@@ -7,12 +7,14 @@ from pathlib import Path
 from builtin_plugins.auth.authenticator import JwtAuthenticator
 from builtin_plugins.auth.checks import PasswordChangeCheck
 from builtin_plugins.auth.cli import admin_command
+from builtin_plugins.auth.directory import AccountDirectory
 from builtin_plugins.auth.roles import RoleCheck
 from builtin_plugins.auth.routes_auth import auth_router
 from builtin_plugins.auth.service import AuthService
 from builtin_plugins.auth.settings import SECTION, AuthSettings
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
+from kernel.services import Service, UserDirectory
 from kernel.types import Authenticator, CliCommand, RequestCheck, RouteSet, SettingsSection
 
 __all__ = ["PLUGIN_NAME", "VERSION"]
@@ -55,3 +57,8 @@ def enclava_request_checks(kernel: Kernel) -> list[RequestCheck]:
 @hookimpl
 def enclava_cli(kernel: Kernel) -> list[CliCommand]:
     return [admin_command(kernel)]
+
+
+@hookimpl
+def enclava_services(kernel: Kernel) -> list[Service]:
+    return [Service(contract=UserDirectory, implementation=AccountDirectory())]

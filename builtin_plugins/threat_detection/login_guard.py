@@ -12,12 +12,11 @@ from typing import Any
 import msgspec
 from litestar import Request
 
-from builtin_plugins.auth.login import email_hash
-from builtin_plugins.auth.users import get_user_by_email
 from builtin_plugins.threat_detection.blocks import Blocks
 from builtin_plugins.threat_detection.rejections import audit_rejection
 from kernel.errors import PermissionDeniedError
 from kernel.runtime import Kernel
+from kernel.services import UserDirectory
 from kernel.types import ApiSurface, CheckPhase, RequestContext
 
 __all__ = ["LOGIN_BLOCKED", "LOGIN_PATH", "LoginGuard"]
@@ -58,8 +57,9 @@ class LoginGuard:
         email = await _email(request)
         if not email:
             return  # the login handler answers malformed bodies
-        candidates = {email_hash(email)}
-        user = await get_user_by_email(self.kernel.stores.db, email)
+        directory = self.kernel.service(UserDirectory)
+        candidates = {directory.email_hash(email)}
+        user = await directory.by_email(self.kernel.stores.db, email)
         if user is not None:
             candidates.add(user.id)
         for account in sorted(candidates & flagged):

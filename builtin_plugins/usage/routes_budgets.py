@@ -13,9 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from sqlalchemy import select
 
-from builtin_plugins.api_keys.models import api_keys
 from builtin_plugins.usage.access import caller, runtime
 from builtin_plugins.usage.budget_store import (
     Budget,
@@ -39,6 +37,7 @@ from kernel.audit import event_from_context
 from kernel.errors import NotFoundError
 from kernel.gate import request_context
 from kernel.roles import is_admin
+from kernel.services import KeyPolicy
 from kernel.types import Principal
 
 __all__ = ["BUDGET_ROUTES"]
@@ -50,15 +49,8 @@ ADMIN = {"enclava_role": "admin"}
 
 async def _own_owners(usage: UsageRuntime, principal: Principal) -> list[tuple[OwnerType, str]]:
     """The user and every key of ``principal``'s user."""
-    async with usage.kernel.stores.db.session() as session:
-        keys = (
-            await session.execute(
-                select(api_keys.c.id).where(api_keys.c.owner_id == principal.owner_id)
-            )
-        ).scalars()
-        owners: list[tuple[OwnerType, str]] = [("user", principal.owner_id)]
-        owners += [("api_key", str(key)) for key in keys]
-    return owners
+    keys = await usage.kernel.service(KeyPolicy).key_ids_owned_by(principal.owner_id)
+    return [("user", principal.owner_id), *(("api_key", key) for key in keys)]
 
 
 async def _visible(request: Request[Any, Any, Any], budget_id: str) -> Budget:

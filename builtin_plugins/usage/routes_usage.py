@@ -5,8 +5,6 @@ Users see their own records (every key of theirs); admins see everyone's and may
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -15,11 +13,11 @@ from litestar import Request, get
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
-from builtin_plugins.audit.export import csv_cell
 from builtin_plugins.usage.access import caller, checked_range, runtime, visible_user
 from builtin_plugins.usage.models import usage_records
 from builtin_plugins.usage.payloads import UsageList
 from builtin_plugins.usage.queries import GROUPS, RecordFilter, aggregate, record_batches, top
+from kernel.csv_export import csv_cell, csv_lines
 from kernel.errors import InvalidRequestError
 from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 
@@ -116,19 +114,13 @@ async def usage_top(
     )
 
 
-def _csv(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode()
-
-
 async def _lines(
     first: list[dict[str, Any]], rest: AsyncIterator[list[dict[str, Any]]]
 ) -> AsyncIterator[bytes]:
-    yield _csv([list(EXPORT_COLUMNS)])
+    yield csv_lines([list(EXPORT_COLUMNS)])
     batch: list[dict[str, Any]] | None = first
     while batch:
-        yield _csv([[csv_cell(row[c]) for c in EXPORT_COLUMNS] for row in batch])
+        yield csv_lines([[csv_cell(row[c]) for c in EXPORT_COLUMNS] for row in batch])
         batch = await anext(rest, None)
 
 
