@@ -3,8 +3,16 @@
 Hooks are registration points: the kernel calls them at startup and again whenever a plugin is
 enabled or disabled, and keeps what they return in an immutable component snapshot. The hot path
 never dispatches hooks per request. Collect hooks return a list (or None for "nothing"); the one
-firstresult hook is synchronous and side-effect free. All arguments are keyword-only; hooks grow
-by adding arguments, never by changing them.
+firstresult hook is synchronous and side-effect free. Every hook is called with keyword
+arguments only (pluggy's rule: ``pm.hook.enclava_routes(kernel=...)``) and an implementation
+takes any subset of the spec's arguments by name, so hooks grow by adding arguments, never by
+changing them. Each spec's docstring describes each of its arguments
+(``tests/kernel/test_hookspecs.py`` checks it, and that README's hook table lists them).
+
+Arguments used throughout:
+
+* ``kernel`` — the running :class:`~kernel.runtime.Kernel`: settings, stores (once started),
+  ``service(Protocol)`` for other plugins' services, ``audit(event)``, ``stash``.
 """
 
 from __future__ import annotations
@@ -55,12 +63,18 @@ def enclava_migrations() -> str | None:
 
 @hookspec
 def enclava_startup(kernel: Kernel) -> Awaitable[None] | None:
-    """Collect, called after storage is ready and when the plugin is enabled: awaitable or None."""
+    """Collect, called after storage is ready and when the plugin is enabled: awaitable or None.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_shutdown(kernel: Kernel) -> Awaitable[None] | None:
-    """Collect, called at shutdown and when the plugin is disabled: awaitable or None."""
+    """Collect, called at shutdown and when the plugin is disabled: awaitable or None.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
@@ -68,72 +82,111 @@ def enclava_routes(kernel: Kernel) -> RouteSet | None:
     """Collect, sync, called once when the app is built: this plugin's route handlers.
 
     Routes of a disabled plugin answer 404; they come back when it is enabled.
+
+    ``kernel``: the kernel asking (see the module docstring).
     """
 
 
 @hookspec
 def enclava_authenticators(kernel: Kernel) -> Sequence[Authenticator] | None:
-    """Collect, sync: authenticators tried in order until one returns a Principal."""
+    """Collect, sync: authenticators tried in order until one returns a Principal.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_request_checks(kernel: Kernel) -> Sequence[RequestCheck] | None:
-    """Collect, sync: checks every authenticated request passes, sorted by their ``order``."""
+    """Collect, sync: checks every authenticated request passes, sorted by their ``order``.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_providers(kernel: Kernel) -> Sequence[Provider] | None:
-    """Collect, sync: inference provider adapters."""
+    """Collect, sync: inference provider adapters.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_toggle_vetoes(kernel: Kernel) -> Sequence[ToggleVeto] | None:
     """Collect, sync: objects asked before any plugin is enabled or disabled (internal API and
     CLI alike); one that answers a reason refuses the toggle with 409. Asked of every registered
-    plugin, enabled or not, so a plugin can guard its own disabling."""
+    plugin, enabled or not, so a plugin can guard its own disabling.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_provider_regions(kernel: Kernel) -> Sequence[str] | None:
     """Collect, sync: the regions this plugin's provider serves as configured, whether or not it
-    is active now — what API keys and routing policies may require (``Kernel.provider_regions``)."""
+    is active now — what API keys and routing policies may require (``Kernel.provider_regions``).
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_attestation_verifiers(kernel: Kernel) -> Sequence[Verifier] | None:
-    """Collect, sync: attestation verifiers, one per provider kind."""
+    """Collect, sync: attestation verifiers, one per provider kind.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec(firstresult=True)
 def enclava_route_model(
     kernel: Kernel, request: Any, candidates: Sequence[Any]
 ) -> Sequence[Any] | None:
-    """Firstresult, sync, side-effect free: reorder routing candidates, or None to keep them."""
+    """Firstresult, sync, side-effect free: reorder routing candidates, or None to keep them.
+
+    ``kernel``: the kernel asking. ``request``: the requested model id. ``candidates``: the
+    usable routes (healthy, circuit closed, attested), in priority order.
+    """
 
 
 @hookspec
 def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter] | None:
-    """Collect, sync: chat request/response filters, applied by ascending ``order``."""
+    """Collect, sync: chat request/response filters, applied by ascending ``order``.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_exchange_guards(kernel: Kernel) -> Sequence[ExchangeGuard] | None:
-    """Collect, sync: guards admitting every model call and told how it ended, by ``order``."""
+    """Collect, sync: guards admitting every model call and told how it ended, by ``order``.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_usage_sinks(kernel: Kernel) -> Sequence[UsageSink] | None:
-    """Collect, sync: sinks receiving usage records off the hot path."""
+    """Collect, sync: sinks receiving usage records off the hot path.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_audit_sinks(kernel: Kernel) -> Sequence[AuditSink] | None:
-    """Collect, sync: sinks every audit/security event is written to (``Kernel.audit``)."""
+    """Collect, sync: sinks every audit/security event is written to (``Kernel.audit``).
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
 def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask] | None:
-    """Collect, sync: periodic tasks the kernel runs while the plugin is enabled."""
+    """Collect, sync: periodic tasks the kernel runs while the plugin is enabled.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec
@@ -143,12 +196,17 @@ def enclava_services(kernel: Kernel) -> Sequence[Service] | None:
 
     Also called for disabled plugins when a lookup fails, to name the plugin that would provide
     the contract: return cheap objects that reach the plugin's state only when used.
+
+    ``kernel``: the kernel asking (see the module docstring).
     """
 
 
 @hookspec
 def enclava_cli(kernel: Kernel) -> Sequence[CliCommand] | None:
-    """Collect, sync: extra ``enclava`` subcommands."""
+    """Collect, sync: extra ``enclava`` subcommands.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
 
 
 @hookspec

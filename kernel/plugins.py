@@ -50,6 +50,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.attestation",
     "builtin_plugins.llm",
     "builtin_plugins.usage",
+    "builtin_plugins.rag",
     "builtin_plugins.wasm_plugins",
     "builtin_plugins.simulators",
     "builtin_plugins.demo",
@@ -60,7 +61,7 @@ ESSENTIAL: frozenset[str] = frozenset({"health", "audit", "auth", "api_keys", "a
 """Plugins that can never be disabled."""
 
 ENTRY_POINT_GROUP = "enclava.plugins"
-TRACE_ENV = "ENCLAVA_TRACE_PLUGINS"
+TRACE_ENV = "ENCLAVA_TRACE_PLUGINS"  # in kernel.settings.PROCESS_VARIABLES
 """Set to 1 to log every hook call: hook, plugins called and elapsed time."""
 
 PluginKind = Literal["builtin", "native", "wasm"]
@@ -205,16 +206,18 @@ class PluginManager:
     def collect(self, hook: str, enabled: Iterable[str], **kwargs: Any) -> list[tuple[str, Any]]:
         """Call ``hook`` on each enabled plugin in pluggy's order; ``(plugin, result)`` pairs.
 
-        Each plugin is called through pluggy (a subset hook caller holding only that plugin), so
-        hook wrappers and call monitoring (``ENCLAVA_TRACE_PLUGINS``) see every call.
+        Each plugin is called through pluggy (a subset hook caller holding that plugin and the
+        enabled wrappers of the hook), so wrappers and call monitoring (``ENCLAVA_TRACE_PLUGINS``)
+        see every call; a wrapper plugin's own result is not collected.
         """
         allowed = set(enabled)
-        caller = getattr(self._pm.hook, hook)
+        impls = getattr(self._pm.hook, hook).get_hookimpls()
+        wrappers = {i.plugin_name for i in impls if (i.wrapper or i.hookwrapper)} & allowed
         results: list[tuple[str, Any]] = []
-        for impl in reversed(caller.get_hookimpls()):
-            if impl.plugin_name not in allowed or impl.hookwrapper or impl.wrapper:
+        for impl in reversed(impls):
+            if impl.plugin_name not in allowed or impl.plugin_name in wrappers:
                 continue
-            result = self._only(hook, impl.plugin_name)(**kwargs)
+            result = self._subset(hook, {impl.plugin_name, *wrappers})(**kwargs)
             if result:
                 results.append((impl.plugin_name, result[0]))
         return results
@@ -226,13 +229,12 @@ class PluginManager:
         caller = getattr(self._pm.hook, hook)
         if not any(impl.plugin_name in allowed for impl in caller.get_hookimpls()):
             return None
-        others = [p for name, p in self._pm.list_name_plugin() if name not in allowed]
+        return self._subset(hook, allowed)
+
+    def _subset(self, hook: str, keep: set[str]) -> Callable[..., Any]:
+        others = [p for name, p in self._pm.list_name_plugin() if name not in keep]
         subset: Callable[..., Any] = self._pm.subset_hook_caller(hook, others)
         return subset
-
-    def _only(self, hook: str, plugin: str) -> Any:
-        others = [p for name, p in self._pm.list_name_plugin() if name != plugin]
-        return self._pm.subset_hook_caller(hook, others)
 
     def settings_schemas(self) -> Mapping[str, type[msgspec.Struct]]:
         """Settings sections declared by every registered plugin (enabled or not)."""

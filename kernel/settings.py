@@ -25,6 +25,7 @@ from kernel.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "PROCESS_VARIABLES",
     "DatabaseSettings",
     "FilesSettings",
     "KernelSettings",
@@ -44,6 +45,11 @@ __all__ = [
 S = TypeVar("S", bound=msgspec.Struct)
 ENV_PREFIX = "ENCLAVA_"
 CONFIG_FILE_ENV = "ENCLAVA_CONFIG_FILE"
+PROCESS_VARIABLES = frozenset(
+    {CONFIG_FILE_ENV, "ENCLAVA_TRACE_PLUGINS", "ENCLAVA_URL", "ENCLAVA_API_KEY"}
+)
+"""``ENCLAVA_*`` variables that are not settings: the config file path, hook-call tracing
+(:mod:`kernel.plugins`), and where client commands (``enclava rag``) reach a running server."""
 """Path of the config file (the same as ``--config``); not a setting itself."""
 
 
@@ -190,7 +196,7 @@ def _env_overrides(env: Mapping[str, str], schemas: Mapping[str, type[Any]]) -> 
     out: dict[str, Any] = {}
     by_length = sorted(schemas, key=len, reverse=True)
     for var, raw in env.items():
-        if not var.startswith(ENV_PREFIX) or var == CONFIG_FILE_ENV:
+        if not var.startswith(ENV_PREFIX) or var in PROCESS_VARIABLES:
             continue
         name = var[len(ENV_PREFIX) :].lower()
         if name == "data_dir":

@@ -366,3 +366,26 @@ class ToggleVeto(Protocol):
     async def refusal(self, db: Database, plugin: str, *, enabled: bool) -> str | None:
         """Why toggling ``plugin`` to ``enabled`` must not happen now; None allows it."""
         ...
+
+
+_MOVED_TO_EXCHANGE = frozenset(
+    {"ChatFilter", "Exchange", "ExchangeGuard", "TokenUsage", "UsageRecord", "UsageSink"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to :mod:`kernel.exchange` in 0.1: still importable from here, with a
+    DeprecationWarning, until 0.2. Import them from ``kernel`` instead."""
+    if name in _MOVED_TO_EXCHANGE:
+        import warnings
+
+        from kernel import exchange
+
+        warnings.warn(
+            f"kernel.types.{name} moved to kernel.exchange; import it from 'kernel' "
+            "(kernel.types keeps it until 0.2)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(exchange, name)
+    raise AttributeError(f"module 'kernel.types' has no attribute {name!r}")

@@ -39,7 +39,7 @@ from builtin_plugins.api_keys.keys import PUBLIC_SCOPES
 from kernel.cli import main
 from kernel.errors import ConfigError
 from kernel.plugins import PluginManager
-from kernel.settings import CONFIG_FILE_ENV, load_settings
+from kernel.settings import PROCESS_VARIABLES, load_settings
 
 TEXT = README.read_text(encoding="utf-8")
 SURFACES = ("/api/v1", "/api-internal/v1")
@@ -183,7 +183,7 @@ def test_every_enclava_variable_is_accepted() -> None:
     """Unknown ``ENCLAVA_*`` variables stop the boot, so each named one must load."""
     values = _defaults()
     known, rows = _env_names(values), settings_rows(TEXT)
-    names = env_variables(TEXT) - PLACEHOLDER_ENV - {CONFIG_FILE_ENV}
+    names = env_variables(TEXT) - PLACEHOLDER_ENV - PROCESS_VARIABLES
     names |= {env_name(*key) for row in rows if row.envs for key in row.keys}
     problems = [_env_problem(name, known.get(name), values) for name in sorted(names)]
     _report([p for p in problems if p])
