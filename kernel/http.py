@@ -17,13 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 
 import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from yarl import URL
 
-__all__ = ["HttpClients", "SpkiPinMismatch", "SpkiPins", "spki_sha256"]
+__all__ = ["HttpClients", "SpkiPinMismatch", "SpkiPins", "is_loopback_url", "spki_sha256"]
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, 127.0.0.0/8 or ``::1``): the rule that
+    keeps simulators, demo mode and test roots off the network."""
+    try:
+        host = URL(url).host
+    except (TypeError, ValueError):
+        return False
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def spki_sha256(certificate_der: bytes) -> bytes:

@@ -22,6 +22,7 @@ import msgspec
 from kernel.errors import ConfigError, ConflictError, InvalidRequestError, NotFoundError
 from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
 from kernel.http import HttpClients
+from kernel.observe import RequestObserver
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
 from kernel.services import Service, ServiceMissingError
@@ -64,6 +65,7 @@ class Components:
     exchange_guards: tuple[ExchangeGuard, ...] = ()
     usage_sinks: tuple[UsageSink, ...] = ()
     audit_sinks: tuple[AuditSink, ...] = ()
+    request_observers: tuple[RequestObserver, ...] = ()
     background_tasks: tuple[tuple[str, BackgroundTask], ...] = ()
     services: Mapping[type[Any], Any] = field(default_factory=lambda: MappingProxyType({}))
     route_model: Callable[..., Any] | None = None
@@ -97,6 +99,7 @@ class Kernel:
         self._change_lock = asyncio.Lock()
         self._subscription: Subscription | None = None
         self._started = False
+        self._starting: frozenset[str] = frozenset()
         self._resync = BackgroundTask(
             name="plugin-state-resync",
             interval=resync_interval(settings),
@@ -132,6 +135,7 @@ class Kernel:
             exchange_guards=by_order(collect("enclava_exchange_guards")),
             usage_sinks=tuple(collect("enclava_usage_sinks")),
             audit_sinks=tuple(collect("enclava_audit_sinks")),
+            request_observers=tuple(collect("enclava_request_observers")),
             background_tasks=tuple((plugin, task) for plugin, items in tasks for task in items),
             services=MappingProxyType(services),
             route_model=self.plugins.subset_caller("enclava_route_model", enabled),
@@ -158,14 +162,15 @@ class Kernel:
         """The enabled implementation of ``contract`` (a Protocol of :mod:`kernel.services`).
 
         ServiceMissingError (503) names the plugin that would provide it when it is disabled.
-        Before ``start()`` (CLI commands) every registered plugin's services are available.
+        Before ``start()`` (CLI commands) every registered plugin's services are available, and
+        during ``enclava_startup`` those of the plugins being enabled.
         """
         found = self.components.services.get(contract)
         if found is not None:
             return cast(T, found)
         every = self.plugins.collect("enclava_services", self.plugins.names, kernel=self)
         offered = [(p, item) for p, items in every for item in items if item.contract is contract]
-        if offered and not self._started:
+        if offered and (not self._started or offered[0][0] in self._starting):
             return cast(T, offered[0][1].implementation)
         raise ServiceMissingError(contract, offered[0][0] if offered else None)
 
@@ -228,7 +233,11 @@ class Kernel:
             self._started = True
             self.settings = self._effective_settings(overrides)
             self._overrides = overrides
-            await self._call_lifecycle("enclava_startup", enabled - previous)
+            self._starting = enabled
+            try:
+                await self._call_lifecycle("enclava_startup", enabled - previous)
+            finally:
+                self._starting = frozenset()
             self.components = self.build_components(enabled)
             await self._call_lifecycle("enclava_shutdown", previous - enabled)
             await self._tasks.sync([*self.components.background_tasks, ("kernel", self._resync)])

@@ -14,8 +14,8 @@ data, so a consumer never depends on a provider's internal types.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -39,10 +39,13 @@ __all__ = [
     "GatewayStream",
     "KeyPolicy",
     "Passage",
+    "ProviderCircuits",
+    "ProviderSimulators",
     "RetrievalMode",
     "Retriever",
     "Service",
     "ServiceMissingError",
+    "SimulatedTrust",
     "UserDirectory",
     "UserRecord",
 ]
@@ -175,27 +178,38 @@ class UserDirectory(Protocol):
 # --- budgets and usage (plugin ``usage``) --------------------------------------------------------
 
 
-class BudgetStatus(msgspec.Struct, frozen=True):
-    """One budget as its owner sees it: the limit and the spend settled against it."""
+class BudgetStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A budget in its current period; ``spent_micros`` includes reservations in flight.
+
+    Amounts are integer micro-units of ``currency`` (1 = 0.000001).
+    """
 
     id: str
     name: str
+    owner_type: Literal["user", "api_key", "plugin"]
     owner_id: str
-    api_key_id: str | None
     period: str
-    limit: Decimal
-    spent: Decimal
+    period_start: datetime | None
+    period_end: datetime | None
+    limit_micros: int
+    spent_micros: int
+    remaining_micros: int
+    currency: str
     hard: bool
+    warning_percent: int | None
+    warning_reached: bool
 
 
 @runtime_checkable
 class BudgetQueries(Protocol):
-    """Budgets and spend, read from the source of truth (SQL), never from a stale counter."""
+    """Budgets and recorded spend."""
 
-    async def budgets_visible_to(self, principal: Principal) -> list[BudgetStatus]: ...
+    async def budgets_of(self, principal: Principal) -> list[BudgetStatus]:
+        """The budgets on ``principal``'s user and on each of that user's keys."""
+        ...
 
-    async def spend_since(self, owner_id: str, since: datetime) -> Decimal:
-        """What ``owner_id`` spent since ``since`` (every key and user-level call)."""
+    async def spent_since(self, owner_id: str, since: datetime) -> int:
+        """Micro-units ``owner_id``'s user spent since ``since`` (recorded usage, every key)."""
         ...
 
 
@@ -286,4 +300,42 @@ class ConversationStore(Protocol):
 
     async def recent(self, conversation_id: str, *, turns: int) -> list[ConversationMessage]:
         """The last ``turns`` user/assistant pairs, oldest first."""
+        ...
+
+
+# --- demo mode (plugins ``simulators`` and ``attestation``) --------------------------------------
+
+
+@runtime_checkable
+class ProviderSimulators(Protocol):
+    """SIMULATED providers with public test keys, run inside this process (demo mode, tests)."""
+
+    def serve(
+        self, kind: str, *, host: str, port: int, api_key: str
+    ) -> AbstractAsyncContextManager[str]:
+        """Run the ``kind`` simulator (``privatemode``, ``redpill``) on ``host``:``port``,
+        accepting ``api_key``, for the block's duration; yields its OpenAI-compatible base URL."""
+        ...
+
+
+@runtime_checkable
+class SimulatedTrust(Protocol):
+    """Trust the simulators' test root instead of Intel DCAP (demo mode only): verdicts are
+    labelled ``simulated`` and only providers on loopback attest."""
+
+    def trust_simulators(self, enabled: bool) -> None:
+        """Switch the simulated trust on, or back to the production anchor (forgets verdicts)."""
+        ...
+
+
+# --- provider circuits (plugin ``llm``) -----------------------------------------------------------
+
+
+@runtime_checkable
+class ProviderCircuits(Protocol):
+    """The circuit breakers the router keeps per provider, as this replica sees them."""
+
+    def circuit_state(self, provider: str) -> Literal["closed", "open", "half_open"]:
+        """``closed`` (routed to), ``open`` (skipped) or ``half_open`` (one probe at a time);
+        ``closed`` while the gateway has not started."""
         ...

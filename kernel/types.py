@@ -31,6 +31,7 @@ __all__ = [
     "CheckPhase",
     "CliCommand",
     "Endpoint",
+    "HttpUpstream",
     "ModelInfo",
     "ModelPrice",
     "Principal",
@@ -112,6 +113,12 @@ class RequestContext(msgspec.Struct):
     principal: Principal | None = None
     response_headers: dict[str, str] = {}
     state: dict[str, Any] = {}
+    started: float = 0.0
+    """``time.perf_counter()`` when the gate ran, set only while request observers exist."""
+    status: int = 0
+    """The response status, once its start was sent."""
+    error_code: str | None = None
+    """The ``code`` of the error the gateway answered with, if it answered one."""
 
 
 class RouteSet(msgspec.Struct, frozen=True):
@@ -294,6 +301,22 @@ class Provider(Protocol):
 
     def stream(self, call: UpstreamCall) -> AsyncIterator[bytes]:
         """Send a streaming call; yields raw SSE bytes as received."""
+        ...
+
+
+@runtime_checkable
+class HttpUpstream(Protocol):
+    """A :class:`Provider` reached over HTTP: where it answers and with which key, so that an
+    attestation verifier fetches the provider's evidence from the very origin prompts go to."""
+
+    @property
+    def base_url(self) -> str:
+        """The configured OpenAI-compatible base URL (ending in ``/v1``)."""
+        ...
+
+    @property
+    def api_key(self) -> str:
+        """The key the provider sends (``""`` when none is configured)."""
         ...
 
 

@@ -9,6 +9,7 @@ from litestar import Request, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import NotFoundError
 from kernel.gate import request_context
 from kernel.runtime import Kernel
@@ -42,11 +43,6 @@ class PluginConfig(msgspec.Struct):
     schema: dict[str, Any]
 
 
-def _kernel(request: Request[Any, Any, Any]) -> Kernel:
-    kernel: Kernel = request.app.state.kernel
-    return kernel
-
-
 def _view(kernel: Kernel, name: str) -> PluginView:
     info = kernel.plugins.info(name)
     if info is None:
@@ -63,14 +59,14 @@ def _view(kernel: Kernel, name: str) -> PluginView:
 
 
 @get("/plugins", opt={"enclava_role": "admin"})
-async def list_plugins(request: Request[Any, Any, Any]) -> PluginList:
+async def list_plugins(kernel: NamedDependency[Kernel]) -> PluginList:
     """Every registered plugin with its kind, version and state on this replica."""
-    kernel = _kernel(request)
     return PluginList(data=[_view(kernel, name) for name in kernel.plugins.names])
 
 
-async def _toggle(request: Request[Any, Any, Any], name: str, *, enabled: bool) -> PluginView:
-    kernel = _kernel(request)
+async def _toggle(
+    request: Request[Any, Any, Any], kernel: Kernel, name: str, *, enabled: bool
+) -> PluginView:
     ctx = request_context(request.scope)
     action = "plugin.enable" if enabled else "plugin.disable"
     try:
@@ -91,15 +87,19 @@ async def _toggle(request: Request[Any, Any, Any], name: str, *, enabled: bool) 
 
 
 @post("/plugins/{name:str}/enable", opt={"enclava_role": "admin"}, status_code=200)
-async def enable_plugin(request: Request[Any, Any, Any], name: FromPath[str]) -> PluginView:
+async def enable_plugin(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], name: FromPath[str]
+) -> PluginView:
     """Enable a plugin on every replica."""
-    return await _toggle(request, name, enabled=True)
+    return await _toggle(request, kernel, name, enabled=True)
 
 
 @post("/plugins/{name:str}/disable", opt={"enclava_role": "admin"}, status_code=200)
-async def disable_plugin(request: Request[Any, Any, Any], name: FromPath[str]) -> PluginView:
+async def disable_plugin(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], name: FromPath[str]
+) -> PluginView:
     """Disable a plugin on every replica (essential plugins refuse with 409)."""
-    return await _toggle(request, name, enabled=False)
+    return await _toggle(request, kernel, name, enabled=False)
 
 
 def _config(kernel: Kernel, name: str) -> PluginConfig:
@@ -117,17 +117,19 @@ def _config(kernel: Kernel, name: str) -> PluginConfig:
 
 
 @get("/plugins/{name:str}/config", opt={"enclava_role": "admin"})
-async def get_plugin_config(request: Request[Any, Any, Any], name: FromPath[str]) -> PluginConfig:
+async def get_plugin_config(kernel: NamedDependency[Kernel], name: FromPath[str]) -> PluginConfig:
     """The plugin's effective settings, secrets masked."""
-    return _config(_kernel(request), name)
+    return _config(kernel, name)
 
 
 @put("/plugins/{name:str}/config", opt={"enclava_role": "admin"})
 async def put_plugin_config(
-    request: Request[Any, Any, Any], name: FromPath[str], data: JSONBody[dict[str, Any]]
+    request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
+    name: FromPath[str],
+    data: JSONBody[dict[str, Any]],
 ) -> PluginConfig:
     """Validate and persist new values for the plugin's settings; applies on every replica."""
-    kernel = _kernel(request)
     section = _config(kernel, name).section
     await kernel.update_section(section, data)
     await kernel.audit(

@@ -12,6 +12,7 @@ from litestar import Request, get, put
 from litestar.params import JSONBody
 
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import ConflictError, InvalidRequestError
 from kernel.gate import request_context
 from kernel.runtime import Kernel
@@ -37,9 +38,8 @@ def _view(kernel: Kernel) -> SettingsView:
 
 
 @get("/settings", opt={"enclava_role": "admin"})
-async def get_settings(request: Request[Any, Any, Any]) -> SettingsView:
+async def get_settings(kernel: NamedDependency[Kernel]) -> SettingsView:
     """Everything in effect on this replica, secrets masked."""
-    kernel: Kernel = request.app.state.kernel
     return _view(kernel)
 
 
@@ -59,10 +59,9 @@ def _validate(kernel: Kernel, data: dict[str, Any]) -> None:
 
 @put("/settings", opt={"enclava_role": "admin"})
 async def put_settings(
-    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], data: JSONBody[dict[str, Any]]
 ) -> SettingsView:
     """Change plugin sections: ``{"section": {"key": value}}``; applies on every replica."""
-    kernel: Kernel = request.app.state.kernel
     _validate(kernel, data)
     for section, values in data.items():
         await kernel.update_section(section, values)

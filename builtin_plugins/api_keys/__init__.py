@@ -14,9 +14,8 @@ from builtin_plugins.api_keys.authenticator import ApiKeyAuthenticator
 from builtin_plugins.api_keys.checks import KeyRestrictionsCheck
 from builtin_plugins.api_keys.cli import keys_command
 from builtin_plugins.api_keys.policy import ApiKeyPolicy
-from builtin_plugins.api_keys.routes import ROUTES
-from builtin_plugins.api_keys.runtime import SETTINGS_SECTION, runtime_for
-from builtin_plugins.api_keys.settings import ApiKeysSettings
+from builtin_plugins.api_keys.routes import KEYS_DEPENDENCIES, ROUTES
+from builtin_plugins.api_keys.runtime import ApiKeysRuntime
 from builtin_plugins.api_keys.usage import FLUSH_SECONDS
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
@@ -38,7 +37,7 @@ VERSION = "1.0.0"
 
 @hookimpl
 def enclava_settings_schema() -> SettingsSection:
-    return SettingsSection(name=SETTINGS_SECTION, schema=ApiKeysSettings)
+    return ApiKeysRuntime.settings_section()
 
 
 @hookimpl
@@ -48,22 +47,22 @@ def enclava_migrations() -> str:
 
 @hookimpl
 async def enclava_startup(kernel: Kernel) -> None:
-    await runtime_for(kernel).start()
+    await ApiKeysRuntime.of(kernel).start()
 
 
 @hookimpl
 async def enclava_shutdown(kernel: Kernel) -> None:
-    await runtime_for(kernel).stop()
+    await ApiKeysRuntime.of(kernel).stop()
 
 
 @hookimpl
 def enclava_routes(kernel: Kernel) -> RouteSet:
-    return RouteSet(internal=ROUTES)
+    return RouteSet(internal=ROUTES, dependencies=KEYS_DEPENDENCIES)
 
 
 @hookimpl
 def enclava_authenticators(kernel: Kernel) -> list[Authenticator]:
-    runtime = runtime_for(kernel)
+    runtime = ApiKeysRuntime.of(kernel)
     return [
         ApiKeyAuthenticator(
             kernel, cache=runtime.cache(), pepper=runtime.pepper(), usage=runtime.usage
@@ -78,7 +77,7 @@ def enclava_request_checks(kernel: Kernel) -> list[RequestCheck]:
 
 @hookimpl
 def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
-    runtime = runtime_for(kernel)
+    runtime = ApiKeysRuntime.of(kernel)
     return [
         BackgroundTask(
             name="last-used", interval=FLUSH_SECONDS, run=runtime.flush_usage, run_at_start=False

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, patch, post
+from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from builtin_plugins.api_keys import lifecycle
@@ -22,22 +23,28 @@ from builtin_plugins.api_keys.payloads import (
     validated_settings,
     view,
 )
-from builtin_plugins.api_keys.runtime import ApiKeysRuntime, runtime_for
+from builtin_plugins.api_keys.runtime import ApiKeysRuntime
 from builtin_plugins.api_keys.store import KeyRecord, delete_key, get_key, list_keys, update_key
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import AuthenticationError, NotFoundError
 from kernel.gate import request_context
 from kernel.roles import is_admin
+from kernel.runtime import Kernel
 from kernel.types import Principal
 
-__all__ = ["ROUTES"]
+__all__ = ["KEYS_DEPENDENCIES", "ROUTES", "provide_keys"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 
 
-def _runtime(request: Request[Any, Any, Any]) -> ApiKeysRuntime:
-    return runtime_for(request.app.state.kernel)
+def provide_keys(kernel: NamedDependency[Kernel]) -> ApiKeysRuntime:
+    """The kernel's api_keys runtime, injected into every handler of the plugin as ``keys``."""
+    return ApiKeysRuntime.of(kernel)
+
+
+KEYS_DEPENDENCIES = {"keys": Provide(provide_keys, sync_to_thread=False)}
 
 
 def _caller(request: Request[Any, Any, Any]) -> Principal:
@@ -47,17 +54,21 @@ def _caller(request: Request[Any, Any, Any]) -> Principal:
     return context.principal
 
 
-async def _owned(request: Request[Any, Any, Any], key_id: str) -> KeyRecord:
+async def _owned(request: Request[Any, Any, Any], keys: ApiKeysRuntime, key_id: str) -> KeyRecord:
     """The key if the caller owns it or is an admin; 404 otherwise."""
     caller = _caller(request)
-    record = await get_key(_runtime(request).kernel.stores.db, key_id)
+    record = await get_key(keys.kernel.stores.db, key_id)
     if record is None or (record.owner_id != caller.owner_id and not is_admin(caller)):
         raise NotFoundError(f"No API key with id '{key_id}'.")
     return record
 
 
 async def _audit(
-    request: Request[Any, Any, Any], action: str, record: KeyRecord, **details: Any
+    request: Request[Any, Any, Any],
+    keys: ApiKeysRuntime,
+    action: str,
+    record: KeyRecord,
+    **details: Any,
 ) -> None:
     event = event_from_context(
         request_context(request.scope),
@@ -67,7 +78,7 @@ async def _audit(
         resource_id=record.id,
         details={"owner_id": record.owner_id, **details},
     )
-    await _runtime(request).kernel.audit(event)
+    await keys.kernel.audit(event)
 
 
 def _created(record: KeyRecord, key: str) -> CreatedKeyView:
@@ -76,27 +87,29 @@ def _created(record: KeyRecord, key: str) -> CreatedKeyView:
 
 @post("/api-keys")
 async def create_api_key(
-    request: Request[Any, Any, Any], data: JSONBody[CreateKey]
+    request: Request[Any, Any, Any],
+    keys: NamedDependency[ApiKeysRuntime],
+    data: JSONBody[CreateKey],
 ) -> CreatedKeyView:
     """Create a key for the caller; the answer carries the key, shown this once."""
-    runtime = _runtime(request)
     fields = validated_settings(
         {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None},
-        regions=runtime.kernel.provider_regions(),
+        regions=keys.kernel.provider_regions(),
     )
     record, key = await lifecycle.create_key(
-        runtime.kernel.stores.db,
-        runtime.pepper(),
+        keys.kernel.stores.db,
+        keys.pepper(),
         owner_id=_caller(request).owner_id,
         fields=fields,
     )
-    await _audit(request, "api_key.create", record, scopes=record.scopes)
+    await _audit(request, keys, "api_key.create", record, scopes=record.scopes)
     return _created(record, key)
 
 
 @get("/api-keys")
 async def list_api_keys(
     request: Request[Any, Any, Any],
+    keys: NamedDependency[ApiKeysRuntime],
     limit: Limit = 50,
     offset: Offset = 0,
     owner_id: FromQuery[str | None] = None,
@@ -106,80 +119,87 @@ async def list_api_keys(
     if not is_admin(caller):
         owner_id = caller.owner_id
     records, total = await list_keys(
-        _runtime(request).kernel.stores.db, owner_id=owner_id, limit=limit, offset=offset
+        keys.kernel.stores.db, owner_id=owner_id, limit=limit, offset=offset
     )
     return KeyPage(data=[view(r) for r in records], total=total, limit=limit, offset=offset)
 
 
 @get("/api-keys/{key_id:str}")
-async def get_api_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> KeyView:
+async def get_api_key(
+    request: Request[Any, Any, Any], keys: NamedDependency[ApiKeysRuntime], key_id: FromPath[str]
+) -> KeyView:
     """One key (never the key itself)."""
-    return view(await _owned(request, key_id))
+    return view(await _owned(request, keys, key_id))
 
 
 @patch("/api-keys/{key_id:str}")
 async def update_api_key(
-    request: Request[Any, Any, Any], key_id: FromPath[str], data: JSONBody[UpdateKey]
+    request: Request[Any, Any, Any],
+    keys: NamedDependency[ApiKeysRuntime],
+    key_id: FromPath[str],
+    data: JSONBody[UpdateKey],
 ) -> KeyView:
     """Change name, scopes, restrictions, expiry, rate limit or ``is_active``."""
-    record = await _owned(request, key_id)
+    record = await _owned(request, keys, key_id)
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-    runtime = _runtime(request)
-    fields = validated_settings(changes, regions=runtime.kernel.provider_regions())
-    updated = await update_key(runtime.kernel.stores.db, key_id, fields)
+    fields = validated_settings(changes, regions=keys.kernel.provider_regions())
+    updated = await update_key(keys.kernel.stores.db, key_id, fields)
     if updated is None:
         raise NotFoundError(f"No API key with id '{key_id}'.")
-    await runtime.announce(record.prefix)
-    await _audit(request, "api_key.update", updated, fields=sorted(changes))
+    await keys.announce(record.prefix)
+    await _audit(request, keys, "api_key.update", updated, fields=sorted(changes))
     return view(updated)
 
 
-async def _set_revoked(request: Request[Any, Any, Any], key_id: str, *, revoked: bool) -> KeyView:
-    record = await _owned(request, key_id)
-    runtime = _runtime(request)
-    updated = await lifecycle.set_revoked(runtime.kernel.stores.db, key_id, revoked=revoked)
+async def _set_revoked(
+    request: Request[Any, Any, Any], keys: ApiKeysRuntime, key_id: str, *, revoked: bool
+) -> KeyView:
+    record = await _owned(request, keys, key_id)
+    updated = await lifecycle.set_revoked(keys.kernel.stores.db, key_id, revoked=revoked)
     if updated is None:
         raise NotFoundError(f"No API key with id '{key_id}'.")
-    await runtime.announce(record.prefix)
-    await _audit(request, "api_key.revoke" if revoked else "api_key.restore", updated)
+    await keys.announce(record.prefix)
+    await _audit(request, keys, "api_key.revoke" if revoked else "api_key.restore", updated)
     return view(updated)
 
 
 @post("/api-keys/{key_id:str}/revoke", status_code=200)
-async def revoke_api_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> KeyView:
+async def revoke_api_key(
+    request: Request[Any, Any, Any], keys: NamedDependency[ApiKeysRuntime], key_id: FromPath[str]
+) -> KeyView:
     """Stop the key working on every replica at once; ``restore`` undoes it."""
-    return await _set_revoked(request, key_id, revoked=True)
+    return await _set_revoked(request, keys, key_id, revoked=True)
 
 
 @post("/api-keys/{key_id:str}/restore", status_code=200)
-async def restore_api_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> KeyView:
+async def restore_api_key(
+    request: Request[Any, Any, Any], keys: NamedDependency[ApiKeysRuntime], key_id: FromPath[str]
+) -> KeyView:
     """Let a revoked key work again."""
-    return await _set_revoked(request, key_id, revoked=False)
+    return await _set_revoked(request, keys, key_id, revoked=False)
 
 
 @post("/api-keys/{key_id:str}/regenerate", status_code=200)
 async def regenerate_api_key(
-    request: Request[Any, Any, Any], key_id: FromPath[str]
+    request: Request[Any, Any, Any], keys: NamedDependency[ApiKeysRuntime], key_id: FromPath[str]
 ) -> CreatedKeyView:
     """A new secret with the same settings; the old key stops working everywhere at once."""
-    record = await _owned(request, key_id)
-    runtime = _runtime(request)
-    updated, key = await lifecycle.regenerate_key(
-        runtime.kernel.stores.db, runtime.pepper(), key_id
-    )
-    await runtime.announce(record.prefix)
-    await _audit(request, "api_key.regenerate", updated)
+    record = await _owned(request, keys, key_id)
+    updated, key = await lifecycle.regenerate_key(keys.kernel.stores.db, keys.pepper(), key_id)
+    await keys.announce(record.prefix)
+    await _audit(request, keys, "api_key.regenerate", updated)
     return _created(updated, key)
 
 
 @delete("/api-keys/{key_id:str}")
-async def delete_api_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> None:
+async def delete_api_key(
+    request: Request[Any, Any, Any], keys: NamedDependency[ApiKeysRuntime], key_id: FromPath[str]
+) -> None:
     """Remove the key for good (revoking keeps it, with its history)."""
-    record = await _owned(request, key_id)
-    runtime = _runtime(request)
-    await delete_key(runtime.kernel.stores.db, key_id)
-    await runtime.announce(record.prefix)
-    await _audit(request, "api_key.delete", record)
+    record = await _owned(request, keys, key_id)
+    await delete_key(keys.kernel.stores.db, key_id)
+    await keys.announce(record.prefix)
+    await _audit(request, keys, "api_key.delete", record)
 
 
 ROUTES = [

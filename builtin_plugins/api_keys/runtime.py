@@ -1,9 +1,9 @@
 """Per-kernel state of the plugin: the key cache, usage notes and the invalidation channel.
 
 Each kernel (one per app, so two replicas in one process stay apart) gets its own
-:class:`ApiKeysRuntime`, created on first use and kept on the kernel object; nothing is stored at
-module level. Changes to a key are announced on the KV channel ``api_keys.changed`` with the key's
-lookup prefix; every replica drops that prefix from its cache.
+:class:`ApiKeysRuntime`, created on first use and kept in its stash
+(:class:`~kernel.plugin_runtime.PluginRuntime`). Changes to a key are announced on the KV channel
+``api_keys.changed`` with the key's lookup prefix; every replica drops that prefix from its cache.
 """
 
 from __future__ import annotations
@@ -13,30 +13,28 @@ import logging
 from builtin_plugins.api_keys.cache import KeyCache
 from builtin_plugins.api_keys.settings import ApiKeysSettings, load_pepper
 from builtin_plugins.api_keys.usage import UsageRecorder
+from kernel.plugin_runtime import PluginRuntime
 from kernel.runtime import Kernel
-from kernel.stash import StashKey
-from kernel.storage.kv import Subscription
 
-__all__ = ["CHANGED_CHANNEL", "SETTINGS_SECTION", "ApiKeysRuntime", "runtime_for"]
+__all__ = ["CHANGED_CHANNEL", "SETTINGS_SECTION", "ApiKeysRuntime"]
 
 log = logging.getLogger(__name__)
 CHANGED_CHANNEL = "api_keys.changed"
 SETTINGS_SECTION = "api_keys"
 
 
-class ApiKeysRuntime:
+class ApiKeysRuntime(PluginRuntime[ApiKeysSettings]):
     """The cache, pepper, usage recorder and subscription of one kernel."""
 
+    section = SETTINGS_SECTION
+    schema = ApiKeysSettings
+    channel = CHANGED_CHANNEL
+
     def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
+        super().__init__(kernel)
         self.usage = UsageRecorder()
         self._cache: KeyCache | None = None
         self._pepper: tuple[ApiKeysSettings, bytes] | None = None
-        self._subscription: Subscription | None = None
-
-    @property
-    def settings(self) -> ApiKeysSettings:
-        return self.kernel.settings.section(SETTINGS_SECTION, ApiKeysSettings)
 
     def cache(self) -> KeyCache:
         """The cache for the current settings; a new, empty one when its limits changed."""
@@ -54,18 +52,9 @@ class ApiKeysRuntime:
             self._pepper = (settings, load_pepper(settings, self.kernel.settings.data_dir))
         return self._pepper[1]
 
-    async def start(self) -> None:
-        """Listen for changes announced by any replica."""
-        if self._subscription is None:
-            self._subscription = await self.kernel.stores.kv.subscribe(
-                CHANGED_CHANNEL, self._on_changed
-            )
-
     async def stop(self) -> None:
         """Stop listening, forget cached keys and write pending usage notes."""
-        if self._subscription is not None:
-            await self._subscription.close()
-            self._subscription = None
+        await super().stop()
         if self._cache is not None:
             self._cache.clear()
         try:
@@ -81,20 +70,9 @@ class ApiKeysRuntime:
         """Drop ``prefix`` here at once, then from every other replica's cache."""
         if self._cache is not None:
             self._cache.invalidate(prefix)
-        await self.kernel.stores.kv.publish(CHANGED_CHANNEL, prefix.encode())
+        await self.publish(prefix.encode())
 
-    async def _on_changed(self, message: bytes) -> None:
+    async def on_changed(self, message: bytes) -> None:
+        """Drop the announced key prefix from this replica's cache."""
         if self._cache is not None:
             self._cache.invalidate(message.decode(errors="replace"))
-
-
-def runtime_for(kernel: Kernel) -> ApiKeysRuntime:
-    """The runtime of ``kernel``, created on first use and kept in its stash."""
-    runtime = kernel.stash.get(RUNTIME)
-    if runtime is None:
-        runtime = ApiKeysRuntime(kernel)
-        kernel.stash[RUNTIME] = runtime
-    return runtime
-
-
-RUNTIME: StashKey[ApiKeysRuntime] = StashKey()

@@ -7,10 +7,12 @@ an aci/1 keyset's TLS keys pin the provider's connections (:mod:`.pinning`); ans
 verified per ``response_policy`` (:mod:`.responses`); a quote is trusted only when the trust
 policy allows the workload it measures (:mod:`.policy`: MRTD, RTMRs, dstack app; rules from
 settings, the anchor and admins, :mod:`.routes_trust`); history goes to SQL (:mod:`.history`);
-``GET /api/v1/attestation`` shows the current status (:mod:`.routes`). Privatemode's proxy
-attests itself: we report whether it serves. The trust anchor is injectable
-(:func:`install_trust`): demo mode installs the simulator's test root, labelled ``simulated``,
-verified by our own parser (:mod:`.simulated_quotes`): nothing here imports the simulators.
+``GET /api/v1/attestation`` shows the current status (:mod:`.routes`, :mod:`.overview`).
+Privatemode's proxy attests itself: we report whether it serves. The trust anchor is injectable
+(:func:`install_trust`): demo mode switches to the simulator's test root through the
+``SimulatedTrust`` service, labelled ``simulated``, verified by our own parser
+(:mod:`.simulated_quotes`): nothing here imports the simulators. Published services:
+``AttestationOverview`` and ``SimulatedTrust`` (:mod:`kernel.services`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from builtin_plugins.attestation.cli import attestation_command
 from builtin_plugins.attestation.extra_roots import read_roots
+from builtin_plugins.attestation.overview import Overview
 from builtin_plugins.attestation.routes import INTERNAL_ROUTES, PUBLIC_ROUTES
 from builtin_plugins.attestation.routes_trust import TRUST_ROUTES
 from builtin_plugins.attestation.service import service_of
@@ -29,6 +32,7 @@ from builtin_plugins.attestation.trust import Trust
 from builtin_plugins.attestation.verifiers import PrivatemodeVerifier, RedPillVerifier
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
+from kernel.services import AttestationOverview, Service, SimulatedTrust
 from kernel.types import BackgroundTask, CliCommand, RouteSet, SettingsSection, Verifier
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "enclava_cli",
     "enclava_migrations",
     "enclava_routes",
+    "enclava_services",
     "enclava_settings_schema",
     "enclava_shutdown",
     "enclava_startup",
@@ -87,6 +92,16 @@ def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask]:
 def enclava_routes(kernel: Kernel) -> RouteSet:
     """Public status; admin history, re-verify and the trust policy."""
     return RouteSet(public=list(PUBLIC_ROUTES), internal=[*INTERNAL_ROUTES, *TRUST_ROUTES])
+
+
+@hookimpl
+def enclava_services(kernel: Kernel) -> list[Service]:
+    """The current verdicts (``AttestationOverview``) and demo mode's switch to the simulator's
+    test root (``SimulatedTrust``)."""
+    return [
+        Service(contract=AttestationOverview, implementation=Overview(kernel)),
+        Service(contract=SimulatedTrust, implementation=service_of(kernel)),
+    ]
 
 
 @hookimpl

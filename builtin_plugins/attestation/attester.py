@@ -23,7 +23,6 @@ import msgspec
 from builtin_plugins.attestation.aci import verify_aci_report
 from builtin_plugins.attestation.gpu import check_nras_token, gpu_payload, overall_token
 from builtin_plugins.attestation.legacy import LegacyAttestation
-from builtin_plugins.attestation.loopback import is_loopback_url
 from builtin_plugins.attestation.measurements import Measurements
 from builtin_plugins.attestation.policy import TrustRule, check_workload, measure
 from builtin_plugins.attestation.quotes import VerifiedQuote
@@ -32,6 +31,7 @@ from builtin_plugins.attestation.settings import AttestationSettings
 from builtin_plugins.attestation.trust import Trust
 from builtin_plugins.attestation.upstream import EvidenceClient
 from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
+from kernel.http import is_loopback_url
 
 __all__ = ["Attester", "Target"]
 

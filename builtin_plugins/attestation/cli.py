@@ -19,11 +19,10 @@ from builtin_plugins.attestation.policy import TrustRule, Workload
 from builtin_plugins.attestation.settings import SECTION, AttestationSettings
 from builtin_plugins.attestation.trust import production_trust
 from builtin_plugins.attestation.upstream import EvidenceClient
-from builtin_plugins.providers.settings import RedPillSettings, read_api_key
 from kernel.errors import ConfigError
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
-from kernel.types import CliCommand
+from kernel.types import CliCommand, HttpUpstream
 
 __all__ = ["attestation_command"]
 
@@ -37,15 +36,32 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     measure.add_argument("--config", metavar="FILE", help="TOML settings file")
 
 
-async def _measure(kernel: Kernel, args: argparse.Namespace) -> int:
-    redpill = kernel.settings.section("redpill", RedPillSettings)
-    settings = kernel.settings.section(SECTION, AttestationSettings)
-    target = Target(
-        provider="redpill",
-        model=args.model,
-        url=args.url or redpill.url,
-        api_key=read_api_key(redpill),
+def _target(kernel: Kernel, args: argparse.Namespace) -> Target:
+    """``MODEL`` at the configured RedPill provider (``--url`` overrides its URL); ConfigError
+    when no RedPill provider is configured and no ``--url`` is given."""
+    providers = kernel.plugins.collect("enclava_providers", kernel.plugins.names, kernel=kernel)
+    redpill = next(
+        (
+            p
+            for _, found in providers
+            for p in found
+            if p.kind == "redpill" and isinstance(p, HttpUpstream)
+        ),
+        None,
     )
+    if redpill is None and not args.url:
+        raise ConfigError(
+            "no RedPill provider is configured (set ENCLAVA_REDPILL_API_KEY or [redpill] "
+            "api_key_file), or pass --url"
+        )
+    url = args.url or (redpill.base_url if redpill else "")
+    api_key = redpill.api_key if redpill else ""
+    return Target(provider="redpill", model=args.model, url=url, api_key=api_key)
+
+
+async def _measure(kernel: Kernel, args: argparse.Namespace) -> int:
+    settings = kernel.settings.section(SECTION, AttestationSettings)
+    target = _target(kernel, args)
     http = HttpClients()
     try:
         client = EvidenceClient(http, settings.timeout_seconds)

@@ -6,7 +6,10 @@ After every aci/1 attestation the provider's origin is pinned, through the kerne
 travel over connections whose server key hashes to one of them, and a mismatch fails the
 connection (the provider's error names it, its circuit counts it). A keyset that lists TLS keys
 for a provider reached over plain HTTP cannot be honoured: the verdict is refused. A keyset
-listing none (the simulator's) leaves the origin unpinned.
+listing none cannot pin anything, so it is refused too (fail closed: an unpinned channel would
+let anyone with a WebPKI certificate for the origin read the prompts), except for a provider on
+loopback (a local simulator or proxy: there is no network channel to pin) or a verdict under
+the operator's test roots (``test-root``, labelled on every answer; :mod:`.extra_roots`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,16 @@ from typing import Any
 
 import msgspec
 
+from builtin_plugins.attestation.extra_roots import TEST_ROOT_LABEL
 from builtin_plugins.attestation.verdicts import Verdict
-from kernel.http import HttpClients
+from kernel.http import HttpClients, is_loopback_url
 
-__all__ = ["apply_pins", "tls_pins"]
+__all__ = ["NO_TLS_KEYS", "apply_pins", "tls_pins"]
+
+NO_TLS_KEYS = (
+    "the attested keyset lists no tls_public_keys: the provider's TLS channel cannot be pinned "
+    "(aci/1 §3.1), refused"
+)
 
 
 def tls_pins(keyset: dict[str, Any]) -> frozenset[bytes]:
@@ -43,12 +52,17 @@ async def apply_pins(http: HttpClients, url: str, verdict: Verdict) -> Verdict:
         return verdict
     pins = tls_pins(verdict.keyset)
     if not pins:
-        return verdict
+        if is_loopback_url(url) or verdict.label == TEST_ROOT_LABEL:
+            return verdict
+        return _refused(verdict, NO_TLS_KEYS)
     try:
         await http.pin(url, pins)
     except ValueError as exc:
-        reason = f"the keyset pins TLS keys but {exc}"
-        return msgspec.structs.replace(
-            verdict, valid=False, reason=reason, expires_at=verdict.checked_at
-        )
+        return _refused(verdict, f"the keyset pins TLS keys but {exc}")
     return verdict
+
+
+def _refused(verdict: Verdict, reason: str) -> Verdict:
+    return msgspec.structs.replace(
+        verdict, valid=False, reason=reason, expires_at=verdict.checked_at
+    )

@@ -12,12 +12,14 @@ from litestar.params import JSONBody
 
 from builtin_plugins.attestation.allowlist import AllowlistStore, StoredRule
 from builtin_plugins.attestation.policy import HOW_TO_ALLOW, TrustRule
-from builtin_plugins.attestation.routes import ADMIN, admin_kernel
+from builtin_plugins.attestation.routes import ADMIN, require_admin
 from builtin_plugins.attestation.service import service_of
 from builtin_plugins.attestation.settings import TCB_STATUSES
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
+from kernel.runtime import Kernel
 
 __all__ = ["TRUST_ROUTES", "TrustPolicy"]
 
@@ -33,9 +35,11 @@ class TrustPolicy(msgspec.Struct, kw_only=True):
 
 
 @get("/attestation/trust", opt=ADMIN)
-async def trust_policy(request: Request[Any, Any, Any]) -> TrustPolicy:
+async def trust_policy(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel]
+) -> TrustPolicy:
     """The trust rules in force: ``[[attestation.trust]]``, the anchor's and those added here."""
-    kernel = admin_kernel(request)
+    require_admin(request)
     service = service_of(kernel)
     trust = service.trust()
     return TrustPolicy(
@@ -58,9 +62,11 @@ def _validated(rule: TrustRule) -> TrustRule:
 
 
 @post("/attestation/trust", opt=ADMIN, status_code=201)
-async def add_trust_rule(request: Request[Any, Any, Any], data: JSONBody[TrustRule]) -> StoredRule:
+async def add_trust_rule(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], data: JSONBody[TrustRule]
+) -> StoredRule:
     """Append a trust rule (audited); refused models are re-attested in the background."""
-    kernel = admin_kernel(request)
+    require_admin(request)
     context = request_context(request.scope)
     actor = context.principal.id if context and context.principal else "unknown"
     stored = await AllowlistStore(kernel.stores.db).add(_validated(data), added_by=actor)

@@ -26,15 +26,13 @@ from builtin_plugins.attestation.pinning import apply_pins
 from builtin_plugins.attestation.policy import HOW_TO_ALLOW, TrustRule
 from builtin_plugins.attestation.responses import ResponseChecker
 from builtin_plugins.attestation.settings import SECTION, AttestationSettings
-from builtin_plugins.attestation.trust import Trust, production_trust
+from builtin_plugins.attestation.trust import Trust, production_trust, simulated_trust
 from builtin_plugins.attestation.upstream import EvidenceClient
 from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
-from builtin_plugins.providers.base import HttpProvider
-from builtin_plugins.providers.settings import read_api_key
-from kernel.errors import ConfigError, StoreUnavailableError
+from kernel.errors import StoreUnavailableError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import AttestationStatus, ModelInfo, ResponseEvidence
+from kernel.types import AttestationStatus, HttpUpstream, ModelInfo, ResponseEvidence
 
 __all__ = ["FAILED_LABEL", "SERVICE", "AttestationService", "service_of"]
 
@@ -65,6 +63,11 @@ class AttestationService:
         DCAP); forgets every verdict."""
         self._installed = trust
         self._verdicts.clear()
+
+    def trust_simulators(self, enabled: bool) -> None:
+        """:class:`~kernel.services.SimulatedTrust`: the simulator's test root (demo mode), or
+        back to production."""
+        self.install_trust(simulated_trust(self.settings()) if enabled else None)
 
     def trust(self) -> Trust:
         """The installed trust, else production DCAP for the current settings."""
@@ -105,29 +108,19 @@ class AttestationService:
 
     def _url(self, provider: str) -> str | None:
         for candidate in self._kernel.components.providers:
-            if candidate.name == provider and isinstance(candidate, HttpProvider):
-                return candidate.settings.url
+            if candidate.name == provider and isinstance(candidate, HttpUpstream):
+                return candidate.base_url
         return None
 
     async def targets(self) -> list[Target]:
         """Every model of every RedPill provider, with where to reach it."""
         found: list[Target] = []
         for provider in self._kernel.components.providers:
-            if provider.kind != "redpill" or not isinstance(provider, HttpProvider):
+            if provider.kind != "redpill" or not isinstance(provider, HttpUpstream):
                 continue
-            try:
-                api_key = read_api_key(provider.settings)
-            except ConfigError:
-                api_key = ""
+            url, api_key = provider.base_url, provider.api_key
             for model in sorted({m.upstream_id for m in await provider.list_models()}):
-                found.append(
-                    Target(
-                        provider=provider.name,
-                        model=model,
-                        url=provider.settings.url,
-                        api_key=api_key,
-                    )
-                )
+                found.append(Target(provider=provider.name, model=model, url=url, api_key=api_key))
         return found
 
     def _due(self, target: Target, now: float, ttl: float) -> bool:

@@ -10,8 +10,8 @@ from typing import Literal
 
 import msgspec
 
-from builtin_plugins.attestation.loopback import is_loopback_url
 from builtin_plugins.attestation.policy import TrustRule
+from kernel.http import is_loopback_url
 
 __all__ = ["SECTION", "TCB_STATUSES", "AttestationSettings"]
 

@@ -66,11 +66,10 @@ def provide_filter(
 _FILTER = {"audit_filter": Provide(provide_filter, sync_to_thread=False)}
 
 
-def _admin_store(request: Request[Any, Any, Any]) -> AuditStore:
+def _admin_store(request: Request[Any, Any, Any], kernel: Kernel) -> AuditStore:
     # The role check runs in auth's RoleCheck; this repeats it so a missing check fails closed.
     context = request_context(request.scope)
     require_role(context.principal if context else None, "admin")
-    kernel: Kernel = request.app.state.kernel
     return AuditStore(kernel.stores.db)
 
 
@@ -89,13 +88,14 @@ def _cursor(cursor: str | None, offset: int) -> int | None:
 @get("/audit", opt=_ADMIN, dependencies=_FILTER)
 async def search_audit(
     request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
     audit_filter: NamedDependency[AuditFilter],
     limit: FromQuery[int] = DEFAULT_LIMIT,
     offset: FromQuery[int] = 0,
     cursor: FromQuery[str | None] = None,
 ) -> AuditPage:
     """Audit events matching the filters, newest first, by ``offset`` or ``cursor``."""
-    store = _admin_store(request)
+    store = _admin_store(request, kernel)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"'limit' must be between 1 and {MAX_LIMIT}.", param="limit")
     if not 0 <= offset <= MAX_OFFSET:
@@ -107,14 +107,14 @@ async def search_audit(
 @get("/audit/export", opt={**_ADMIN, OPERATION_DOC: _EXPORT_DOC}, dependencies=_FILTER)
 async def export_audit(
     request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
     audit_filter: NamedDependency[AuditFilter],
     export_format: Annotated[str, QueryParameter(name="format")] = "csv",
 ) -> Stream:
     """Every matching event (at most 100,000, newest first) as a CSV or JSON attachment."""
-    store = _admin_store(request)
+    store = _admin_store(request, kernel)
     if export_format not in _MEDIA_TYPES:
         raise InvalidRequestError("'format' must be 'csv' or 'json'.", param="format")
-    kernel: Kernel = request.app.state.kernel
     filters = {k: v for k, v in msgspec.to_builtins(audit_filter).items() if v is not None}
     await kernel.audit(
         event_from_context(

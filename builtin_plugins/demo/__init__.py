@@ -1,11 +1,11 @@
 """Demo mode: ``enclava serve --demo`` serves SIMULATED providers, and says so loudly.
 
 The ``--demo`` flag (:mod:`.serve_flag`) points Privatemode and RedPill at loopback simulators
-before the app starts; at startup this plugin runs them in-process and prints a banner
-(:mod:`.runtime`), and installs the simulator's test root as the attestation plugin's trust
-anchor, so RedPill's simulated attestations are checked with our own nonces by the production
-verifier and every status says ``simulated``. With ``[demo] enabled = false`` (the default)
-the plugin contributes nothing but the flag.
+before the app starts; at startup this plugin runs them in-process (the ``ProviderSimulators``
+service) and prints a banner (:mod:`.runtime`), and has the attestation plugin trust the
+simulator's test root (the ``SimulatedTrust`` service), so RedPill's simulated attestations are
+checked with our own nonces by the production verifier and every status says ``simulated``.
+With ``[demo] enabled = false`` (the default) the plugin contributes nothing but the flag.
 """
 
 from __future__ import annotations

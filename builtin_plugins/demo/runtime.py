@@ -2,9 +2,11 @@
 
 Started by the plugin's ``enclava_startup`` and stopped by ``enclava_shutdown``. It starts only
 when ``[demo] enabled`` and both providers point at their simulators' ports, as
-``enclava serve --demo`` arranges; otherwise startup fails with a ConfigError. While it runs,
-the attestation plugin trusts the simulator's test root only (labelled ``simulated``, loopback
-providers only); stopping restores Intel DCAP.
+``enclava serve --demo`` arranges; otherwise startup fails with a ConfigError. The simulators
+run through the ``ProviderSimulators`` service (plugin ``simulators``); while they run, the
+attestation plugin trusts the simulator's test root only (``SimulatedTrust``: labelled
+``simulated``, loopback providers only); stopping restores Intel DCAP. Nothing here imports
+another plugin: services and settings only.
 """
 
 from __future__ import annotations
@@ -13,24 +15,17 @@ import contextlib
 import logging
 import sys
 
-from builtin_plugins.attestation import install_trust
-from builtin_plugins.attestation.settings import SECTION as ATTESTATION
-from builtin_plugins.attestation.settings import AttestationSettings
-from builtin_plugins.attestation.trust import simulated_trust
 from builtin_plugins.demo.serve_flag import PROVIDER_SECTIONS
 from builtin_plugins.demo.settings import SECTION, DemoSettings
-from builtin_plugins.demo.urls import SIMULATOR_HOST, simulator_url
-from builtin_plugins.providers.settings import PrivatemodeSettings, RedPillSettings
-from builtin_plugins.simulators.keys import TEST_API_KEY
-from builtin_plugins.simulators.testing import running_simulator
+from builtin_plugins.demo.urls import DEMO_API_KEY, SIMULATOR_HOST, simulator_url
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
+from kernel.services import ProviderSimulators, SimulatedTrust
 from kernel.stash import StashKey
 
 __all__ = ["RUNTIME", "DemoRuntime", "banner"]
 
 log = logging.getLogger(__name__)
-_SCHEMAS = {"privatemode": PrivatemodeSettings, "redpill": RedPillSettings}
 
 
 def banner(urls: dict[str, str]) -> str:
@@ -41,7 +36,7 @@ def banner(urls: dict[str, str]) -> str:
         "!!  DEMO MODE: providers are SIMULATED with PUBLIC TEST KEYS.",
         "!!  Nothing here is confidential: no TEE, no real attestation, canned answers.",
         *(f"!!  simulated {kind}: {url}" for kind, url in urls.items()),
-        f"!!  Attestation label on every response: 'simulated' (API key {TEST_API_KEY!r}).",
+        f"!!  Attestation label on every response: 'simulated' (API key {DEMO_API_KEY!r}).",
         "!!  Never send real data; run `enclava serve` without --demo for real providers.",
         rule,
     ]
@@ -54,6 +49,7 @@ class DemoRuntime:
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self._stack: contextlib.AsyncExitStack | None = None
+        self._trust: SimulatedTrust | None = None
 
     @property
     def running(self) -> bool:
@@ -69,8 +65,10 @@ class DemoRuntime:
 
     def _miswired(self, demo: DemoSettings) -> str | None:
         """Why the providers do not point at the simulators, or None when they do."""
+        configured = self._kernel.settings.as_dict()
         for kind, port in self._ports(demo).items():
-            url = self._kernel.settings.section(kind, _SCHEMAS[kind]).url.rstrip("/")
+            section = configured.get(kind)
+            url = str(section.get("url", "")).rstrip("/") if isinstance(section, dict) else ""
             if port == 0 or url != simulator_url(port):
                 return f"[demo] is enabled but [{kind}] url {url} is not its simulator's"
         return None
@@ -84,22 +82,26 @@ class DemoRuntime:
         if problem is not None:
             raise ConfigError(f"{problem}; start demo mode with `enclava serve --demo`")
         ports = self._ports(demo)
+        simulators = self._kernel.service(ProviderSimulators)
+        trust = self._kernel.service(SimulatedTrust)
         async with contextlib.AsyncExitStack() as stack:
             for kind, port in ports.items():
                 await stack.enter_async_context(
-                    running_simulator(kind, host=SIMULATOR_HOST, port=port)
+                    simulators.serve(kind, host=SIMULATOR_HOST, port=port, api_key=DEMO_API_KEY)
                 )
             self._stack = stack.pop_all()
-        attestation = self._kernel.settings.section(ATTESTATION, AttestationSettings)
-        install_trust(self._kernel, simulated_trust(attestation))
+        trust.trust_simulators(True)
+        self._trust = trust
         print(banner({k: simulator_url(p) for k, p in ports.items()}), file=sys.stderr, flush=True)
         log.warning("DEMO MODE: providers are SIMULATED with public test keys; not confidential")
 
     async def stop(self) -> None:
         """Stop the simulators."""
         stack, self._stack = self._stack, None
+        trust, self._trust = self._trust, None
+        if trust is not None:
+            trust.trust_simulators(False)
         if stack is not None:
-            install_trust(self._kernel, None)
             await stack.aclose()
 
 

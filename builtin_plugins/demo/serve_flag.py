@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from builtin_plugins.demo.settings import SECTION, DemoSettings
-from builtin_plugins.demo.urls import SIMULATOR_HOST, is_loopback_url, simulator_url
-from builtin_plugins.simulators.keys import TEST_API_KEY
+from builtin_plugins.demo.urls import DEMO_API_KEY, SIMULATOR_HOST, is_loopback_url, simulator_url
 from kernel.errors import ConfigError
 from kernel.settings import Settings, mask_secrets
 from kernel.types import ServeOption
@@ -82,7 +81,7 @@ def prepare_demo(settings: Settings, configured: Mapping[str, Any]) -> dict[str,
         env[f"ENCLAVA_DEMO_{section.upper()}_PORT"] = str(port)
         env[f"{prefix}ENABLED"] = "true"
         env[f"{prefix}URL"] = simulator_url(port)
-        env[f"{prefix}API_KEY"] = TEST_API_KEY
+        env[f"{prefix}API_KEY"] = DEMO_API_KEY
         env[f"{prefix}API_KEY_FILE"] = ""
     return env
 

@@ -6,12 +6,11 @@ stores answer is ready to serve whatever providers are reachable (and to say whi
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.openapi import ResponseSpec
 
+from kernel.dependencies import NamedDependency
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.types import RouteSet
@@ -45,10 +44,9 @@ def live() -> dict[str, str]:
         )
     },
 )
-async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
+async def ready(kernel: NamedDependency[Kernel]) -> Response[Readiness]:
     """200 when every configured store answers, else 503 naming the failing ones; the body
     also names unreachable providers."""
-    kernel: Kernel = request.app.state.kernel
     stores = await kernel.stores.check()
     providers = {p.name: p.problem for p in kernel.components.providers}
     failing = sorted(name for name, reason in stores.items() if reason is not None)

@@ -1,5 +1,5 @@
 """Inference provider adapters, one plugin each: :mod:`.privatemode` (EU, through its attesting
-proxy) and :mod:`.redpill` (US, Phala GPU TEE models only).
+proxy) and :mod:`.redpill` (US, models in RedPill's confidential TEE upstreams only).
 
 Both implement :class:`kernel.types.Provider` on :class:`.base.HttpProvider`: exact request
 bytes out, exact response bytes back, pooled aiohttp sessions from ``kernel.http``, explicit

@@ -52,7 +52,8 @@ class _JsonObject(msgspec.Struct):
 
 
 class HttpProvider(abc.ABC):
-    """An OpenAI-compatible provider behind ``settings.url``; implements ``Provider``."""
+    """An OpenAI-compatible provider behind ``settings.url``; implements ``Provider`` and
+    ``HttpUpstream`` (where attestation fetches its evidence)."""
 
     kind = "openai-compatible"
     requires_attestation = False
@@ -68,6 +69,7 @@ class HttpProvider(abc.ABC):
         self._http = http
         self._session: aiohttp.ClientSession | None = None
         self._base = settings.url.rstrip("/")
+        self._api_key = api_key
         self._urls = {e: URL(self._base + e) for e in ("/chat/completions", "/embeddings")}
         self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         json_type = {"Content-Type": "application/json"}
@@ -86,6 +88,16 @@ class HttpProvider(abc.ABC):
         self._healthy = False
         self._problem: str | None = "model discovery has not finished yet"
         self._told = False
+
+    @property
+    def base_url(self) -> str:
+        """``settings.url`` as configured."""
+        return self.settings.url
+
+    @property
+    def api_key(self) -> str:
+        """The key read when the provider was built (``""``: none)."""
+        return self._api_key
 
     @property
     def healthy(self) -> bool:

@@ -20,16 +20,15 @@ import msgspec
 from builtin_plugins.providers.base import HttpProvider
 from builtin_plugins.providers.catalog import UpstreamModel, fold_short_ids
 from builtin_plugins.providers.runtime import (
-    Built,
     ProviderSpec,
-    current_provider,
     discovery_tasks,
+    provider_regions,
+    providers_of,
 )
 from builtin_plugins.providers.settings import PrivatemodeSettings
 from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
-from kernel.stash import StashKey
 from kernel.types import BackgroundTask, Provider, SettingsSection
 
 __all__ = [
@@ -90,21 +89,7 @@ class PrivatemodeProvider(HttpProvider):
         return any(problem in lowered for problem in _KEY_PROBLEMS)
 
 
-def _build(settings: PrivatemodeSettings, api_key: str, http: HttpClients) -> HttpProvider:
-    return PrivatemodeProvider(settings, api_key=api_key, http=http)
-
-
-def _active(settings: PrivatemodeSettings) -> bool:
-    return settings.enabled
-
-
-SPEC = ProviderSpec(
-    name=PLUGIN_NAME,
-    schema=PrivatemodeSettings,
-    active=_active,
-    build=_build,
-    slot=StashKey[Built[PrivatemodeSettings]](),
-)
+SPEC = ProviderSpec(name=PLUGIN_NAME, schema=PrivatemodeSettings, provider=PrivatemodeProvider)
 
 
 @hookimpl
@@ -116,14 +101,13 @@ def enclava_settings_schema() -> SettingsSection:
 @hookimpl
 def enclava_providers(kernel: Kernel) -> list[Provider]:
     """The Privatemode provider, unless ``enabled = false``."""
-    provider = current_provider(kernel, SPEC)
-    return [] if provider is None else [provider]
+    return providers_of(kernel, SPEC)
 
 
 @hookimpl
 def enclava_provider_regions(kernel: Kernel) -> list[str]:
     """The configured ``region`` (keys may require it even while the provider is off)."""
-    return [kernel.settings.section(PLUGIN_NAME, PrivatemodeSettings).region]
+    return provider_regions(kernel, SPEC)
 
 
 @hookimpl

@@ -1,12 +1,16 @@
-"""RedPill (US): OpenAI-compatible inference, exposing only models served in Phala GPU TEEs.
+"""RedPill (US): OpenAI-compatible inference, exposing only models served in confidential TEEs.
 
 Used only when ``[redpill] enabled`` (the default) and a key is configured (``api_key`` /
 ``ENCLAVA_REDPILL_API_KEY`` or ``api_key_file``); without a key the plugin contributes nothing.
 Discovery reads ``/v1/models`` and ``/v1/embeddings/models`` and keeps an entry only when
-``is_tee`` is true AND ``phala`` serves it (a TEE model served elsewhere, or any ordinary
-model, is never exposed), intersected with ``model_allowlist``; the RedPill id is the upstream
-id. Each entry's ``pricing`` (USD per token, strings) becomes ``ModelInfo.pricing`` per
-million tokens, exactly (Decimal). RedPill signs each exchange over the exact bytes, so every
+``is_tee`` is true AND one of RedPill's confidential upstreams serves it (Phala, NEAR AI,
+Tinfoil, Chutes: :data:`CONFIDENTIAL_UPSTREAMS`; any other or ordinary model is never exposed),
+intersected with ``model_allowlist``; the RedPill id is the upstream id. Being discovered is not
+being offered: the attestation plugin verifies each model's evidence, and a model is routed
+and listed at ``/v1/models`` only while it verifies (Tinfoil and Chutes evidence cannot be bound
+to answers today, so theirs are refused with the missing evidence named). Each entry's
+``pricing`` (USD per token, strings) becomes ``ModelInfo.pricing`` per million tokens, exactly
+(Decimal). RedPill signs each exchange over the exact bytes, so every
 non-streamed answer carries ``evidence`` for the attestation verifier: chat and receipt ids,
 both bodies and their SHA-256. Streams are relayed untouched; for every 2xx answer, streams
 included, ``call.evidence`` records ``receipt_id`` (``X-Receipt-Id``) and ``keyset_digest``
@@ -29,16 +33,15 @@ from multidict import CIMultiDictProxy
 from builtin_plugins.providers.base import DiscoveryError, HttpProvider
 from builtin_plugins.providers.catalog import UpstreamModel
 from builtin_plugins.providers.runtime import (
-    Built,
     ProviderSpec,
-    current_provider,
     discovery_tasks,
+    provider_regions,
+    providers_of,
 )
 from builtin_plugins.providers.settings import RedPillSettings
 from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
-from kernel.stash import StashKey
 from kernel.types import (
     BackgroundTask,
     ModelPrice,
@@ -53,15 +56,18 @@ __all__ = [
     "SPEC",
     "VERSION",
     "RedPillProvider",
+    "confidential_tee",
     "enclava_background_tasks",
     "enclava_providers",
     "enclava_settings_schema",
-    "phala_tee",
 ]
 
 PLUGIN_NAME = "redpill"
 VERSION = "1.0.0"
-TEE_PROVIDER = "phala"
+CONFIDENTIAL_UPSTREAMS = frozenset({"phala", "near-ai", "nearai", "tinfoil", "chutes"})
+"""The TEE upstreams RedPill serves confidential models from (docs.redpill.ai "Confidential AI
+models": Phala, NEAR AI, Tinfoil, Chutes; ``near-ai`` as redpill-gateway ``src/providers/``
+spells it, ``nearai`` as the model ids do)."""
 
 
 class _Pricing(msgspec.Struct):
@@ -87,9 +93,12 @@ class _Identified(msgspec.Struct):
     id: str | None = None
 
 
-def phala_tee(entry: _Entry) -> bool:
-    """Whether RedPill serves ``entry`` inside a Phala TEE (both signals required)."""
-    return entry.is_tee is True and TEE_PROVIDER in (entry.providers or ())
+def confidential_tee(entry: _Entry) -> bool:
+    """Whether RedPill serves ``entry`` inside a confidential upstream's TEE (both signals
+    required: ``is_tee`` and a provider of :data:`CONFIDENTIAL_UPSTREAMS`)."""
+    if entry.is_tee is not True:
+        return False
+    return any(isinstance(p, str) and p in CONFIDENTIAL_UPSTREAMS for p in entry.providers or ())
 
 
 def _price(entry: _Entry) -> ModelPrice | None:
@@ -143,7 +152,7 @@ class RedPillProvider(HttpProvider):
                 id=e.id, tasks=_chat_tasks(e), context_length=e.context_length, pricing=_price(e)
             )
             for e in chat.data
-            if phala_tee(e)
+            if confidential_tee(e)
         ]
         models += [
             UpstreamModel(
@@ -153,7 +162,7 @@ class RedPillProvider(HttpProvider):
                 pricing=_price(e),
             )
             for e in embedding
-            if phala_tee(e)
+            if confidential_tee(e)
         ]
         return models
 
@@ -219,20 +228,12 @@ def _verified_upstream(call: UpstreamCall) -> UpstreamCall:
     return sent
 
 
-def _build(settings: RedPillSettings, api_key: str, http: HttpClients) -> HttpProvider:
-    return RedPillProvider(settings, api_key=api_key, http=http)
-
-
 def _active(settings: RedPillSettings) -> bool:
     return settings.enabled and settings.has_key
 
 
 SPEC = ProviderSpec(
-    name=PLUGIN_NAME,
-    schema=RedPillSettings,
-    active=_active,
-    build=_build,
-    slot=StashKey[Built[RedPillSettings]](),
+    name=PLUGIN_NAME, schema=RedPillSettings, provider=RedPillProvider, active=_active
 )
 
 
@@ -245,14 +246,13 @@ def enclava_settings_schema() -> SettingsSection:
 @hookimpl
 def enclava_providers(kernel: Kernel) -> list[Provider]:
     """The RedPill provider when enabled and a key is configured."""
-    provider = current_provider(kernel, SPEC)
-    return [] if provider is None else [provider]
+    return providers_of(kernel, SPEC)
 
 
 @hookimpl
 def enclava_provider_regions(kernel: Kernel) -> list[str]:
     """The configured ``region`` (keys may require it even while the provider is off)."""
-    return [kernel.settings.section(PLUGIN_NAME, RedPillSettings).region]
+    return provider_regions(kernel, SPEC)
 
 
 @hookimpl

@@ -1,5 +1,6 @@
-"""Per-kernel provider instances, shared by the ``enclava_providers`` and
-``enclava_background_tasks`` hooks of a provider plugin.
+"""Per-kernel provider instances, shared by the ``enclava_providers``,
+``enclava_provider_regions`` and ``enclava_background_tasks`` hooks of a provider plugin: each
+plugin declares one :class:`ProviderSpec` and its hooks are one-line calls of the helpers here.
 
 Components are rebuilt whenever any plugin or setting changes. A provider is kept (with its
 discovered models, so the router's index stays valid) while its settings section is unchanged,
@@ -11,18 +12,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from builtin_plugins.providers.base import HttpProvider
 from builtin_plugins.providers.settings import ProviderSettings, read_api_key
 from kernel.errors import ConfigError
-from kernel.http import HttpClients
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import BackgroundTask
+from kernel.types import BackgroundTask, Provider
 
-__all__ = ["Built", "ProviderSpec", "current_provider", "discovery_tasks"]
+__all__ = [
+    "Built",
+    "ProviderSpec",
+    "current_provider",
+    "discovery_tasks",
+    "provider_regions",
+    "providers_of",
+]
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ProviderSettings)
@@ -37,15 +44,21 @@ class Built(Generic[S]):
     generation: int
 
 
+def _enabled(settings: ProviderSettings) -> bool:
+    return settings.enabled
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSpec(Generic[S]):
-    """How one provider plugin builds its provider: section name, schema, activation, class."""
+    """How one provider plugin builds its provider: section name, schema, the provider class
+    (called as ``provider(settings, api_key=..., http=...)``) and when it is active (default:
+    ``enabled``)."""
 
     name: str
     schema: type[S]
-    active: Callable[[S], bool]
-    build: Callable[[S, str, HttpClients], HttpProvider]
-    slot: StashKey[Built[S]]
+    provider: Callable[..., HttpProvider]
+    active: Callable[[S], bool] = _enabled
+    slot: StashKey[Built[S]] = field(default_factory=StashKey)
 
 
 def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | None:
@@ -73,7 +86,7 @@ def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | No
                 raise
             log.error("%s: keeping the running provider: %s", spec.name, exc)
             return built.provider
-        provider = spec.build(settings, api_key, kernel.http)
+        provider = spec.provider(settings, api_key=api_key, http=kernel.http)
     generation = 1 if built is None else built.generation + 1
     kernel.stash[spec.slot] = Built(settings, provider, generation)
     return provider
@@ -92,3 +105,15 @@ def discovery_tasks(kernel: Kernel, spec: ProviderSpec[S]) -> list[BackgroundTas
             run=provider.refresh,
         )
     ]
+
+
+def providers_of(kernel: Kernel, spec: ProviderSpec[S]) -> list[Provider]:
+    """``enclava_providers``: the current provider, or none while inactive."""
+    provider = current_provider(kernel, spec)
+    return [] if provider is None else [provider]
+
+
+def provider_regions(kernel: Kernel, spec: ProviderSpec[S]) -> list[str]:
+    """``enclava_provider_regions``: the configured ``region`` (keys may require it even while
+    the provider is off)."""
+    return [kernel.settings.section(spec.name, spec.schema).region]

@@ -11,9 +11,11 @@ stand in for a provider in production.
 * faults: :mod:`.faults` (config, middleware) and :mod:`.control` (``/_sim/`` routes);
 * output: :mod:`.content` (deterministic text, tools, embeddings), :mod:`.completions`
   (OpenAI bodies), :mod:`.sse` (framing, byte capture);
-* pure crypto and formats verifiers can reuse: :mod:`.eip191`, :mod:`.aci_crypto`,
+* pure crypto and formats the simulators sign with (production verifiers have their own):
+  :mod:`.eip191`, :mod:`.aci_crypto`,
   :mod:`.jcs`, :mod:`.simquote`, :mod:`.keys`;
-* :mod:`.testing` (``running_simulator``), :mod:`.cli` (``enclava simulate``), :mod:`.kinds`.
+* :mod:`.testing` (``running_simulator``), :mod:`.cli` (``enclava simulate``), :mod:`.kinds`;
+* :mod:`.service`: the ``ProviderSimulators`` service demo mode runs them through.
 
 Importing this package loads neither aiohttp nor the apps; the command does, when it runs.
 """
@@ -23,11 +25,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from builtin_plugins.simulators.service import InProcessSimulators
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
+from kernel.services import ProviderSimulators, Service
 from kernel.types import CliCommand
 
-__all__ = ["PLUGIN_NAME", "VERSION", "enclava_cli"]
+__all__ = ["PLUGIN_NAME", "VERSION", "enclava_cli", "enclava_services"]
 
 PLUGIN_NAME = "simulators"
 VERSION = "1.0.0"
@@ -50,3 +54,9 @@ def _run(args: argparse.Namespace) -> int:
 @hookimpl(trylast=True)
 def enclava_cli(kernel: Kernel) -> Sequence[CliCommand]:
     return [CliCommand(name="simulate", help=HELP, configure=_configure, run=_run)]
+
+
+@hookimpl
+def enclava_services(kernel: Kernel) -> list[Service]:
+    """``ProviderSimulators``: run a simulator inside this process (demo mode)."""
+    return [Service(contract=ProviderSimulators, implementation=InProcessSimulators())]

@@ -7,27 +7,23 @@ Dstack-TEE/private-ai-gateway as ``/v1/signature``) is ``eth_account``'s
 deterministic ECDSA, served as ``0x`` + r(32) + s(32) + v(1) hex with v = 27 or 28. The signed
 text is ``f"{sha256(request bytes)}:{sha256(response bytes)}"``. The signer's TDX report data is
 the 20-byte address right-padded with zeros to 32 bytes, then the 32-byte nonce
-(vllm-proxy ``_build_report_data``). Pure functions, no I/O: verifiers import them too.
+(vllm-proxy ``_build_report_data``). Pure functions, no I/O; the simulators sign with them
+(production verifiers use their own implementation, :mod:`builtin_plugins.attestation.ethereum`).
 """
 
 from __future__ import annotations
-
-import hashlib
 
 from coincurve import PrivateKey, PublicKey
 from Crypto.Hash import keccak
 
 __all__ = [
     "SignatureError",
-    "address_from_private_key",
     "keccak256",
     "legacy_report_data",
-    "legacy_signature_text",
     "personal_message_hash",
     "recover_personal",
     "sign_personal",
     "to_checksum_address",
-    "verify_personal",
 ]
 
 
@@ -63,11 +59,6 @@ def _address_of(public_key: PublicKey) -> bytes:
     return keccak256(public_key.format(compressed=False)[1:])[-20:]
 
 
-def address_from_private_key(private_key: bytes) -> str:
-    """EIP-55 address of a secp256k1 private key."""
-    return to_checksum_address(_address_of(PrivateKey(private_key).public_key))
-
-
 def sign_personal(text: str, private_key: bytes) -> str:
     """``0x``-hex 65-byte signature (v = 27/28) of ``text``, deterministic (RFC 6979)."""
     raw = PrivateKey(private_key).sign_recoverable(personal_message_hash(text), hasher=None)
@@ -98,20 +89,6 @@ def recover_personal(text: str, signature: str) -> str:
     except Exception as exc:  # coincurve raises plain Exception on unrecoverable input
         raise SignatureError(f"signature does not recover: {exc}") from exc
     return to_checksum_address(_address_of(key))
-
-
-def verify_personal(text: str, signature: str, address: str) -> bool:
-    """True when ``signature`` over ``text`` recovers to ``address`` (case-insensitive)."""
-    try:
-        return recover_personal(text, signature).lower() == address.lower()
-    except SignatureError:
-        return False
-
-
-def legacy_signature_text(request_body: bytes, response_body: bytes) -> str:
-    """``sha256(request):sha256(response)`` over the exact wire bytes (raw SSE for streams)."""
-    request_hash = hashlib.sha256(request_body).hexdigest()
-    return f"{request_hash}:{hashlib.sha256(response_body).hexdigest()}"
 
 
 def legacy_report_data(address: str, nonce: bytes) -> bytes:

@@ -23,6 +23,7 @@ import msgspec
 __all__ = ["CATALOG", "RedPillModel", "find_model"]
 
 CREATED = 1_735_689_600
+CONFIDENTIAL_UPSTREAMS = ("phala", "near-ai", "tinfoil", "chutes")
 CHAT_PARAMETERS = ("max_tokens", "temperature", "tools", "tool_choice", "response_format", "stop")
 
 
@@ -50,9 +51,10 @@ class RedPillModel(msgspec.Struct, frozen=True, kw_only=True):
         return shapes.get(upstream, "chutes" if upstream == "chutes" else "flat")
 
     @property
-    def phala_tee(self) -> bool:
-        """TEE and served by Phala: what the gateway may route prompts to."""
-        return self.is_tee and "phala" in self.providers
+    def confidential(self) -> bool:
+        """TEE and served by one of RedPill's confidential upstreams (Phala, NEAR AI, Tinfoil,
+        Chutes): RedPill itself treats its upstream as verified (``aci_verified``)."""
+        return self.is_tee and any(p in CONFIDENTIAL_UPSTREAMS for p in self.providers)
 
     def entry(self) -> dict[str, Any]:
         """The catalog JSON of this model."""

@@ -19,13 +19,13 @@
   also get the two-layer ``gateway_attestation`` + ``model_attestations`` fields; Tinfoil and
   Chutes models get their own shapes (:mod:`.redpill_reports`, sources cited there). A
   ``signing_address`` that
-  is not ours is vllm-proxy's 404. The GPU evidence list is empty unless ``model`` is a
-  Phala-served TEE model (private-ai-gateway ``empty_nvidia_payload``); its entries are
+  is not ours is vllm-proxy's 404. The GPU evidence list is empty unless ``model`` is a TEE
+  model of a confidential upstream (private-ai-gateway ``empty_nvidia_payload``); its entries are
   SIMULATED and carry no NVIDIA signature.
 * ``POST /_sim/attestation`` (simulator only) ``{"mode": M}`` makes reports lie, so verifiers
   can be tested: ``wrong_nonce`` (report data binds another nonce while ``request_nonce``
-  echoes ours), ``replay`` (the first report ever served, again), ``foreign_address`` (report
-  data binds another address), ``none`` (honest again).
+  echoes ours), ``replay`` (the first report served for that model, again),
+  ``foreign_address`` (report data binds another address), ``none`` (honest again).
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ FOREIGN_ADDRESS = "0x" + "ab" * 20
 
 
 class ReportFaults:
-    """How the report endpoint lies (``mode``) and the first report it served (for replays)."""
+    """How the report endpoint lies (``mode``) and the first report it served per model (for
+    replays)."""
 
     def __init__(self) -> None:
         self.mode = "none"
-        self.first: dict[str, Any] | None = None
+        self.first: dict[str, dict[str, Any]] = {}
 
 
 REPORT_FAULTS = web.AppKey("enclava_sim_report_faults", ReportFaults)
@@ -137,7 +138,7 @@ def legacy_report(nonce: bytes, model: str | None, mode: str = "none") -> dict[s
         "signing_public_key": public_key,
         "request_nonce": nonce.hex(),
         "intel_quote": quote.hex(),
-        "nvidia_payload": nvidia_payload(nonce.hex(), served is not None and served.phala_tee),
+        "nvidia_payload": nvidia_payload(nonce.hex(), served is not None and served.confidential),
         "event_log": [],
         "info": {"app_name": "enclava-redpill-simulator", "simulated": True},
     }
@@ -171,9 +172,10 @@ async def _report(request: web.Request) -> web.Response:
     if nonce is None:
         return redpill_error_response(400, "http_exception", "Nonce must be 32 bytes of hex")
     faults = request.app[REPORT_FAULTS]
-    report = legacy_report(nonce, query.get("model"), faults.mode)
-    faults.first = faults.first or report
-    return web.json_response(faults.first if faults.mode == "replay" else report)
+    model = query.get("model") or ""
+    report = legacy_report(nonce, model or None, faults.mode)
+    first = faults.first.setdefault(model, report)
+    return web.json_response(first if faults.mode == "replay" else report)
 
 
 async def _set_report_mode(request: web.Request) -> web.Response:

@@ -1,6 +1,7 @@
 """Which RedPill models' upstreams are attested, switchable at run time (simulator only).
 
-A model is attested when it is a Phala TEE model and has not been marked otherwise through
+A model is attested when it is a TEE model of a confidential upstream (Phala, NEAR AI, Tinfoil,
+Chutes: RedPill verifies them on its side) and has not been marked otherwise through
 ``POST /_sim/upstream`` ``{"model": ID, "attested": false}`` (``true`` restores it). An
 unattested upstream is refused when the request asks ``provider.aci_verified`` (503
 ``upstream_verification_failed``, private-ai-gateway spec §5.3, §10) and otherwise answered
@@ -20,7 +21,7 @@ UNATTESTED = web.AppKey("enclava_sim_unattested_upstreams", set[str])
 
 def upstream_attested(app: web.Application, model: RedPillModel) -> bool:
     """Whether ``model``'s upstream attests right now."""
-    return model.phala_tee and model.id not in app[UNATTESTED]
+    return model.confidential and model.id not in app[UNATTESTED]
 
 
 async def _set(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from builtin_plugins.threat_detection.blocks import BlockEntry, Blocks, Subject
 from builtin_plugins.threat_detection.policy import normalise_ip
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.gate import request_context
 from kernel.roles import require_role
@@ -50,12 +51,11 @@ class Unblocked(msgspec.Struct, frozen=True):
     unblocked: bool = True
 
 
-def _blocks(request: Request[Any, Any, Any]) -> tuple[Kernel, Blocks]:
+def _blocks(request: Request[Any, Any, Any], kernel: Kernel) -> Blocks:
     # auth's RoleCheck enforces the opt; repeating it here fails closed if it ever goes missing.
     context = request_context(request.scope)
     require_role(context.principal if context else None, "admin")
-    kernel: Kernel = request.app.state.kernel
-    return kernel, Blocks(kernel.stores.kv)
+    return Blocks(kernel.stores.kv)
 
 
 def _view(subject: Subject, entry: BlockEntry, now: float) -> ActiveBlock:
@@ -66,9 +66,11 @@ def _view(subject: Subject, entry: BlockEntry, now: float) -> ActiveBlock:
 
 
 @get("/security/blocks", opt=_ADMIN)
-async def list_blocks(request: Request[Any, Any, Any]) -> BlockList:
+async def list_blocks(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel]
+) -> BlockList:
     """Active IP blocks and account flags on every replica, soonest-ending first."""
-    _, blocks = _blocks(request)
+    blocks = _blocks(request, kernel)
     now = time.time()
     return BlockList(
         data=[_view("ip", entry, now) for entry in await blocks.active("ip")],
@@ -76,8 +78,10 @@ async def list_blocks(request: Request[Any, Any, Any]) -> BlockList:
     )
 
 
-async def _lift(request: Request[Any, Any, Any], subject: Subject, value: str) -> None:
-    kernel, blocks = _blocks(request)
+async def _lift(
+    request: Request[Any, Any, Any], kernel: Kernel, subject: Subject, value: str
+) -> None:
+    blocks = _blocks(request, kernel)
     if not await blocks.is_blocked(subject, value):
         raise NotFoundError(f"No active block for this {subject}.")
     # Audited first: if the audit log cannot record it, the block stays.
@@ -94,21 +98,25 @@ async def _lift(request: Request[Any, Any, Any], subject: Subject, value: str) -
 
 
 @delete("/security/blocks/{ip:str}", opt=_ADMIN, status_code=200)
-async def unblock_ip(request: Request[Any, Any, Any], ip: FromPath[str]) -> Unblocked:
+async def unblock_ip(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], ip: FromPath[str]
+) -> Unblocked:
     """Lift an IP block now, on every replica, and reset its failure counters."""
     address = normalise_ip(ip)
     if address is None:
         raise InvalidRequestError("Not an IP address.", param="ip")
-    await _lift(request, "ip", address)
+    await _lift(request, kernel, "ip", address)
     return Unblocked(ip=address)
 
 
 @delete("/security/accounts/{account:str}", opt=_ADMIN, status_code=200)
-async def unflag_account(request: Request[Any, Any, Any], account: FromPath[str]) -> Unblocked:
+async def unflag_account(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], account: FromPath[str]
+) -> Unblocked:
     """Lift a credential-stuffing flag from an account (user id or email hash)."""
     if not _ACCOUNT.match(account):
         raise InvalidRequestError("Not an account id.", param="account")
-    await _lift(request, "account", account)
+    await _lift(request, kernel, "account", account)
     return Unblocked(account=account)
 
 

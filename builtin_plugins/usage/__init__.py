@@ -13,17 +13,19 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
+from builtin_plugins.usage.access import USAGE_DEPENDENCIES
+from builtin_plugins.usage.budget_queries import UsageBudgetQueries
 from builtin_plugins.usage.budget_store import hard_budget_names
 from builtin_plugins.usage.guard import UsageGuard
 from builtin_plugins.usage.routes_budgets import BUDGET_ROUTES
 from builtin_plugins.usage.routes_pricing import PRICING_ROUTES
 from builtin_plugins.usage.routes_public import PUBLIC_ROUTES
 from builtin_plugins.usage.routes_usage import USAGE_ROUTES
-from builtin_plugins.usage.runtime import SECTION, runtime_for
-from builtin_plugins.usage.settings import UsageSettings
+from builtin_plugins.usage.runtime import UsageRuntime
 from kernel.exchange import ExchangeGuard
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
+from kernel.services import BudgetQueries, Service
 from kernel.storage.sql import Database
 from kernel.types import BackgroundTask, RouteSet, SettingsSection, ToggleVeto
 
@@ -36,7 +38,7 @@ VERSION = "1.0.0"
 @hookimpl
 def enclava_settings_schema() -> SettingsSection:
     """The ``[usage]`` section (``ENCLAVA_USAGE_*``)."""
-    return SettingsSection(name=SECTION, schema=UsageSettings)
+    return UsageRuntime.settings_section()
 
 
 @hookimpl
@@ -46,23 +48,27 @@ def enclava_migrations() -> str:
 
 @hookimpl
 async def enclava_startup(kernel: Kernel) -> None:
-    await runtime_for(kernel).start()
+    await UsageRuntime.of(kernel).start()
 
 
 @hookimpl
 async def enclava_shutdown(kernel: Kernel) -> None:
-    await runtime_for(kernel).stop()
+    await UsageRuntime.of(kernel).stop()
 
 
 @hookimpl
 def enclava_routes(kernel: Kernel) -> RouteSet:
-    return RouteSet(public=PUBLIC_ROUTES, internal=[*BUDGET_ROUTES, *USAGE_ROUTES, *PRICING_ROUTES])
+    return RouteSet(
+        public=PUBLIC_ROUTES,
+        internal=[*BUDGET_ROUTES, *USAGE_ROUTES, *PRICING_ROUTES],
+        dependencies=USAGE_DEPENDENCIES,
+    )
 
 
 @hookimpl
 def enclava_exchange_guards(kernel: Kernel) -> list[ExchangeGuard]:
     """The budget and usage guard (rebuilt when settings change, so prices follow them)."""
-    runtime = runtime_for(kernel)
+    runtime = UsageRuntime.of(kernel)
     runtime.prices = runtime.prices.with_settings(runtime.settings)
     return [UsageGuard(runtime)]
 
@@ -94,9 +100,15 @@ def enclava_toggle_vetoes(kernel: Kernel) -> list[ToggleVeto]:
 
 @hookimpl
 def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
-    runtime = runtime_for(kernel)
+    runtime = UsageRuntime.of(kernel)
     return [
         BackgroundTask(
             name="price-sync", interval=runtime.settings.price_sync_seconds, run=runtime.sync_prices
         )
     ]
+
+
+@hookimpl
+def enclava_services(kernel: Kernel) -> list[Service]:
+    """``BudgetQueries``: budgets and recorded spend for other plugins (the dashboard)."""
+    return [Service(contract=BudgetQueries, implementation=UsageBudgetQueries(kernel))]

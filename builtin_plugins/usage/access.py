@@ -6,18 +6,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request
+from litestar.di import Provide
 
-from builtin_plugins.usage.runtime import UsageRuntime, runtime_for
+from builtin_plugins.usage.runtime import UsageRuntime
+from kernel.dependencies import NamedDependency
 from kernel.errors import AuthenticationError, InvalidRequestError
 from kernel.gate import request_context
 from kernel.roles import is_admin
+from kernel.runtime import Kernel
 from kernel.types import Principal
 
-__all__ = ["as_utc", "caller", "checked_range", "runtime", "visible_user"]
+__all__ = [
+    "USAGE_DEPENDENCIES",
+    "as_utc",
+    "caller",
+    "checked_range",
+    "provide_usage",
+    "visible_user",
+]
 
 
-def runtime(request: Request[Any, Any, Any]) -> UsageRuntime:
-    return runtime_for(request.app.state.kernel)
+def provide_usage(kernel: NamedDependency[Kernel]) -> UsageRuntime:
+    """The kernel's usage runtime, injected into every handler of the plugin as ``usage``."""
+    return UsageRuntime.of(kernel)
+
+
+USAGE_DEPENDENCIES = {"usage": Provide(provide_usage, sync_to_thread=False)}
 
 
 def caller(request: Request[Any, Any, Any]) -> Principal:

@@ -13,6 +13,7 @@ from builtin_plugins.usage.periods import Period
 from builtin_plugins.usage.prices import PriceRow
 from builtin_plugins.usage.queries import Aggregate
 from kernel.errors import InvalidRequestError
+from kernel.services import BudgetStatus
 
 __all__ = [
     "BudgetInput",
@@ -68,25 +69,6 @@ def checked_budget_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if not changes:
         raise InvalidRequestError("Nothing to change: give at least one field.")
     return changes
-
-
-class BudgetStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """A budget in its current period; ``spent_micros`` includes reservations in flight."""
-
-    id: str
-    name: str
-    owner_type: OwnerType
-    owner_id: str
-    period: Period
-    period_start: datetime | None
-    period_end: datetime | None
-    limit_micros: int
-    spent_micros: int
-    remaining_micros: int
-    currency: str
-    hard: bool
-    warning_percent: int | None
-    warning_reached: bool
 
 
 class BudgetView(msgspec.Struct, frozen=True, kw_only=True):

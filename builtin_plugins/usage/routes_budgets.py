@@ -14,7 +14,8 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from builtin_plugins.usage.access import caller, runtime
+from builtin_plugins.usage.access import caller
+from builtin_plugins.usage.budget_queries import owners_of_user
 from builtin_plugins.usage.budget_store import (
     Budget,
     OwnerType,
@@ -34,11 +35,10 @@ from builtin_plugins.usage.payloads import (
 from builtin_plugins.usage.runtime import UsageRuntime
 from builtin_plugins.usage.status import budget_status
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import NotFoundError
 from kernel.gate import request_context
 from kernel.roles import is_admin
-from kernel.services import KeyPolicy
-from kernel.types import Principal
 
 __all__ = ["BUDGET_ROUTES"]
 
@@ -47,19 +47,14 @@ Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 ADMIN = {"enclava_role": "admin"}
 
 
-async def _own_owners(usage: UsageRuntime, principal: Principal) -> list[tuple[OwnerType, str]]:
-    """The user and every key of ``principal``'s user."""
-    keys = await usage.kernel.service(KeyPolicy).key_ids_owned_by(principal.owner_id)
-    return [("user", principal.owner_id), *(("api_key", key) for key in keys)]
-
-
-async def _visible(request: Request[Any, Any, Any], budget_id: str) -> Budget:
-    usage, principal = runtime(request), caller(request)
+async def _visible(request: Request[Any, Any, Any], usage: UsageRuntime, budget_id: str) -> Budget:
+    principal = caller(request)
     budget = await get_budget(usage.kernel.stores.db, budget_id)
     if (
         budget is not None
         and not is_admin(principal)
-        and (budget.owner_type, budget.owner_id) not in await _own_owners(usage, principal)
+        and (budget.owner_type, budget.owner_id)
+        not in await owners_of_user(usage.kernel, principal.owner_id)
     ):
         budget = None
     if budget is None:
@@ -67,8 +62,9 @@ async def _visible(request: Request[Any, Any, Any], budget_id: str) -> Budget:
     return budget
 
 
-async def _changed(request: Request[Any, Any, Any], action: str, budget: Budget) -> None:
-    usage = runtime(request)
+async def _changed(
+    request: Request[Any, Any, Any], usage: UsageRuntime, action: str, budget: Budget
+) -> None:
     await usage.announce()
     event = event_from_context(
         request_context(request.scope),
@@ -92,29 +88,33 @@ async def _view(usage: UsageRuntime, budget: Budget) -> BudgetView:
 
 
 @post("/budgets", opt=ADMIN)
-async def create_budget(request: Request[Any, Any, Any], data: JSONBody[BudgetInput]) -> BudgetView:
+async def create_budget(
+    request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
+    data: JSONBody[BudgetInput],
+) -> BudgetView:
     """Attach a budget to a user or an API key (admins)."""
-    usage = runtime(request)
     budget = await insert_budget(
         usage.kernel.stores.db, msgspec.structs.asdict(data), caller(request).owner_id
     )
-    await _changed(request, "budget.create", budget)
+    await _changed(request, usage, "budget.create", budget)
     return await _view(usage, budget)
 
 
 @get("/budgets")
 async def list_budget_route(
     request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
     limit: Limit = 50,
     offset: Offset = 0,
     owner_type: FromQuery[OwnerType | None] = None,
     owner_id: FromQuery[str | None] = None,
 ) -> BudgetPage:
     """Budgets newest first: the caller's own (and their keys'), or any for admins."""
-    usage, principal = runtime(request), caller(request)
+    principal = caller(request)
     owners: list[tuple[OwnerType, str]] | None = None
     if not is_admin(principal):
-        owners = await _own_owners(usage, principal)
+        owners = await owners_of_user(usage.kernel, principal.owner_id)
     if owner_type is not None and owner_id is not None:
         wanted = (owner_type, owner_id)
         owners = [wanted] if owners is None or wanted in owners else []
@@ -126,32 +126,38 @@ async def list_budget_route(
 
 
 @get("/budgets/{budget_id:str}")
-async def get_budget_route(request: Request[Any, Any, Any], budget_id: FromPath[str]) -> BudgetView:
+async def get_budget_route(
+    request: Request[Any, Any, Any], usage: NamedDependency[UsageRuntime], budget_id: FromPath[str]
+) -> BudgetView:
     """One budget with its current status."""
-    return await _view(runtime(request), await _visible(request, budget_id))
+    return await _view(usage, await _visible(request, usage, budget_id))
 
 
 @patch("/budgets/{budget_id:str}", opt=ADMIN)
 async def update_budget_route(
-    request: Request[Any, Any, Any], budget_id: FromPath[str], data: JSONBody[BudgetUpdate]
+    request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
+    budget_id: FromPath[str],
+    data: JSONBody[BudgetUpdate],
 ) -> BudgetView:
     """Change a budget's name, limit, period, warning threshold or hardness (admins)."""
-    await _visible(request, budget_id)
-    usage = runtime(request)
+    await _visible(request, usage, budget_id)
     changes = checked_budget_fields(msgspec.structs.asdict(data))
     budget = await update_budget(usage.kernel.stores.db, budget_id, changes)
     if budget is None:
         raise NotFoundError(f"No budget with id '{budget_id}'.")
-    await _changed(request, "budget.update", budget)
+    await _changed(request, usage, "budget.update", budget)
     return await _view(usage, budget)
 
 
 @delete("/budgets/{budget_id:str}", opt=ADMIN)
-async def delete_budget_route(request: Request[Any, Any, Any], budget_id: FromPath[str]) -> None:
+async def delete_budget_route(
+    request: Request[Any, Any, Any], usage: NamedDependency[UsageRuntime], budget_id: FromPath[str]
+) -> None:
     """Remove a budget (admins); its owner is no longer limited by it."""
-    budget = await _visible(request, budget_id)
-    await delete_budget(runtime(request).kernel.stores.db, budget_id)
-    await _changed(request, "budget.delete", budget)
+    budget = await _visible(request, usage, budget_id)
+    await delete_budget(usage.kernel.stores.db, budget_id)
+    await _changed(request, usage, "budget.delete", budget)
 
 
 BUDGET_ROUTES = [

@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.params import FromQuery, JSONBody
 
-from builtin_plugins.usage.access import as_utc, caller, runtime
+from builtin_plugins.usage.access import as_utc, caller
 from builtin_plugins.usage.payloads import (
     ClearPrice,
     CurrentPrice,
@@ -22,7 +22,9 @@ from builtin_plugins.usage.payloads import (
 )
 from builtin_plugins.usage.price_store import insert_price
 from builtin_plugins.usage.prices import PriceRow, Target
+from builtin_plugins.usage.runtime import UsageRuntime
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
 from kernel.types import ModelPrice
@@ -33,9 +35,8 @@ ADMIN = {"enclava_role": "admin"}
 
 
 @get("/pricing")
-async def current_prices(request: Request[Any, Any, Any]) -> list[CurrentPrice]:
+async def current_prices(usage: NamedDependency[UsageRuntime]) -> list[CurrentPrice]:
     """Every provider model with a price, and the price in effect now."""
-    usage = runtime(request)
     book, now = usage.prices, usage.clock()
     listed: dict[Target, ModelPrice | None] = {
         target: price for entries in book.catalog.values() for target, price in entries
@@ -61,21 +62,23 @@ async def current_prices(request: Request[Any, Any, Any]) -> list[CurrentPrice]:
 
 @get("/pricing/history")
 async def price_history(
-    request: Request[Any, Any, Any], provider: FromQuery[str], model: FromQuery[str]
+    usage: NamedDependency[UsageRuntime],
+    provider: FromQuery[str],
+    model: FromQuery[str],
 ) -> PriceHistory:
     """Every stored price of one provider model, oldest first."""
-    rows = runtime(request).prices.history((provider, model))
+    rows = usage.prices.history((provider, model))
     return PriceHistory(data=[row_view(row) for row in rows])
 
 
 async def _store(
     request: Request[Any, Any, Any],
+    usage: UsageRuntime,
     action: str,
     target: Target,
     price: ModelPrice | None,
     effective_from: Any,
 ) -> PriceRow:
-    usage = runtime(request)
     row = await insert_price(
         usage.kernel.stores.db,
         provider=target[0],
@@ -99,14 +102,18 @@ async def _store(
 
 
 @post("/pricing", opt=ADMIN)
-async def set_price(request: Request[Any, Any, Any], data: JSONBody[PriceInput]) -> PriceRowView:
+async def set_price(
+    request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
+    data: JSONBody[PriceInput],
+) -> PriceRowView:
     """Override a provider model's price from ``effective_from`` on (admins)."""
     for value in (data.input_per_million, data.output_per_million):
         if not value.is_finite() or value < 0:
             raise InvalidRequestError(
                 "Prices must be non-negative decimals.", param="input_per_million"
             )
-    if runtime(request).settings.rate(data.currency) is None:
+    if usage.settings.rate(data.currency) is None:
         raise InvalidRequestError(
             f"No conversion rate for {data.currency}; add it to [usage] conversion_rates.",
             param="currency",
@@ -117,16 +124,20 @@ async def set_price(request: Request[Any, Any, Any], data: JSONBody[PriceInput])
         currency=data.currency,
     )
     row = await _store(
-        request, "price.set", (data.provider, data.model), price, data.effective_from
+        request, usage, "price.set", (data.provider, data.model), price, data.effective_from
     )
     return row_view(row)
 
 
 @post("/pricing/clear", opt=ADMIN)
-async def clear_price(request: Request[Any, Any, Any], data: JSONBody[ClearPrice]) -> PriceRowView:
+async def clear_price(
+    request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
+    data: JSONBody[ClearPrice],
+) -> PriceRowView:
     """End the override: discovered or configured prices apply again (admins)."""
     row = await _store(
-        request, "price.clear", (data.provider, data.model), None, data.effective_from
+        request, usage, "price.clear", (data.provider, data.model), None, data.effective_from
     )
     return row_view(row)
 

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 from litestar import Request, get
 from litestar.params import FromQuery, QueryParameter
 
-from builtin_plugins.usage.access import caller, checked_range, runtime
+from builtin_plugins.usage.access import caller, checked_range
 from builtin_plugins.usage.payloads import StatusList, UsageList
 from builtin_plugins.usage.queries import RecordFilter, aggregate
+from builtin_plugins.usage.runtime import UsageRuntime
 from builtin_plugins.usage.status import budget_status
+from kernel.dependencies import NamedDependency
 from kernel.types import Unscoped
 
 __all__ = ["PUBLIC_ROUTES"]
@@ -24,6 +26,7 @@ Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 @get("/usage", opt={"enclava_scope": Unscoped("a key reads only its own usage")})
 async def key_usage(
     request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
     start: FromQuery[datetime | None] = None,
     end: FromQuery[datetime | None] = None,
     limit: Limit = 100,
@@ -31,7 +34,6 @@ async def key_usage(
 ) -> UsageList:
     """The calling key's usage by day and model (default: the last 30 days)."""
     principal = caller(request)
-    usage = runtime(request)
     start, end = checked_range(start, end)
     if start is None:
         start = (end or usage.clock()) - timedelta(days=DEFAULT_DAYS)
@@ -57,9 +59,10 @@ async def key_usage(
     "/budget/status",
     opt={"enclava_scope": Unscoped("a key reads only the budgets it spends against")},
 )
-async def budget_status_route(request: Request[Any, Any, Any]) -> StatusList:
+async def budget_status_route(
+    request: Request[Any, Any, Any], usage: NamedDependency[UsageRuntime]
+) -> StatusList:
     """Every budget the caller spends against (its key's and its user's), in this period."""
-    usage = runtime(request)
     budgets = await usage.budgets_for(caller(request))
     return StatusList(data=[await budget_status(usage, budget) for budget in budgets])
 

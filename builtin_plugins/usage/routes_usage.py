@@ -13,11 +13,13 @@ from litestar import Request, get
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
-from builtin_plugins.usage.access import caller, checked_range, runtime, visible_user
+from builtin_plugins.usage.access import caller, checked_range, visible_user
 from builtin_plugins.usage.models import usage_records
 from builtin_plugins.usage.payloads import UsageList
 from builtin_plugins.usage.queries import GROUPS, RecordFilter, aggregate, record_batches, top
+from builtin_plugins.usage.runtime import UsageRuntime
 from kernel.csv_export import csv_cell, csv_lines
+from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError
 from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 
@@ -61,6 +63,7 @@ def _filter(
 @get("/usage/aggregate")
 async def usage_aggregate(
     request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
     group_by: FromQuery[str] = "day,model",
     start: FromQuery[datetime | None] = None,
     end: FromQuery[datetime | None] = None,
@@ -76,7 +79,6 @@ async def usage_aggregate(
     record_filter = _filter(
         request, start, end, user_id=user_id, key_id=key_id, provider=provider, model=model
     )
-    usage = runtime(request)
     rows, total = await aggregate(
         usage.kernel.stores.db, record_filter, groups, limit=limit, offset=offset
     )
@@ -94,6 +96,7 @@ async def usage_aggregate(
 @get("/usage/top", opt={"enclava_role": "admin"})
 async def usage_top(
     request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
     by: FromQuery[Literal["user", "key"]] = "user",
     start: FromQuery[datetime | None] = None,
     end: FromQuery[datetime | None] = None,
@@ -101,7 +104,6 @@ async def usage_top(
 ) -> UsageList:
     """The users or keys that cost most in the range (admins)."""
     start, end = checked_range(start, end)
-    usage = runtime(request)
     rows = await top(usage.kernel.stores.db, RecordFilter(start=start, end=end), by, limit=limit)
     return UsageList(
         currency=usage.settings.currency,
@@ -127,6 +129,7 @@ async def _lines(
 @get("/usage/export", opt={OPERATION_DOC: _EXPORT_DOC})
 async def usage_export(
     request: Request[Any, Any, Any],
+    usage: NamedDependency[UsageRuntime],
     start: FromQuery[datetime | None] = None,
     end: FromQuery[datetime | None] = None,
     user_id: FromQuery[str | None] = None,
@@ -135,7 +138,7 @@ async def usage_export(
 ) -> Stream:
     """Records as CSV (one header row, oldest first), never with prompt or output text."""
     record_filter = _filter(request, start, end, user_id=user_id, key_id=key_id)
-    batches = record_batches(runtime(request).kernel.stores.db, record_filter, max_rows=max_rows)
+    batches = record_batches(usage.kernel.stores.db, record_filter, max_rows=max_rows)
     first: list[dict[str, Any]] = await anext(
         batches, []
     )  # errors surface before the response starts

@@ -22,9 +22,8 @@ from builtin_plugins.usage.queries import RecordFilter, recorded_cost
 from builtin_plugins.usage.recorder import UsageRecorder
 from builtin_plugins.usage.settings import UsageSettings
 from kernel.exchange import UsageSink
+from kernel.plugin_runtime import PluginRuntime
 from kernel.runtime import Kernel
-from kernel.stash import StashKey
-from kernel.storage.kv import Subscription
 from kernel.types import ModelPrice, Principal
 
 __all__ = ["CHANGED_CHANNEL", "SECTION", "UsageRuntime", "owners_of", "runtime_for"]
@@ -51,11 +50,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class UsageRuntime:
+class UsageRuntime(PluginRuntime[UsageSettings]):
     """Everything the guard, the routes and the tasks of one kernel share."""
 
+    section = SECTION
+    schema = UsageSettings
+    channel = CHANGED_CHANNEL
+
     def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
+        super().__init__(kernel)
         self.clock: Callable[[], datetime] = _utc_now
         """The wall clock budgets and records use (tests swap it)."""
         self.prices = PriceBook((), self.settings)
@@ -65,11 +68,6 @@ class UsageRuntime:
         self._budgets: dict[tuple[tuple[OwnerType, str], ...], tuple[float, list[Budget]]] = {}
         self._ledger: tuple[UsageSettings, BudgetLedger] | None = None
         self._recorder: UsageRecorder | None = None
-        self._subscription: Subscription | None = None
-
-    @property
-    def settings(self) -> UsageSettings:
-        return self.kernel.settings.section(SECTION, UsageSettings)
 
     @property
     def ledger(self) -> BudgetLedger:
@@ -114,16 +112,11 @@ class UsageRuntime:
             )
             self._recorder.start()
         await self.reload_prices()
-        if self._subscription is None:
-            self._subscription = await self.kernel.stores.kv.subscribe(
-                CHANGED_CHANNEL, self._on_changed
-            )
+        await super().start()
 
     async def stop(self) -> None:
         """Stop listening and write every queued record."""
-        if self._subscription is not None:
-            await self._subscription.close()
-            self._subscription = None
+        await super().stop()
         if self._recorder is not None:
             await self._recorder.stop()
             self._recorder = None
@@ -198,21 +191,15 @@ class UsageRuntime:
 
     async def announce(self) -> None:
         """Apply a price or budget change here, then on every replica."""
-        await self._on_changed(b"")
-        await self.kernel.stores.kv.publish(CHANGED_CHANNEL, b"changed")
+        await self.on_changed(b"")
+        await self.publish(b"changed")
 
-    async def _on_changed(self, _message: bytes) -> None:
+    async def on_changed(self, message: bytes) -> None:
+        """Drop cached budgets and reload prices (any message: it only says "changed")."""
         self._budgets.clear()
         await self.reload_prices()
 
 
 def runtime_for(kernel: Kernel) -> UsageRuntime:
-    """The runtime of ``kernel``, created on first use and kept in its stash."""
-    runtime = kernel.stash.get(RUNTIME)
-    if runtime is None:
-        runtime = UsageRuntime(kernel)
-        kernel.stash[RUNTIME] = runtime
-    return runtime
-
-
-RUNTIME: StashKey[UsageRuntime] = StashKey()
+    """The runtime of ``kernel`` (``UsageRuntime.of``; the name other usage modules import)."""
+    return UsageRuntime.of(kernel)

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get, post, put
+from litestar.di import Provide
 from litestar.params import FromPath, JSONBody
 
 from builtin_plugins.wasm_plugins.endpoints import mount
@@ -15,9 +16,11 @@ from builtin_plugins.wasm_plugins.openapi import upload_doc
 from builtin_plugins.wasm_plugins.registry import Installed
 from builtin_plugins.wasm_plugins.upload import install_archive
 from kernel.audit import event_from_context
+from kernel.dependencies import NamedDependency
 from kernel.errors import ConflictError, InvalidRequestError
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC
+from kernel.runtime import Kernel
 from kernel.sandbox.logs import LogLine
 from kernel.sandbox.manifest import ConfigOption, Manifest
 from kernel.sandbox.metrics import MetricsSnapshot
@@ -33,6 +36,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "number": (int, float),
     "boolean": (bool,),
 }
+
+
+def provide_host(kernel: NamedDependency[Kernel]) -> WasmHost:
+    """The kernel's sandbox host, injected into every admin handler as ``host``."""
+    return host_of(kernel)
+
+
+_HOST = {"host": Provide(provide_host, sync_to_thread=False)}
 
 
 class WasmPluginView(msgspec.Struct):
@@ -74,10 +85,6 @@ class Approval(msgspec.Struct):
     permissions_digest: str
 
 
-def _host(request: Request[Any, Any, Any]) -> WasmHost:
-    return host_of(request.app.state.kernel)
-
-
 def _view(host: WasmHost, installed: Installed) -> WasmPluginView:
     plugin = installed.plugin
     return WasmPluginView(
@@ -96,7 +103,9 @@ def _view(host: WasmHost, installed: Installed) -> WasmPluginView:
     )
 
 
-async def _audit(request: Request[Any, Any, Any], action: str, name: str, **details: Any) -> None:
+async def _audit(
+    request: Request[Any, Any, Any], host: WasmHost, action: str, name: str, **details: Any
+) -> None:
     event = event_from_context(
         request_context(request.scope),
         action=action,
@@ -105,59 +114,61 @@ async def _audit(request: Request[Any, Any, Any], action: str, name: str, **deta
         resource_id=name,
         details=details,
     )
-    await request.app.state.kernel.audit(event)
+    await host.kernel.audit(event)
 
 
-@get("/wasm-plugins", opt=_ADMIN)
-async def list_wasm_plugins(request: Request[Any, Any, Any]) -> WasmPluginList:
+@get("/wasm-plugins", opt=_ADMIN, dependencies=_HOST)
+async def list_wasm_plugins(host: NamedDependency[WasmHost]) -> WasmPluginList:
     """Every sandboxed plugin with its status, grants and metrics on this replica."""
-    host = _host(request)
     return WasmPluginList(data=[_view(host, i) for i in host.plugins.values()])
 
 
-@get("/wasm-plugins/{name:str}", opt=_ADMIN)
-async def get_wasm_plugin(request: Request[Any, Any, Any], name: FromPath[str]) -> WasmPluginView:
+@get("/wasm-plugins/{name:str}", opt=_ADMIN, dependencies=_HOST)
+async def get_wasm_plugin(host: NamedDependency[WasmHost], name: FromPath[str]) -> WasmPluginView:
     """One sandboxed plugin."""
-    host = _host(request)
     return _view(host, host.installed(name))
 
 
-async def _toggle(request: Request[Any, Any, Any], name: str, *, enabled: bool) -> WasmPluginView:
-    host = _host(request)
+async def _toggle(
+    request: Request[Any, Any, Any], host: WasmHost, name: str, *, enabled: bool
+) -> WasmPluginView:
     installed = host.installed(name)
     await host.set_enabled(name, enabled=enabled)
-    await _audit(request, "wasm_plugin.enable" if enabled else "wasm_plugin.disable", name)
+    await _audit(request, host, "wasm_plugin.enable" if enabled else "wasm_plugin.disable", name)
     return _view(host, installed)
 
 
-@post("/wasm-plugins/{name:str}/enable", opt=_ADMIN, status_code=200)
+@post("/wasm-plugins/{name:str}/enable", opt=_ADMIN, dependencies=_HOST, status_code=200)
 async def enable_wasm_plugin(
-    request: Request[Any, Any, Any], name: FromPath[str]
+    request: Request[Any, Any, Any], host: NamedDependency[WasmHost], name: FromPath[str]
 ) -> WasmPluginView:
     """Enable on every replica; it runs once its permissions are approved too."""
-    return await _toggle(request, name, enabled=True)
+    return await _toggle(request, host, name, enabled=True)
 
 
-@post("/wasm-plugins/{name:str}/disable", opt=_ADMIN, status_code=200)
+@post("/wasm-plugins/{name:str}/disable", opt=_ADMIN, dependencies=_HOST, status_code=200)
 async def disable_wasm_plugin(
-    request: Request[Any, Any, Any], name: FromPath[str]
+    request: Request[Any, Any, Any], host: NamedDependency[WasmHost], name: FromPath[str]
 ) -> WasmPluginView:
     """Disable on every replica: its routes answer 404 and its filter stops running."""
-    return await _toggle(request, name, enabled=False)
+    return await _toggle(request, host, name, enabled=False)
 
 
-@post("/wasm-plugins/{name:str}/approve", opt=_ADMIN, status_code=200)
+@post("/wasm-plugins/{name:str}/approve", opt=_ADMIN, dependencies=_HOST, status_code=200)
 async def approve_wasm_plugin(
-    request: Request[Any, Any, Any], name: FromPath[str], data: JSONBody[Approval]
+    request: Request[Any, Any, Any],
+    host: NamedDependency[WasmHost],
+    name: FromPath[str],
+    data: JSONBody[Approval],
 ) -> WasmPluginView:
     """Approve the component and permissions whose digest the admin was shown."""
-    host = _host(request)
     installed = host.installed(name)
     if data.permissions_digest != installed.digest:
         raise ConflictError(f"Plugin '{name}' changed: review it again before approving.")
     await host.approve(installed)
     await _audit(
         request,
+        host,
         "wasm_plugin.approve",
         name,
         sha256=installed.sha256,
@@ -167,20 +178,21 @@ async def approve_wasm_plugin(
     return _view(host, installed)
 
 
-@get("/wasm-plugins/{name:str}/config", opt=_ADMIN)
-async def get_wasm_config(request: Request[Any, Any, Any], name: FromPath[str]) -> ConfigView:
+@get("/wasm-plugins/{name:str}/config", opt=_ADMIN, dependencies=_HOST)
+async def get_wasm_config(host: NamedDependency[WasmHost], name: FromPath[str]) -> ConfigView:
     """The plugin's configuration values and schema."""
-    host = _host(request)
     installed = host.installed(name)
     return ConfigView(name, dict(host.config_of(name)), dict(installed.manifest.config))
 
 
-@put("/wasm-plugins/{name:str}/config", opt=_ADMIN)
+@put("/wasm-plugins/{name:str}/config", opt=_ADMIN, dependencies=_HOST)
 async def put_wasm_config(
-    request: Request[Any, Any, Any], name: FromPath[str], data: JSONBody[dict[str, Any]]
+    request: Request[Any, Any, Any],
+    host: NamedDependency[WasmHost],
+    name: FromPath[str],
+    data: JSONBody[dict[str, Any]],
 ) -> ConfigView:
     """Replace the plugin's configuration (validated against its schema) on every replica."""
-    host = _host(request)
     installed = host.installed(name)
     schema = installed.manifest.config
     for key, value in data.items():
@@ -193,14 +205,14 @@ async def put_wasm_config(
     await host.kernel.update_section(
         "wasm_plugins", {"config": {**host.settings.config, name: dict(data)}}
     )
-    await _audit(request, "wasm_plugin.config", name, fields=sorted(data))
+    await _audit(request, host, "wasm_plugin.config", name, fields=sorted(data))
     return ConfigView(name, dict(host.config_of(name)), dict(schema))
 
 
-@get("/wasm-plugins/{name:str}/logs", opt=_ADMIN)
-async def get_wasm_logs(request: Request[Any, Any, Any], name: FromPath[str]) -> LogView:
+@get("/wasm-plugins/{name:str}/logs", opt=_ADMIN, dependencies=_HOST)
+async def get_wasm_logs(host: NamedDependency[WasmHost], name: FromPath[str]) -> LogView:
     """The plugin's captured log lines on this replica, oldest first (bounded)."""
-    installed = _host(request).installed(name)
+    installed = host.installed(name)
     return LogView(name, installed.plugin.logs.lines() if installed.plugin else [])
 
 
@@ -213,17 +225,19 @@ async def get_wasm_logs(request: Request[Any, Any, Any], name: FromPath[str]) ->
         OPERATION_DOC: upload_doc(),
     },
     request_max_body_size=_UPLOAD,
+    dependencies=_HOST,
     status_code=201,
 )
-async def upload_wasm_plugin(request: Request[Any, Any, Any]) -> WasmPluginView:
+async def upload_wasm_plugin(
+    request: Request[Any, Any, Any], host: NamedDependency[WasmHost]
+) -> WasmPluginView:
     """Install a plugin from a zip of ``plugin.toml`` and its ``.wasm`` (installed disabled;
     compiled, never executed outside the sandbox) and mounted on this replica; other replicas
     serve it after their next start (with a shared plugins folder)."""
-    host = _host(request)
     body = await request.body()
     installed = await install_archive(host, body)
     mount(request.app, installed)
-    await _audit(request, "wasm_plugin.upload", installed.name, sha256=installed.sha256)
+    await _audit(request, host, "wasm_plugin.upload", installed.name, sha256=installed.sha256)
     return _view(host, installed)
 
 

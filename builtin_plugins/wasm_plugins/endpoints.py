@@ -18,8 +18,10 @@ from builtin_plugins.wasm_plugins.host import PLUGIN_NAME, host_of
 from builtin_plugins.wasm_plugins.openapi import endpoint_doc
 from builtin_plugins.wasm_plugins.registry import Installed
 from kernel.app import SURFACE_PATHS
+from kernel.dependencies import NamedDependency
 from kernel.errors import PayloadTooLargeError
 from kernel.openapi import OPERATION_DOC
+from kernel.runtime import Kernel
 from kernel.sandbox import CallFailed
 from kernel.sandbox.manifest import EndpointSpec
 
@@ -43,10 +45,12 @@ def _payload(request: Request[Any, Any, Any], body: bytes) -> str:
     )
 
 
-async def invoke(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def invoke(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel]
+) -> Response[bytes]:
     """Forward the request to the plugin's ``handle`` and return its answer."""
     name: str = request.route_handler.opt["wasm"]
-    host = host_of(request.app.state.kernel)
+    host = host_of(kernel)
     plugin = host.runnable(name)
     body = await request.body()
     if len(body) > plugin.manifest.limits.max_request_bytes:

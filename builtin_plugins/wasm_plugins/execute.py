@@ -15,9 +15,11 @@ from builtin_plugins.wasm_plugins.answers import CallerView, answer_of, caller_o
 from builtin_plugins.wasm_plugins.host import host_of
 from builtin_plugins.wasm_plugins.openapi import execute_doc
 from builtin_plugins.wasm_plugins.registry import Installed
+from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError, PayloadTooLargeError
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC
+from kernel.runtime import Kernel
 from kernel.sandbox import CallFailed
 
 __all__ = ["SCOPE", "ActionCall", "execute_handler"]
@@ -45,10 +47,12 @@ def _body(raw: bytes) -> Any:
         raise InvalidRequestError("The request body must be JSON.") from None
 
 
-async def run_execute(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def run_execute(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel]
+) -> Response[bytes]:
     """Call the plugin's ``execute`` with the JSON body and return its answer."""
     name: str = request.route_handler.opt["wasm"]
-    host = host_of(request.app.state.kernel)
+    host = host_of(kernel)
     limit = host.runnable(name).manifest.limits.max_request_bytes
     raw = await request.body()
     if len(raw) > limit:

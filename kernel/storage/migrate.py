@@ -13,12 +13,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
 from kernel.storage.sql import Database
 
-__all__ = ["KERNEL_VERSIONS", "current_heads", "upgrade"]
+__all__ = ["KERNEL_VERSIONS", "upgrade"]
 
 KERNEL_VERSIONS = str(Path(__file__).resolve().parent / "migrations" / "versions")
 _SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "migrations")
@@ -38,10 +37,6 @@ def _upgrade_sync(connection: Connection, cfg: Config) -> None:
     command.upgrade(cfg, "heads")
 
 
-def _heads_sync(connection: Connection) -> set[str]:
-    return set(MigrationContext.configure(connection).get_current_heads())
-
-
 async def upgrade(db: Database, locations: Sequence[str] = ()) -> None:
     """Apply every pending revision of the kernel and of ``locations`` (plugin folders)."""
     cfg = _config(locations)
@@ -51,9 +46,3 @@ async def upgrade(db: Database, locations: Sequence[str] = ()) -> None:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
             )
         await conn.run_sync(_upgrade_sync, cfg)
-
-
-async def current_heads(db: Database) -> set[str]:
-    """The revisions the database is at."""
-    async with db.reachable(), db.engine.connect() as conn:
-        return await conn.run_sync(_heads_sync)

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from builtin_plugins.simulators.testing import SimulatorHandle, running_simulator
 from builtin_plugins.usage.models import usage_records
-from builtin_plugins.usage.runtime import UsageRuntime, runtime_for
+from builtin_plugins.usage.runtime import UsageRuntime
 from kernel.app import create_app
+from kernel.dependencies import kernel_of
 from kernel.plugins import PluginManager
 from support.gateway import SHARED, TrustSimulator, provider_env
 from support.identity import admin_headers, create_user, login
@@ -50,7 +51,7 @@ class Env(msgspec.Struct):
     admin: dict[str, str] = {}
 
     def runtime(self, index: int = 0) -> UsageRuntime:
-        return runtime_for(self.apps[index].state.kernel)
+        return UsageRuntime.of(kernel_of(self.apps[index]))
 
     def client(self, index: int = 0) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.apps[index], client=("127.0.0.1", 50000))

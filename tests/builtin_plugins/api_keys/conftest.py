@@ -20,7 +20,7 @@ from litestar.params import FromPath
 
 from builtin_plugins.api_keys import lifecycle
 from builtin_plugins.api_keys.payloads import validated_settings
-from builtin_plugins.api_keys.runtime import runtime_for
+from builtin_plugins.api_keys.runtime import ApiKeysRuntime
 from builtin_plugins.api_keys.store import KeyRecord
 from builtin_plugins.auth.users import create_user
 from kernel.app import create_app
@@ -196,7 +196,7 @@ def new_key() -> NewKey:
             {"name": "test key", **fields}, regions=kernel.provider_regions()
         )
         record, key = await lifecycle.create_key(
-            kernel.stores.db, runtime_for(kernel).pepper(), owner_id=owner, fields=values
+            kernel.stores.db, ApiKeysRuntime.of(kernel).pepper(), owner_id=owner, fields=values
         )
         return key, record
 

@@ -34,3 +34,12 @@ async def test_measure_prints_the_presented_workload_as_a_trust_rule(
         assert rule["workloads"][0]["mr_td"] == SIM_MR_TD.hex()
         argv[-1] = "http://127.0.0.1:9/v1"
         assert await asyncio.to_thread(main, argv) == 1
+
+
+def test_measure_without_a_redpill_provider_says_how_to_configure_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENCLAVA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ENCLAVA_REDPILL_API_KEY", raising=False)
+    assert main(["attestation", "measure", MODEL]) == 1
+    assert "no RedPill provider is configured" in capsys.readouterr().err

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from builtin_plugins.attestation.attester import Attester, Target
-from builtin_plugins.attestation.pinning import apply_pins, tls_pins
+from builtin_plugins.attestation.extra_roots import TEST_ROOT_LABEL
+from builtin_plugins.attestation.pinning import NO_TLS_KEYS, apply_pins, tls_pins
 from builtin_plugins.attestation.settings import AttestationSettings
 from builtin_plugins.attestation.trust import simulated_trust
 from builtin_plugins.attestation.upstream import EvidenceClient
@@ -136,12 +137,12 @@ def test_spki_hash_is_that_of_the_certificate_key(tmp_path: Path) -> None:
     assert spki_sha256(der) == spki
 
 
-def _verdict(keyset: dict[str, object]) -> Verdict:
+def _verdict(keyset: dict[str, object], label: str = "verified") -> Verdict:
     return Verdict(
         provider="redpill",
         model="m",
         scheme="aci",
-        label="verified",
+        label=label,
         valid=True,
         url="x",
         checked_at=1.0,
@@ -165,6 +166,23 @@ async def test_pins_come_from_the_keyset_and_need_https() -> None:
         unpinned = await apply_pins(http, "http://127.0.0.1:9/v1", _verdict({}))
         assert unpinned.valid
         assert http.pins("http://127.0.0.1:9/v1") is None
+    finally:
+        await http.close()
+
+
+async def test_a_keyset_without_tls_keys_is_refused_unless_loopback_or_test_root() -> None:
+    http = HttpClients()
+    remote = "https://api.example.com/v1"
+    try:
+        for keyset in ({}, {"tls_public_keys": []}, {"tls_public_keys": [{"spki_sha256": "zz"}]}):
+            refused = await apply_pins(http, remote, _verdict(keyset))
+            assert not refused.valid
+            assert refused.reason == NO_TLS_KEYS
+            assert refused.expires_at == refused.checked_at
+        assert http.pins(remote) is None
+        assert (await apply_pins(http, remote, _verdict({}, label=TEST_ROOT_LABEL))).valid
+        for local in ("http://127.0.0.1:9/v1", "https://localhost:9/v1", "http://[::1]:9/v1"):
+            assert (await apply_pins(http, local, _verdict({}))).valid
     finally:
         await http.close()
 

@@ -25,7 +25,7 @@ from builtin_plugins.attestation.verdicts import AttestationRejected
 from builtin_plugins.simulators.keys import sim_root_public_key
 from builtin_plugins.simulators.simquote import SIM_MR_TD
 
-from .conftest import Attested, admin, origin, redpill_statuses, until_attested
+from .conftest import Attested, admin, attestable, origin, redpill_statuses, until_attested
 from .vectors import QUOTE_NOW, FileCollateral, quote
 
 VECTOR_MR_TD = (
@@ -142,11 +142,12 @@ async def test_an_unlisted_workload_is_refused_until_an_admin_allows_it(
         )
         install_trust(env.kernel, bare)
         answer = await admin(env, "POST", "/attestation/reverify")
-        found = [e for e in answer.json()["data"] if e["provider"] == "redpill"]
+        found = attestable(answer.json()["data"])
         assert found
         assert all(SIM_MR_TD.hex() in s["reason"] for s in found)
         assert all(s["measurements"] == {"mr_td": SIM_MR_TD.hex()} for s in found)
-        history = (await admin(env, "GET", "/attestation/history?limit=1")).json()["data"]
+        path = f"/attestation/history?limit=1&model={found[0]['model']}"
+        history = (await admin(env, "GET", path)).json()["data"]
         assert history[0]["measurements"] == {"mr_td": SIM_MR_TD.hex()}
         added = await admin(env, "POST", "/attestation/trust", json=SIM_RULE)
         assert added.status_code == 201, added.text

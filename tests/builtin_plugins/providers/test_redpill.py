@@ -15,11 +15,19 @@ from builtin_plugins.providers.upstream_errors import CREDENTIALS_MESSAGE
 from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import SimulatorHandle
 from kernel.errors import UpstreamError
-from kernel.types import ModelInfo
+from kernel.types import HttpUpstream, ModelInfo
 
 QWEN = "phala/qwen-2.5-7b-instruct"
 QWEN_INFO = ModelInfo(id=QWEN, provider="redpill", upstream_id=QWEN, region="us")
-PHALA_TEE = {QWEN, "phala/gpt-oss-120b", "qwen/qwen3-embedding-8b"}
+CONFIDENTIAL = {
+    QWEN,
+    "phala/gpt-oss-120b",
+    "qwen/qwen3-embedding-8b",
+    "nearai/deepseek-v3.1",
+    "tinfoil/llama3-3-70b",
+    "moonshotai/kimi-k2.5",
+}
+"""TEE models of Phala, NEAR AI, Tinfoil and Chutes; whether each is offered is attestation's."""
 
 
 async def signed_text(sim: SimulatorHandle, chat_id: str) -> str:
@@ -32,11 +40,13 @@ async def signed_text(sim: SimulatorHandle, chat_id: str) -> str:
     return str(response.json()["text"])
 
 
-async def test_only_phala_tee_models_are_exposed(redpill: Connect) -> None:
+async def test_only_tee_models_of_confidential_upstreams_are_discovered(
+    redpill: Connect,
+) -> None:
     async with redpill() as (provider, _sim):
         models = {m.id: m for m in await provider.list_models()}
         assert provider.healthy
-    assert set(models) == PHALA_TEE
+    assert set(models) == CONFIDENTIAL
     assert models[QWEN].tasks == {"generate", "tool_calling"}
     assert models["qwen/qwen3-embedding-8b"].tasks == {"embed"}
     assert models["phala/gpt-oss-120b"].context_length == 131072
@@ -45,13 +55,19 @@ async def test_only_phala_tee_models_are_exposed(redpill: Connect) -> None:
         assert entry.confidential
 
 
+async def test_the_provider_says_where_attestation_finds_its_evidence(redpill: Connect) -> None:
+    async with redpill() as (provider, sim):
+        assert isinstance(provider, HttpUpstream)
+        assert (provider.base_url, provider.api_key) == (sim.base_url, TEST_API_KEY)
+
+
 async def test_allowlist_intersects_and_never_admits_non_tee_models(redpill: Connect) -> None:
     async with redpill(
         MODEL_ALLOWLIST=f"{QWEN},openai/gpt-4o,moonshotai/kimi-k2.5",
         ALIASES=json.dumps({"qwen": QWEN, "gpt4": "openai/gpt-4o"}),
     ) as (provider, _sim):
         models = {m.id: m.upstream_id for m in await provider.list_models()}
-    assert models == {QWEN: QWEN, "qwen": QWEN}
+    assert models == {QWEN: QWEN, "qwen": QWEN, "moonshotai/kimi-k2.5": "moonshotai/kimi-k2.5"}
 
 
 async def test_a_missing_embedding_catalog_is_tolerated_other_failures_are_not(
@@ -61,7 +77,7 @@ async def test_a_missing_embedding_catalog_is_tolerated_other_failures_are_not(
         await sim.control.set_faults(status=404, paths=("/v1/embeddings/models",))
         await provider.refresh()
         assert provider.healthy
-        assert {m.id for m in await provider.list_models()} == PHALA_TEE - {
+        assert {m.id for m in await provider.list_models()} == CONFIDENTIAL - {
             "qwen/qwen3-embedding-8b"
         }
         await sim.control.set_faults(status=500, paths=("/v1/embeddings/models",))

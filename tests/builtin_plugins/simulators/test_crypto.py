@@ -9,16 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.eip191 import address_from_private_key, legacy_signature_text, verify_personal
 
 from builtin_plugins.simulators import aci_crypto
 from builtin_plugins.simulators.eip191 import (
     SignatureError,
-    address_from_private_key,
     legacy_report_data,
-    legacy_signature_text,
     recover_personal,
     sign_personal,
-    verify_personal,
 )
 from builtin_plugins.simulators.jcs import canonical_json
 from builtin_plugins.simulators.keys import (

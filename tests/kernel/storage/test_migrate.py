@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from support.migrations import current_heads
 
 from kernel.errors import StoreUnavailableError
 from kernel.storage import migrate
@@ -49,9 +50,9 @@ async def db(database_url: str) -> Database:
 async def test_kernel_migrations_apply_once(db: Database) -> None:
     await migrate.upgrade(db)
     assert {"plugin_state", "alembic_version"} <= await _tables(db)
-    assert await migrate.current_heads(db) == {"k0002"}
+    assert await current_heads(db) == {"k0002"}
     await migrate.upgrade(db)
-    assert await migrate.current_heads(db) == {"k0002"}
+    assert await current_heads(db) == {"k0002"}
 
 
 async def test_plugin_version_folder_is_applied(db: Database, tmp_path: Path) -> None:
@@ -60,14 +61,14 @@ async def test_plugin_version_folder_is_applied(db: Database, tmp_path: Path) ->
     (folder / "notes0001_create.py").write_text(PLUGIN_REVISION)
     await migrate.upgrade(db, [str(folder)])
     assert "notes" in await _tables(db)
-    assert "notes0001" in await migrate.current_heads(db)
+    assert "notes0001" in await current_heads(db)
 
 
 async def test_replicas_migrating_together_do_not_collide(postgres_url: str) -> None:
     databases = [open_database(make_url(postgres_url)) for _ in range(3)]
     try:
         await asyncio.gather(*(migrate.upgrade(d) for d in databases))
-        assert await migrate.current_heads(databases[0]) == {"k0002"}
+        assert await current_heads(databases[0]) == {"k0002"}
     finally:
         for database in databases:
             await database.close()
