@@ -11,14 +11,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import logging.config
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from kernel.errors import ConfigError, EnclavaError, StoreUnavailableError
+from kernel.logs import logging_config
 from kernel.operations import plugin_table, run_migrations, toggle_plugin
 from kernel.plugins import PluginManager
 from kernel.preflight import preflight
@@ -35,6 +39,7 @@ from kernel.types import CliCommand, ServeOption
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
 
 log = logging.getLogger(__name__)
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 _VERBOSE_HELP = "also print library log lines (migrations, ...)"
 Handler = Callable[[argparse.Namespace, "Context"], int]
@@ -89,7 +94,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.config is not None:
         os.environ[CONFIG_FILE_ENV] = str(ctx.config.resolve())
     server = settings.kernel.server
+    log_config = _server_logging(server.log_format, verbose=args.verbose)
     _say_trusted_proxies(server.forwarded_allow_ips)
+    _share_metrics_between_workers(settings)
     import uvicorn
 
     # uvicorn shuts down gracefully, then re-raises SIGTERM; a graceful stop is a success.
@@ -107,8 +114,32 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         forwarded_allow_ips=server.forwarded_allow_ips or None,
         lifespan="on",
         timeout_graceful_shutdown=server.shutdown_grace_seconds,
+        **log_config,
     )
     return EXIT_OK
+
+
+def _server_logging(log_format: str, *, verbose: bool) -> dict[str, Any]:
+    """``text`` keeps the current setup (and uvicorn's own); ``json`` sends every logger, in
+    this process and in every worker (uvicorn applies ``log_config`` in each), through one
+    JSON-lines handler (:mod:`kernel.logs`)."""
+    if log_format != "json":
+        return {}
+    config = logging_config("json", root_level=logging.INFO if verbose else logging.WARNING)
+    logging.config.dictConfig(config)
+    return {"log_config": config}
+
+
+def _share_metrics_between_workers(settings: Settings) -> None:
+    """With several workers, the metrics plugin's Prometheus values live in files every worker
+    writes and any worker's scrape sums: a directory emptied at each start, unless the operator
+    set ``PROMETHEUS_MULTIPROC_DIR`` (then they empty it)."""
+    if settings.kernel.server.workers < 2 or os.environ.get(PROMETHEUS_MULTIPROC_ENV):
+        return
+    path = settings.data_dir / "prometheus-multiproc"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ[PROMETHEUS_MULTIPROC_ENV] = str(path)
 
 
 def _say_trusted_proxies(allowed: str) -> None:

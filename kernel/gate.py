@@ -13,7 +13,9 @@ right after authentication, before the plugins' ``post_auth`` checks.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ from kernel.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from kernel.logs import REQUEST_ID
 from kernel.types import ApiSurface, CheckPhase, RequestCheck, RequestContext
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTEXT_KEY", "before_send", "gate", "request_context"]
 
+log = logging.getLogger(__name__)
 CONTEXT_KEY = "enclava"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -101,8 +105,10 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         client_ip=client.host if client else "",
         response_headers={},
         state={},
+        started=time.perf_counter() if components.request_observers else 0.0,
     )
     connection.scope.setdefault("state", {})[CONTEXT_KEY] = ctx
+    REQUEST_ID.set(ctx.request_id)
     request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
     await _run_checks(components.request_checks, "pre_auth", request, ctx)
     limit = handler.opt.get("enclava_max_body_bytes", kernel.settings.kernel.server.max_body_bytes)
@@ -130,8 +136,11 @@ async def _run_checks(
 
 
 async def before_send(message: Message, scope: Scope) -> None:
-    """Stamp ``x-request-id`` and headers set by checks on every response start."""
+    """Stamp ``x-request-id`` and headers set by checks on every response start; tell request
+    observers (if any) once the last body chunk is sent."""
     if message["type"] != "http.response.start":
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            _observe(scope)
         return
     headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
     ctx = request_context(scope)
@@ -139,4 +148,21 @@ async def before_send(message: Message, scope: Scope) -> None:
     headers.append((b"x-request-id", request_id.encode()))
     if ctx is not None:
         headers.extend((k.encode(), v.encode()) for k, v in ctx.response_headers.items())
+        ctx.status = message["status"]
     message["headers"] = headers
+
+
+def _observe(scope: Scope) -> None:
+    """Call the request observers (:mod:`kernel.observe`) for a completed response; a no-op
+    unless the gate read the clock, which it does only while observers exist."""
+    ctx = request_context(scope)
+    if ctx is None or not ctx.started:
+        return
+    seconds = time.perf_counter() - ctx.started
+    route = scope.get("path_template") or "unmatched"
+    method = str(scope.get("method", ""))
+    for observer in kernel_of(scope["app"]).components.request_observers:
+        try:
+            observer.observe(ctx.surface, route, method, ctx.status, seconds, ctx.error_code)
+        except Exception:
+            log.exception("request observer %s failed", observer.name)

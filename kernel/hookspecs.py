@@ -24,6 +24,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
+    from kernel.observe import RequestObserver
     from kernel.runtime import Kernel
     from kernel.services import Service
     from kernel.types import (
@@ -168,6 +169,16 @@ def enclava_exchange_guards(kernel: Kernel) -> Sequence[ExchangeGuard] | None:
 @hookspec
 def enclava_usage_sinks(kernel: Kernel) -> Sequence[UsageSink] | None:
     """Collect, sync: sinks receiving usage records off the hot path.
+
+    ``kernel``: the kernel asking (see the module docstring).
+    """
+
+
+@hookspec
+def enclava_request_observers(kernel: Kernel) -> Sequence[RequestObserver] | None:
+    """Collect, sync: observers told of every routed request once its response is complete
+    (surface, route template, method, status, duration, error code); see :mod:`kernel.observe`.
+    With none enabled the hot path pays nothing for them.
 
     ``kernel``: the kernel asking (see the module docstring).
     """

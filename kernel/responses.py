@@ -22,6 +22,7 @@ from kernel.errors import (
     ServiceUnavailableError,
     UnsupportedMediaTypeError,
 )
+from kernel.types import RequestContext
 
 __all__ = ["error_response", "exception_handlers"]
 
@@ -101,19 +102,28 @@ def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) ->
     return mapped.get(status) or InvalidRequestError(str(exc.detail) if status < 500 else "Error.")
 
 
-def _handle_enclava(_request: Request[Any, Any, Any], exc: EnclavaError) -> Response[bytes]:
-    return error_response(exc)
+def _noted(request: Request[Any, Any, Any], error: EnclavaError) -> EnclavaError:
+    """Keep the error's code on the request context (request observers count refusals)."""
+    ctx = request.scope.get("state", {}).get("enclava")
+    if isinstance(ctx, RequestContext):
+        ctx.error_code = error.code
+    return error
+
+
+def _handle_enclava(request: Request[Any, Any, Any], exc: EnclavaError) -> Response[bytes]:
+    return error_response(_noted(request, exc))
 
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    return error_response(_from_http_exception(request, exc))
+    return error_response(_noted(request, _from_http_exception(request, exc)))
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error(
         "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
-    return error_response(InternalError("The server had an error while processing your request."))
+    error = InternalError("The server had an error while processing your request.")
+    return error_response(_noted(request, error))
 
 
 def exception_handlers() -> ExceptionHandlersMap:

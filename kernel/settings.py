@@ -59,6 +59,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     workers: int = 1
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "info"
+    log_format: str = "text"
+    """``text`` (``LEVEL logger: message``) or ``json``: one JSON object per line
+    (:mod:`kernel.logs`)."""
     shutdown_grace_seconds: int = 10
     """How long a stop (SIGTERM) waits for requests in flight before cutting them."""
     forwarded_allow_ips: str = ""
@@ -76,6 +79,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("max_body_bytes must be at least 1024")
         if self.log_level not in {"critical", "error", "warning", "info", "debug"}:
             raise ValueError("log_level must be one of critical, error, warning, info, debug")
+        if self.log_format not in {"text", "json"}:
+            raise ValueError("log_format must be text or json")
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

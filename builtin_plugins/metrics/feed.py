@@ -1,0 +1,105 @@
+"""What feeds the counters: a request observer (HTTP layer) and a usage sink (model calls)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from builtin_plugins.metrics.families import Families
+from builtin_plugins.metrics.labels import ModelLabels
+from kernel.exchange import UsageRecord
+from kernel.types import ApiSurface
+
+__all__ = ["REFUSALS", "HttpObserver", "LastErrors", "UsageMetrics"]
+
+REFUSALS = {"rate_limit_exceeded": "rate_limit", "insufficient_quota": "budget"}
+"""Error codes of refusals, by the ``reason`` label they count under."""
+MICROS = 1_000_000
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class HttpObserver:
+    """:class:`~kernel.observe.RequestObserver` counting every routed request.
+
+    Label children are cached per (surface, route, method, status): all four come from the
+    app's own routes and answers, so the cache is bounded, and a hit costs one dict lookup.
+    """
+
+    name = "metrics"
+
+    def __init__(self, families: Families) -> None:
+        self._families = families
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+    def observe(
+        self,
+        surface: ApiSurface,
+        route: str,
+        method: str,
+        status: int,
+        seconds: float,
+        error_code: str | None,
+    ) -> None:
+        key = (surface, route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            families = self._families
+            children = (
+                families.http_requests.labels(surface, route, method, str(status)),
+                families.http_duration.labels(surface, route, method),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if error_code is not None and error_code in REFUSALS:
+            self._families.refusals.labels(REFUSALS[error_code]).inc()
+
+
+class UsageMetrics:
+    """:class:`~kernel.exchange.UsageSink` counting model calls, tokens, spend and timings."""
+
+    name = "metrics"
+
+    def __init__(self, families: Families, labels: ModelLabels) -> None:
+        self._families = families
+        self._labels = labels
+
+    async def write(self, records: Sequence[UsageRecord]) -> None:
+        await self._labels.refresh()
+        for record in records:
+            self._count(record)
+
+    def _count(self, record: UsageRecord) -> None:
+        families = self._families
+        provider = self._labels.provider(record.provider)
+        model = self._labels.model(record.model)
+        families.model_requests.labels(provider, model, record.kind, str(record.status)).inc()
+        families.upstream_duration.labels(provider, model).observe(record.latency_ms / 1000)
+        if record.ttft_ms is not None:
+            families.first_token.labels(provider, model).observe(record.ttft_ms / 1000)
+        if record.prompt_tokens:
+            families.tokens.labels(provider, model, "prompt").inc(record.prompt_tokens)
+        if record.completion_tokens:
+            families.tokens.labels(provider, model, "completion").inc(record.completion_tokens)
+        if record.cost_micros:
+            # the accounting currency: one configured value, so one label value
+            currency = record.currency if _CURRENCY.match(record.currency) else "other"
+            families.spend.labels(provider, model, currency).inc(record.cost_micros / MICROS)
+
+
+class LastErrors:
+    """Usage sink keeping the error code of the latest failed model call through each
+    provider (``upstream_error``, ``http_502``: a class, never a message) and when it was."""
+
+    name = "provider-errors"
+
+    def __init__(self) -> None:
+        self.latest: dict[str, tuple[str, float]] = {}
+
+    async def write(self, records: Sequence[UsageRecord]) -> None:
+        for record in records:
+            if record.provider is not None and (record.error_code or record.status >= 400):
+                code = record.error_code or f"http_{record.status}"
+                self.latest[record.provider] = (code[:64], time.time())

@@ -1,0 +1,98 @@
+"""Log output: the text format, or one JSON object per line (``server.log_format = "json"``).
+
+JSON lines carry ``time``, ``level``, ``logger``, ``message``, the ``request_id`` of the request
+being served (the gate sets it in a context variable, so it follows the request's task) and,
+for errors, the exception's type and traceback. Enclava never logs prompt or completion text;
+the formatter adds no request data beyond the id.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = [
+    "REQUEST_ID",
+    "TEXT_FORMAT",
+    "JsonFormatter",
+    "LogFormat",
+    "RequestIdFilter",
+    "logging_config",
+]
+
+LogFormat = Literal["text", "json"]
+TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "enclava_request_id", default=None
+)
+"""The id of the request the current task serves (set by :func:`kernel.gate.gate`)."""
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every record (``record.request_id``, None outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a record's message arguments are rendered as the text
+    formatter would, never attached raw."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        if request_id:
+            entry["request_id"] = request_id
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = {
+                "type": record.exc_info[0].__name__,
+                "traceback": self.formatException(record.exc_info),
+            }
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def logging_config(
+    log_format: LogFormat, *, root_level: int = logging.WARNING, own_level: int = logging.INFO
+) -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` for the server: every logger (uvicorn's too) through
+    one stderr handler in ``log_format``; libraries at ``root_level``, Enclava's own loggers
+    (``kernel``, ``builtin_plugins``) at ``own_level``. Passed to uvicorn, which applies it in
+    each worker process too."""
+    formatter: dict[str, Any] = (
+        {"()": f"{__name__}.JsonFormatter"} if log_format == "json" else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "formatters": {"enclava": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "enclava",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": logging.getLevelName(root_level)},
+        "loggers": {
+            **{
+                name: {"level": logging.getLevelName(own_level)}
+                for name in ("kernel", "builtin_plugins")
+            },
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+        },
+    }

@@ -1,0 +1,138 @@
+"""JSON log lines (``server.log_format = "json"``): shape, request ids, exceptions, and never a
+prompt — checked on the logs of a full chat through the real app."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from litestar import get
+from support.gateway import SHARED, gateway_factory
+
+from kernel.cli import _server_logging
+from kernel.errors import ConfigError
+from kernel.hookspecs import hookimpl
+from kernel.logs import REQUEST_ID, JsonFormatter, RequestIdFilter, logging_config
+from kernel.runtime import Kernel
+from kernel.types import RouteSet
+
+PROMPT = "confidential-prompt-93f1 please summarise the merger terms"
+
+
+class Boom:
+    PLUGIN_NAME = "boom"
+
+    @hookimpl
+    def enclava_routes(self, kernel: Kernel) -> RouteSet:
+        @get("/boom", sync_to_thread=False)
+        def boom() -> None:
+            raise RuntimeError("kaputt")
+
+        return RouteSet(root=[boom])
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """Every log record of this process, at DEBUG, as the JSON formatter writes it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _parsed(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = [line for line in stream.getvalue().splitlines() if line]
+    return [json.loads(line) for line in lines]
+
+
+def test_a_record_is_one_json_object_with_the_request_id() -> None:
+    token = REQUEST_ID.set("req_abc")
+    try:
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            record = logging.LogRecord("x.y", logging.ERROR, __file__, 1, "n=%d", (3,), None)
+            record.exc_info = sys.exc_info()
+        line = JsonFormatter().format(record)
+    finally:
+        REQUEST_ID.reset(token)
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert entry["level"] == "error"
+    assert entry["logger"] == "x.y"
+    assert entry["message"] == "n=3"
+    assert entry["request_id"] == "req_abc"
+    assert entry["time"].endswith("+00:00")
+    assert entry["exception"]["type"] == "ValueError"
+    assert "Traceback" in entry["exception"]["traceback"]
+    assert "request_id" not in json.loads(JsonFormatter().format(record))
+
+
+def test_log_format_is_text_or_json(make_settings: Any, sqlite_url: str) -> None:
+    assert make_settings(sqlite_url).kernel.server.log_format == "text"
+    json_settings = make_settings(sqlite_url, ENCLAVA_SERVER_LOG_FORMAT="json")
+    assert json_settings.kernel.server.log_format == "json"
+    with pytest.raises(ConfigError, match="log_format"):
+        make_settings(sqlite_url, ENCLAVA_SERVER_LOG_FORMAT="xml")
+    assert _server_logging("text", verbose=False) == {}
+
+
+def test_the_server_config_writes_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logging.config.dictConfig(logging_config("json"))
+        logging.getLogger("kernel.test").info("hello %s", "world")
+        logging.getLogger("uvicorn.error").warning("from uvicorn")
+        logging.getLogger("some.library").info("too chatty")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(e["logger"], e["message"]) for e in lines] == [
+        ("kernel.test", "hello world"),
+        ("uvicorn.error", "from uvicorn"),
+    ]
+
+
+async def test_a_full_chat_never_logs_the_prompt(
+    make_settings: Any, sqlite_url: str, json_lines: io.StringIO
+) -> None:
+    gateway = gateway_factory(make_settings, sqlite_url)
+    async with gateway(extra=[Boom()], ENCLAVA_SERVER_LOG_FORMAT="json") as env:
+        client = env.client()
+        messages: Any = [{"role": "user", "content": PROMPT}]
+        answer = await client.chat.completions.create(model=SHARED, messages=messages)
+        stream = await client.chat.completions.create(model=SHARED, messages=messages, stream=True)
+        async for _ in stream:
+            pass
+        async with httpx.AsyncClient() as http:
+            failed = await http.get(env.base_url.removesuffix("/api/v1") + "/boom")
+    assert failed.status_code == 500
+    entries = _parsed(json_lines)
+    # the client library (openai, in this process) logs its own requests: not the gateway's
+    gateway_lines = [e for e in entries if not e["logger"].startswith(("openai", "httpx"))]
+    assert gateway_lines
+    assert all(PROMPT not in json.dumps(e) for e in gateway_lines)
+    content = answer.choices[0].message.content or ""
+    assert all(not content or content not in json.dumps(e) for e in gateway_lines)
+    crash = next(e for e in gateway_lines if e["message"].startswith("unhandled RuntimeError"))
+    assert crash["request_id"] == failed.headers["x-request-id"]
+    assert crash["exception"]["type"] == "RuntimeError"
+    assert "kaputt" in crash["exception"]["traceback"]
