@@ -114,6 +114,10 @@ class Exchange(msgspec.Struct, kw_only=True):
     gateway tells the client in ``x-enclava-max-tokens``."""
     chatbot_id: str | None = None
     plugin: str | None = None
+    preferred_providers: tuple[str, ...] = ()
+    """Providers to try first, in this order (a chatbot's preference); the others follow."""
+    allowed_providers: tuple[str, ...] = ()
+    """When not empty, the only providers this exchange may reach, failover included."""
     started: float = 0.0
     """``time.monotonic()`` at admission."""
     started_at: float = 0.0

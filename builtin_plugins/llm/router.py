@@ -2,8 +2,10 @@
 
 Candidates serve the model, are healthy, confidential, inside every required region (the
 deployment's ``required_region`` and the API key's: both must hold), have a closed circuit and —
-where the provider needs it — a valid attestation; then priority order, then the
-``enclava_route_model`` hook. A call tries each candidate once per round (failover first), and
+where the provider needs it — a valid attestation, and are among the exchange's allowed
+providers when it names some (a chatbot's hard filter, kept through failover); then the
+exchange's preferred providers in their order, then priority, then the ``enclava_route_model``
+hook. A call tries each candidate once per round (failover first), and
 between rounds backs off exponentially with jitter (tenacity), honouring ``Retry-After``, all
 inside one deadline. Only retryable errors (connect, timeout, 429, 5xx) move on.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -109,10 +111,18 @@ class Router:
         return UNATTESTED
 
     async def candidates(
-        self, model: str, task: str, *, key_region: str | None = None
+        self,
+        model: str,
+        task: str,
+        *,
+        key_region: str | None = None,
+        preferred: tuple[str, ...] = (),
+        allowed: tuple[str, ...] = (),
     ) -> list[Route]:
         """Ordered routes for ``model`` inside the deployment's region and ``key_region`` (if
-        set); ModelNotFoundError or NoRouteError when there are none."""
+        set) and, when ``allowed`` is not empty, among those providers only; ``preferred``
+        providers first in their order, then priority. ModelNotFoundError or NoRouteError when
+        there are none."""
         routes = (await self.index()).get(model)
         if not routes:
             raise self._not_listed(model)
@@ -124,14 +134,22 @@ class Router:
         reasons: list[str] = []
         for route in routes:
             reason = self._exclusion(route, task, region, key_region)
+            if not reason and allowed and route.provider.name not in allowed:
+                reason = "not among the allowed providers"
             if reason:
                 reasons.append(f"{route.provider.name}: {reason}")
             else:
                 usable.append(route)
         if not usable:
             raise NoRouteError(f"No provider can serve `{model}` now ({'; '.join(reasons)}).")
-        usable.sort(key=lambda r: r.provider.priority)
-        return list(self._kernel.route_model(model, usable))
+        rank = {name: index for index, name in enumerate(preferred)}
+        usable.sort(key=lambda r: (rank.get(r.provider.name, len(rank)), r.provider.priority))
+        ordered = self._kernel.route_model(model, usable)
+        # A routing plugin may reorder, never reach a provider the exchange may not use.
+        chosen = [r for r in ordered if not allowed or r.provider.name in allowed]
+        if not chosen:
+            raise NoRouteError(f"No allowed provider can serve `{model}` now.")
+        return chosen
 
     def _not_listed(self, model: str) -> ModelNotFoundError | ProvidersUnreachableError:
         """404 when every provider answers and none lists ``model``; 503 naming the providers
@@ -284,8 +302,3 @@ def _check_deadline(state: RetryCallState, deadline: float) -> None:
         error = outcome.exception() if outcome is not None else None
         if isinstance(error, _RoundFailed):
             raise error
-
-
-async def first_chunk(stream: AsyncIterator[bytes]) -> bytes:
-    """The first bytes of a provider stream (failover is still possible until they exist)."""
-    return await anext(stream)

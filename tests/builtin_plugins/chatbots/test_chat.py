@@ -1,0 +1,87 @@
+"""The per-chatbot OpenAI endpoint through the real app, with the official SDK."""
+
+from __future__ import annotations
+
+import openai
+from support.chatbots import Helpers, create_chatbot, new_owner
+from support.chatbots import internal as env_internal
+from support.gateway import Gateway
+
+
+def _client(base: str, chatbot_id: str, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=f"{base}/chatbots/{chatbot_id}", api_key=key, max_retries=0, timeout=20
+    )
+
+
+async def test_three_turns_keep_one_conversation_with_memory(
+    gateway_on: Gateway, helpers: Helpers
+) -> None:
+    async with gateway_on(extra=[helpers]) as env:
+        owner = await new_owner(env)
+        bot = await create_chatbot(env, owner, system_prompt="You are Bob.", memory_turns=5)
+        client = _client(env.base_url, bot["id"], owner.key)
+        raw = await client.chat.completions.with_raw_response.create(
+            model="ignored", messages=[{"role": "user", "content": "first question alpha"}]
+        )
+        conversation = raw.headers["x-enclava-conversation-id"]
+        first = raw.parse()
+        assert first.choices[0].message.content
+        assert first.model_extra is not None
+        assert first.model_extra["conversation_id"] == conversation
+        for text in ("second question beta", "third question gamma"):
+            again = await client.chat.completions.with_raw_response.create(
+                model="ignored",
+                messages=[{"role": "user", "content": text}],
+                extra_body={"conversation_id": conversation},
+            )
+            assert again.headers["x-enclava-conversation-id"] == conversation
+        third = again.parse()
+        assert first.usage is not None
+        assert third.usage is not None
+        # The simulator counts every message it was sent: memory reached the provider.
+        assert third.usage.prompt_tokens > first.usage.prompt_tokens + 8
+        sent = helpers.filter.requests[-1]
+        contents = [m["content"] for m in sent["messages"]]
+        assert contents[0] == "You are Bob."
+        assert "first question alpha" in contents
+        assert "second question beta" in contents
+        assert contents[-1] == "third question gamma"
+        assert [m["role"] for m in sent["messages"]] == [
+            "system",
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "user",
+        ]
+        assert sent["exchange"].kind == "chatbot"
+        assert sent["exchange"].chatbot_id == bot["id"]
+
+
+async def test_streaming_through_the_sdk_stores_the_turn(
+    gateway: Gateway, helpers: Helpers
+) -> None:
+    async with gateway(extra=[helpers]) as env:
+        owner = await new_owner(env)
+        bot = await create_chatbot(env, owner)
+        client = _client(env.base_url, bot["id"], owner.key)
+        chunks = [
+            c
+            async for c in await client.chat.completions.create(
+                model="x", messages=[{"role": "user", "content": "stream please"}], stream=True
+            )
+        ]
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text
+        last = chunks[-1]
+        assert last.choices == []
+        assert last.model_extra is not None
+        conversation = last.model_extra["conversation_id"]
+        async with env_internal(env) as api:
+            read = await api.get(f"/conversations/{conversation}", headers=owner.headers)
+        assert read.status_code == 200, read.text
+        messages = read.json()["messages"]
+        assert [m["role"] for m in messages] == ["user", "assistant"]
+        assert messages[0]["content"] == "stream please"
+        assert messages[1]["content"] == text
