@@ -38,10 +38,25 @@ if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
     from qdrant_client.http.models import ScoredPoint
 
-__all__ = ["Distance", "VectorHit", "VectorPoint", "VectorStore", "open_vector_store"]
+__all__ = [
+    "DENSE",
+    "SPARSE",
+    "Distance",
+    "HybridPoint",
+    "SparseVector",
+    "VectorHit",
+    "VectorPoint",
+    "VectorStore",
+    "open_vector_store",
+]
 
 Distance = Literal["cosine", "dot", "euclid", "manhattan"]
 _ID_KEY = "_id"
+DENSE = "dense"
+"""Name of the dense vector in a hybrid collection."""
+SPARSE = "sparse"
+"""Name of the sparse (term weight) vector in a hybrid collection, scored with Qdrant's IDF."""
+Filter = dict[str, str | int | bool]
 # Fixed forever: stored point ids are derived from it.
 _ID_NAMESPACE = uuid.UUID("5d0c2f4e-7a43-4b8e-9d2a-0c6f3e9b1a57")
 _DISTANCES: dict[str, str] = {
@@ -66,6 +81,22 @@ class VectorHit(msgspec.Struct, frozen=True):
     id: str
     score: float
     payload: dict[str, Any]
+
+
+class SparseVector(msgspec.Struct, frozen=True):
+    """Term weights by token id (``indices`` unique); Qdrant multiplies them by the IDF."""
+
+    indices: list[int]
+    values: list[float]
+
+
+class HybridPoint(msgspec.Struct, frozen=True):
+    """A point of a hybrid collection: a dense vector and a sparse one under the same id."""
+
+    id: str
+    dense: list[float]
+    sparse: SparseVector
+    payload: dict[str, Any] = {}
 
 
 class VectorStore:
@@ -139,19 +170,10 @@ class VectorStore:
         vector: list[float],
         *,
         limit: int = 10,
-        must: dict[str, str | int | bool] | None = None,
+        must: Filter | None = None,
     ) -> list[VectorHit]:
         """The ``limit`` nearest points, best first, whose payload equals every item of ``must``."""
-        from qdrant_client.http import models
-
-        query_filter = None
-        if must:
-            query_filter = models.Filter(
-                must=[
-                    models.FieldCondition(key=key, match=models.MatchValue(value=value))
-                    for key, value in must.items()
-                ]
-            )
+        query_filter = _filter(must)
         with self._guard(name):
             response = await self._qdrant.query_points(
                 name, query=vector, query_filter=query_filter, limit=limit, with_payload=True
@@ -178,6 +200,117 @@ class VectorStore:
         """Delete collection ``name`` and its points; True when it existed."""
         with self._guard(name):
             return await self._qdrant.delete_collection(name)
+
+    async def ensure_hybrid_collection(
+        self, name: str, *, dimensions: int, distance: Distance = "cosine"
+    ) -> None:
+        """Create ``name`` with a named dense vector and an IDF-weighted sparse one unless it
+        exists; ConflictError if it exists with another layout."""
+        from qdrant_client.http import models
+
+        if distance not in _DISTANCES:
+            raise InvalidRequestError(f"unknown vector distance {distance!r}")
+        wanted = models.Distance(_DISTANCES[distance])
+        dense = {DENSE: models.VectorParams(size=dimensions, distance=wanted)}
+        sparse = {SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+        with self._guard(name):
+            if not await self._qdrant.collection_exists(name):
+                try:
+                    await self._qdrant.create_collection(
+                        name, vectors_config=dense, sparse_vectors_config=sparse
+                    )
+                    return
+                except Exception:
+                    if not await self._qdrant.collection_exists(name):
+                        raise
+            info = await self._qdrant.get_collection(name)
+        existing = info.config.params.vectors
+        params = existing.get(DENSE) if isinstance(existing, dict) else None
+        if params is None or params.size != dimensions or params.distance != wanted:
+            raise ConflictError(f"vector collection '{name}' exists with another layout")
+
+    async def upsert_hybrid(self, name: str, points: Sequence[HybridPoint]) -> None:
+        """Insert or replace hybrid ``points`` (matched by id) in collection ``name``."""
+        from qdrant_client.http import models
+
+        structs = []
+        for point in points:
+            if _ID_KEY in point.payload:
+                raise InvalidRequestError(f"payload key '{_ID_KEY}' is reserved")
+            sparse = models.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
+            structs.append(
+                models.PointStruct(
+                    id=_point_id(point.id),
+                    vector={DENSE: point.dense, SPARSE: sparse},
+                    payload={**point.payload, _ID_KEY: point.id},
+                )
+            )
+        if structs:
+            with self._guard(name):
+                await self._qdrant.upsert(name, points=structs, wait=True)
+
+    async def hybrid_search(
+        self,
+        name: str,
+        *,
+        dense: list[float] | None = None,
+        sparse: SparseVector | None = None,
+        limit: int = 10,
+        must: Filter | None = None,
+        score_threshold: float | None = None,
+    ) -> list[VectorHit]:
+        """Best ``limit`` points of a hybrid collection: by the dense vector, the sparse one, or
+        both fused with reciprocal rank fusion in Qdrant (each side fetches ``4 * limit``)."""
+        from qdrant_client.http import models
+
+        query_filter = _filter(must)
+        queries: list[tuple[str, Any]] = []
+        if dense is not None:
+            queries.append((DENSE, dense))
+        if sparse is not None:
+            queries.append(
+                (SPARSE, models.SparseVector(indices=sparse.indices, values=sparse.values))
+            )
+        if not queries:
+            raise InvalidRequestError("a vector search needs a dense or a sparse query")
+        with self._guard(name):
+            if len(queries) == 1:
+                using, query = queries[0]
+                response = await self._qdrant.query_points(
+                    name,
+                    query=query,
+                    using=using,
+                    query_filter=query_filter,
+                    limit=limit,
+                    score_threshold=score_threshold,
+                    with_payload=True,
+                )
+            else:
+                prefetch = [
+                    models.Prefetch(query=q, using=u, filter=query_filter, limit=4 * limit)
+                    for u, q in queries
+                ]
+                response = await self._qdrant.query_points(
+                    name,
+                    prefetch=prefetch,
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    limit=limit,
+                    score_threshold=score_threshold,
+                    with_payload=True,
+                )
+        return [_hit(point) for point in response.points]
+
+    async def delete_where(self, name: str, must: Filter) -> None:
+        """Remove every point whose payload equals every item of ``must`` (never everything)."""
+        from qdrant_client.http import models
+
+        query_filter = _filter(must)
+        if query_filter is None:
+            raise InvalidRequestError("delete_where needs at least one condition")
+        with self._guard(name):
+            await self._qdrant.delete(
+                name, points_selector=models.FilterSelector(filter=query_filter), wait=True
+            )
 
     async def ping(self) -> None:
         """Raise StoreUnavailableError("vectors") unless the engine answers."""
@@ -216,6 +349,20 @@ def open_vector_store(url: str, api_key: str, data_dir: Path, *, timeout: int = 
     if url:
         return VectorStore(ServerEngine(url, api_key, timeout=timeout), embedded=False)
     return VectorStore(EmbeddedEngine(data_dir / "qdrant"), embedded=True)
+
+
+def _filter(must: Filter | None) -> Any:
+    """A Qdrant filter requiring every ``key == value`` of ``must``; None for no condition."""
+    from qdrant_client.http import models
+
+    if not must:
+        return None
+    return models.Filter(
+        must=[
+            models.FieldCondition(key=key, match=models.MatchValue(value=value))
+            for key, value in must.items()
+        ]
+    )
 
 
 def _point_id(point_id: str) -> str:

@@ -1,0 +1,241 @@
+"""RAG benchmark: ingest throughput with local embeddings, query latency, retrieval quality.
+
+Usage: ``.venv/bin/python bench/rag.py [--docs DIR] [--limit N] [--queries N] [--threads 1]``
+
+Corpus: the Python library reference as Debian's ``python3-doc`` ships it
+(``apt-get install -y python3-doc``: ``/usr/share/doc/python3.11/html/library/*.html``, PSF
+licence), uploaded unchanged as HTML documents.
+
+Method: one process runs the real app (every builtin plugin, SQLite, memory KV, embedded
+Qdrant, ``ENCLAVA_RAG_INGEST_CONCURRENCY=1`` and ``--threads`` embedding threads) and talks to it
+through the ASGI interface with an admin's JWT, like a client would, minus the network.
+
+- *Ingest*: every document is uploaded (20 per request) into one local-embedding collection;
+  the clock runs from the first upload until the last job is ``indexed``. Throughput is chunks
+  (256 tokens, 32 overlap) per second, end to end: sniffing, HTML extraction, chunking,
+  embedding, sparse vectors, AES-GCM sealing, SQL and Qdrant writes.
+- *Questions*, built deterministically: a Sphinx module page's ``<h1>`` links to the module with
+  a ``title`` attribute holding its one-line synopsis (``zipfile: Read and write ZIP-format
+  archive files.``). That synopsis, without the module name, is the question; the page it comes
+  from is the one right answer. The attribute is not part of the extracted text, so the
+  question is not copied from the chunk it must find (its words may still occur in the page).
+  Pages whose synopsis is shared by another page are skipped; the first ``--queries`` in file
+  order are used.
+- *Quality*: for each mode (dense, sparse, hybrid) every question is searched through
+  ``POST /api-internal/v1/rag/collections/{id}/search`` with ``top_k=10``; the rank of the first
+  passage from the right page gives recall@5 (found in the first 5) and MRR@10.
+- *Latency*: p50/p95 of those searches (hybrid, top 5 repeated for the headline), through the
+  API, with the collection at its full size.
+
+Never part of the test pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEFAULT_DOCS = Path("/usr/share/doc/python3.11/html/library")
+INTERNAL = "/api-internal/v1/rag"
+_TITLE = re.compile(rb'<h1><a class="reference internal" href="#module-[^"]*" title="([^"]+)"')
+
+
+def questions(files: list[Path], limit: int) -> list[tuple[str, str]]:
+    """(question, file name) pairs from each page's module synopsis (see the docstring)."""
+    found: list[tuple[str, str]] = []
+    for path in files:
+        match = _TITLE.search(path.read_bytes())
+        if match:
+            text = match.group(1).decode("utf-8", "replace")
+            synopsis = text.split(":", 1)[1].strip() if ":" in text else text
+            synopsis = synopsis.replace("&quot;", '"').replace("&amp;", "&").replace("&#x27;", "'")
+            if len(synopsis.split()) >= 3:
+                found.append((synopsis, path.name))
+    counts: dict[str, int] = {}
+    for synopsis, _ in found:
+        counts[synopsis] = counts.get(synopsis, 0) + 1
+    return [(q, name) for q, name in found if counts[q] == 1][:limit]
+
+
+@contextlib.asynccontextmanager
+async def app_client(data_dir: Path, threads: int) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    from kernel.app import create_app
+    from kernel.plugins import PluginManager
+    from kernel.settings import load_settings
+
+    plugins = PluginManager(load_entry_points=False)
+    env = {
+        "ENCLAVA_DATA_DIR": str(data_dir),
+        "ENCLAVA_PRIVATEMODE_ENABLED": "false",
+        "ENCLAVA_REDPILL_ENABLED": "false",
+        "ENCLAVA_RAG_INGEST_CONCURRENCY": "1",
+        "ENCLAVA_RAG_EMBEDDING_THREADS": str(threads),
+        "ENCLAVA_RAG_MAX_UPLOAD_BYTES": str(50 * 1024 * 1024),
+    }
+    settings = load_settings(env=env, plugin_schemas=plugins.settings_schemas())
+    app = create_app(settings, plugins=plugins)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client,
+    ):
+        yield client, app
+
+
+_EMAIL, _PASSWORD = "bench@example.com", "bench-password-1234"
+
+
+async def create_admin(app: Any) -> None:
+    from builtin_plugins.auth.passwords import Passwords
+    from builtin_plugins.auth.users import create_user
+
+    digest = await asyncio.to_thread(Passwords().hash, _PASSWORD)
+    await create_user(app.state.kernel.stores.db, email=_EMAIL, password_hash=digest, role="admin")
+
+
+async def login(client: httpx.AsyncClient) -> dict[str, str]:
+    """A fresh access token (they expire during a long ingest)."""
+    response = await client.post(
+        "/api-internal/v1/auth/login", json={"email": _EMAIL, "password": _PASSWORD}
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int, float]:
+    """(collection id, chunks, seconds)."""
+    headers = await login(client)
+    response = await client.post(
+        f"{INTERNAL}/collections", json={"name": "pydocs"}, headers=headers
+    )
+    response.raise_for_status()
+    cid = response.json()["id"]
+    names: dict[str, str] = {}
+    started = time.perf_counter()
+    for start in range(0, len(files), 20):
+        parts = [
+            ("files", (p.name, p.read_bytes(), "text/html")) for p in files[start : start + 20]
+        ]
+        body = (
+            await client.post(
+                f"{INTERNAL}/collections/{cid}/documents", files=parts, headers=headers
+            )
+        ).json()
+        for error in body["errors"]:
+            print(f"  refused {error['name']}: {error['message']}")
+        names.update({d["id"]: d["name"] for d in body["documents"]})
+    while True:
+        response = await client.get(
+            f"{INTERNAL}/collections/{cid}/documents",
+            params={"limit": 200, "offset": 0},
+            headers=headers,
+        )
+        if response.status_code == 401:  # the access token expired during the ingest
+            headers = await login(client)
+            continue
+        page = response.json()
+        documents = page["data"]
+        offset = len(documents)
+        while offset < page["total"]:
+            more = await client.get(
+                f"{INTERNAL}/collections/{cid}/documents",
+                params={"limit": 200, "offset": offset},
+                headers=headers,
+            )
+            documents += more.json()["data"]
+            offset = len(documents)
+        states = [d["job"]["state"] for d in documents]
+        if all(s in {"indexed", "failed"} for s in states):
+            break
+        await asyncio.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    for document in documents:
+        if document["job"]["state"] == "failed":
+            print(f"  failed {document['name']}: {document['job']['error']}")
+    return cid, sum(d["chunk_count"] for d in documents), elapsed
+
+
+async def evaluate(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    cid: str,
+    qs: list[tuple[str, str]],
+    mode: str,
+    top_k: int,
+) -> tuple[float, float, list[float]]:
+    """(recall@5, MRR@10, latencies in ms)."""
+    hits5, reciprocal, latencies = 0, 0.0, []
+    for question, name in qs:
+        started = time.perf_counter()
+        response = await client.post(
+            f"{INTERNAL}/collections/{cid}/search",  # a run is shorter than a token's life
+            json={"query": question, "top_k": top_k, "mode": mode},
+            headers=headers,
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        ranked = [p["document_name"] for p in response.json()["data"]]
+        if name in ranked:
+            rank = ranked.index(name) + 1
+            hits5 += rank <= 5
+            reciprocal += 1 / rank if rank <= 10 else 0
+    return hits5 / len(qs), reciprocal / len(qs), latencies
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="directory of HTML pages")
+    parser.add_argument("--limit", type=int, default=0, help="use the first N pages (0: all)")
+    parser.add_argument("--queries", type=int, default=200, help="most questions to ask")
+    parser.add_argument("--threads", type=int, default=1, help="local embedding threads")
+    args = parser.parse_args()
+    files = sorted(args.docs.glob("*.html"))
+    if args.limit:
+        files = files[: args.limit]
+    qs = questions(files, args.queries)
+    print(f"corpus: {len(files)} pages from {args.docs}; {len(qs)} questions")
+    with tempfile.TemporaryDirectory() as tmp:
+        async with app_client(Path(tmp), args.threads) as (client, app):
+            await create_admin(app)
+            cid, chunks, seconds = await ingest(client, files)
+            headers = await login(client)
+            print(
+                f"ingest: {chunks} chunks in {seconds:.1f} s = {chunks / seconds:.1f} chunks/s "
+                f"({args.threads} embedding thread(s), os.cpu_count()={os.cpu_count()})"
+            )
+            print("| mode | recall@5 | MRR@10 | p50 ms | p95 ms |")
+            print("|---|---|---|---|---|")
+            for mode in ("dense", "sparse", "hybrid"):
+                recall, mrr, latencies = await evaluate(client, headers, cid, qs, mode, 10)
+                print(
+                    f"| {mode} | {recall:.3f} | {mrr:.3f} | {statistics.median(latencies):.1f} "
+                    f"| {_pct(latencies, 0.95):.1f} |"
+                )
+            _, _, latencies = await evaluate(client, headers, cid, qs, "hybrid", 5)
+            print(
+                f"query through the API (hybrid, top 5) at {chunks} chunks: "
+                f"p50 {statistics.median(latencies):.1f} ms, p95 {_pct(latencies, 0.95):.1f} ms"
+            )
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"peak RSS of the process: {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,114 @@
+"""``/api/v1/rag``: what an API key may do with its owner's collections.
+
+Listing and search need the scope ``rag.search``, uploads ``rag.write``; a key reaches only its
+owner's collections, and only those its ``allowed_collections`` admits.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from builtin_plugins.rag import operations
+from builtin_plugins.rag.access import caller, readable_collection, readable_document
+from builtin_plugins.rag.openapi import UPLOAD_DOC
+from builtin_plugins.rag.payloads import (
+    CollectionPage,
+    DocumentView,
+    SearchRequest,
+    SearchResults,
+    UploadResult,
+    document_view,
+)
+from builtin_plugins.rag.retriever import search_collections
+from builtin_plugins.rag.routes_internal import collection_answer
+from builtin_plugins.rag.runtime import runtime_for
+from builtin_plugins.rag.store import list_collections
+from kernel.dependencies import NamedDependency
+from kernel.errors import PermissionDeniedError
+from kernel.openapi.operation import OPERATION_DOC
+from kernel.runtime import Kernel
+from kernel.services import KeyPolicy
+
+__all__ = ["PUBLIC_ROUTES"]
+
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
+
+
+@get("/rag/collections", opt={"enclava_scope": "rag.search"})
+async def public_collections(
+    request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> CollectionPage:
+    """The key owner's collections that the key may use, newest first."""
+    principal = caller(request)
+    policy = kernel.service(KeyPolicy)
+    runtime = runtime_for(kernel)
+    rows, _ = await list_collections(
+        kernel.stores.db, owner_id=principal.owner_id, limit=10_000, offset=0
+    )
+    allowed = []
+    for row in rows:
+        try:
+            policy.require_collection_allowed(principal, row.id)
+        except PermissionDeniedError:
+            continue
+        allowed.append(row)
+    page = allowed[offset : offset + limit]
+    views = [await collection_answer(runtime, row) for row in page]
+    return CollectionPage(data=views, total=len(allowed), limit=limit, offset=offset)
+
+
+@post(
+    "/rag/collections/{collection_id:str}/search",
+    status_code=200,
+    opt={"enclava_scope": "rag.search"},
+)
+async def public_search(
+    request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
+    collection_id: FromPath[str],
+    data: JSONBody[SearchRequest],
+) -> SearchResults:
+    """Search one collection (hybrid by default)."""
+    row = await readable_collection(kernel, caller(request), collection_id)
+    passages = await search_collections(
+        runtime_for(kernel),
+        [row],
+        query=data.query,
+        top_k=data.top_k,
+        score_threshold=data.score_threshold,
+        mode=data.mode,
+        document_id=data.document_id,
+    )
+    return SearchResults(data=passages)
+
+
+@post(
+    "/rag/collections/{collection_id:str}/documents",
+    status_code=202,
+    request_max_body_size=None,
+    opt={"enclava_scope": "rag.write", OPERATION_DOC: UPLOAD_DOC},
+)
+async def public_upload(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], collection_id: FromPath[str]
+) -> UploadResult:
+    """Upload files into one collection; one ingest job per document."""
+    row = await readable_collection(kernel, caller(request), collection_id)
+    return await operations.upload(runtime_for(kernel), request, row)
+
+
+@get("/rag/documents/{document_id:str}", opt={"enclava_scope": "rag.write"})
+async def public_document(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], document_id: FromPath[str]
+) -> DocumentView:
+    """One uploaded document and its ingest job (how ``enclava rag ingest`` follows it)."""
+    return document_view(await readable_document(kernel, caller(request), document_id))
+
+
+PUBLIC_ROUTES = [public_collections, public_search, public_upload, public_document]
