@@ -224,9 +224,17 @@ class UpstreamError(EnclavaError):
 
 
 class ServiceUnavailableError(EnclavaError):
+    """Temporary by definition: every 503 tells clients when to retry (``Retry-After``, 1 s
+    unless the raiser knows better), so well-behaved clients back off instead of hammering."""
+
     status_code = 503
     error_type = "service_unavailable"
     default_code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.headers.setdefault("retry-after", str(max(1, math.ceil(retry_after))))
 
 
 class StoreUnavailableError(ServiceUnavailableError):

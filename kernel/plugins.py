@@ -50,9 +50,11 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.attestation",
     "builtin_plugins.llm",
     "builtin_plugins.usage",
+    "builtin_plugins.chatbots",
     "builtin_plugins.rag",
     "builtin_plugins.wasm_plugins",
     "builtin_plugins.simulators",
+    "builtin_plugins.metrics",
     "builtin_plugins.demo",
 )
 """Modules registered as builtin plugins, in registration order."""

@@ -7,7 +7,7 @@ from builtin_plugins.llm.routes import build_routes
 from builtin_plugins.llm.settings import LlmSettings
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.services import ChatGateway, Service
+from kernel.services import ChatGateway, ProviderCircuits, Service
 from kernel.types import BackgroundTask, RouteSet, SettingsSection
 
 __all__ = ["PLUGIN_NAME", "VERSION"]
@@ -45,4 +45,8 @@ def enclava_background_tasks(kernel: Kernel) -> list[BackgroundTask]:
 
 @hookimpl
 def enclava_services(kernel: Kernel) -> list[Service]:
-    return [Service(contract=ChatGateway, implementation=gateway_for(kernel))]
+    gateway = gateway_for(kernel)
+    return [
+        Service(contract=ChatGateway, implementation=gateway),
+        Service(contract=ProviderCircuits, implementation=gateway),
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from builtin_plugins.llm.catalog import Route
 from builtin_plugins.llm.circuit import CircuitBreaker
 from builtin_plugins.llm.exchange import Admission, admit
@@ -94,12 +96,25 @@ class Gateway:
         task = "generate" if exchange.endpoint == "/chat/completions" else "embed"
         admission = await self.admit(exchange)
         try:
-            routes = await self.router.candidates(exchange.model, task, key_region=key_region)
+            routes = await self.router.candidates(
+                exchange.model,
+                task,
+                key_region=key_region,
+                preferred=exchange.preferred_providers,
+                allowed=exchange.allowed_providers,
+            )
         except EnclavaError as exc:
             admission.failed(exc)
             await admission.finish()
             raise
         return admission, routes
+
+    def circuit_state(self, provider: str) -> Literal["closed", "open", "half_open"]:
+        """:class:`~kernel.services.ProviderCircuits`: this replica's view of a circuit."""
+        if self._breaker is None:
+            return "closed"
+        state = self._breaker.state(provider)
+        return "open" if state == "open" else "half_open" if state == "half_open" else "closed"
 
     async def sync_circuits(self) -> None:
         """Background task: pick up circuits opened elsewhere."""

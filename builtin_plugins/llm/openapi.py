@@ -21,7 +21,22 @@ OPENAI_COMPONENTS = Path(__file__).resolve().parent / "openai" / "components.jso
 def openai_schemas() -> dict[str, Any]:
     """OpenAI's component schemas for chat completions and embeddings, by name."""
     schemas: dict[str, Any] = json.loads(OPENAI_COMPONENTS.read_text(encoding="utf-8"))["schemas"]
+    _embedding_may_be_base64(schemas["Embedding"])
     return schemas
+
+
+def _embedding_may_be_base64(embedding: dict[str, Any]) -> None:
+    """OpenAI's description types ``embedding`` as a list of floats only, yet with
+    ``encoding_format: "base64"`` it is a string (little-endian float32s, base64) — by OpenAI and
+    by the providers. The document must describe the answer clients really get."""
+    floats = embedding["properties"]["embedding"]
+    embedding["properties"]["embedding"] = {
+        "description": floats.get("description", ""),
+        "oneOf": [
+            {key: value for key, value in floats.items() if key != "description"},
+            {"type": "string", "description": 'With `encoding_format: "base64"`.'},
+        ],
+    }
 
 
 def chat_doc() -> OperationDoc:
@@ -32,11 +47,17 @@ def chat_doc() -> OperationDoc:
             200: Body(
                 description=(
                     "A chat completion; with `stream: true`, server-sent events whose `data` is "
-                    "a chunk, ending with `data: [DONE]`."
+                    "a chunk, ending with `data: [DONE]`, or with an `Error` event when the "
+                    "provider fails after the stream began (failover is impossible by then)."
                 ),
                 content={
                     "application/json": schema_ref("CreateChatCompletionResponse"),
-                    "text/event-stream": schema_ref("CreateChatCompletionStreamResponse"),
+                    "text/event-stream": {
+                        "oneOf": [
+                            schema_ref("CreateChatCompletionStreamResponse"),
+                            schema_ref("Error"),
+                        ]
+                    },
                 },
             )
         },

@@ -137,7 +137,12 @@ async def _entries(gateway: Gateway, ctx: RequestContext) -> dict[str, ModelEntr
     regions.discard("")
     entries: dict[str, ModelEntry] = {}
     for model_id in sorted(visible):
-        routes = [r for r in index[model_id] if all(r.provider.region == g for g in regions)]
+        # Listed only while a route is attested now (aci/1 §5: /models must not imply trust).
+        routes = [
+            r
+            for r in index[model_id]
+            if all(r.provider.region == g for g in regions) and gateway.router.attestation(r).valid
+        ]
         if not routes:
             continue
         entries[model_id] = ModelEntry(
@@ -153,7 +158,8 @@ async def _entries(gateway: Gateway, ctx: RequestContext) -> dict[str, ModelEntr
 def _model_handlers(gateway: Gateway) -> list[HTTPRouteHandler]:
     @get("/models", opt={"enclava_scope": "models.list"})
     async def list_models(request: Request[Any, Any, Any]) -> ModelList:
-        """Models served by healthy providers that the caller may use, in the caller's region."""
+        """Models served by healthy providers that the caller may use, in the caller's region,
+        whose attestation is valid now (an unattested model is not listed)."""
         entries = await _entries(gateway, _context(request))
         return ModelList(data=list(entries.values()))
 

@@ -1,0 +1,180 @@
+"""Soak benchmark (issue #20): two ``enclava serve`` replicas under steady load for minutes; RSS
+and CPU per request must stay flat (within 5 %) from the first window to the last.
+
+Usage: ``.venv/bin/python bench/soak.py [--minutes 10] [--concurrency 32] [--window 30]
+[--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--redis redis://127.0.0.1:6379/0]``
+
+Method: the mock upstream (``mock_upstream.py``) as Privatemode; two replicas (one worker each,
+not pinned: the machine has two cores and the replicas share them) on a fresh PostgreSQL
+database created on ``--postgres`` (dropped afterwards) and a fresh key prefix on ``--redis``;
+closed-loop clients (``loadgen.py``), half of ``--concurrency`` per replica, non-streamed chats,
+in back-to-back windows of ``--window`` seconds. Per window and replica: requests/s, errors,
+CPU ms per request (utime+stime of the replica's process tree over the window / requests) and RSS
+at the window's end. The summary compares the first and the last window. Never part of the test
+pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import secrets
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import servers
+from loadgen import Job, Result, chat_body, run
+from mock_upstream import MODEL
+from procs import ForeignLoad, cpu_seconds, free_port, rss_mib, run_fast, spawn, wait_until
+
+REPLICAS = 2
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One replica over one window."""
+
+    minute: float
+    replica: int
+    rps: float
+    errors: int
+    cpu_ms: float
+    rss_mib: float
+
+
+def _database(dsn: str, stack: ExitStack) -> str:
+    """A fresh database on ``dsn``'s server (dropped when ``stack`` closes); its asyncpg URL."""
+    name = f"enclava_soak_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    stack.callback(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+def _start_replicas(
+    stack: ExitStack, tmp: Path, upstream: str, args: argparse.Namespace
+) -> list[servers.Server]:
+    database = _database(args.postgres, stack)
+    shared = {
+        "ENCLAVA_DATABASE_URL": database,
+        "ENCLAVA_REDIS_URL": args.redis,
+        "ENCLAVA_REDIS_PREFIX": f"enclava-soak-{uuid.uuid4().hex[:8]}:",
+        "ENCLAVA_AUTH_JWT_SECRET": secrets.token_urlsafe(48),
+        # Replicas verify each other's keys: one pepper for all (each has its own data dir).
+        "ENCLAVA_API_KEYS_PEPPER": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    first = servers.enclava_env(tmp / "data-0", upstream, **shared)
+    token = servers.create_key(first)
+    replicas = []
+    for index in range(REPLICAS):
+        env = servers.enclava_env(tmp / f"data-{index}", upstream, **shared)
+        port = free_port()
+        argv = [servers.ENCLAVA, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        proc = spawn(stack, f"enclava-{index}", argv, env=env, log=tmp / f"r{index}.log", cpu=None)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_until(
+            proc,
+            lambda base=base: MODEL in str(servers.get_json(base + "/models", token)),
+            timeout=90,
+            what="the mock's model in /api/v1/models",
+        )
+        replicas.append(servers.Server(proc, base, token))
+    return replicas
+
+
+async def _window(replicas: list[servers.Server], per_replica: int, seconds: float) -> list[Result]:
+    jobs = [
+        Job(
+            url=r.base + "/chat/completions",
+            body=chat_body(MODEL, False),
+            token=r.token,
+            concurrency=per_replica,
+            duration=seconds,
+        )
+        for r in replicas
+    ]
+    probes = [lambda pid=r.process.pid: cpu_seconds(pid) for r in replicas]
+    return list(await asyncio.gather(*(run(j, p) for j, p in zip(jobs, probes, strict=True))))
+
+
+def _soak(replicas: list[servers.Server], args: argparse.Namespace) -> list[Sample]:
+    samples: list[Sample] = []
+    began = time.monotonic()
+    per_replica = max(1, args.concurrency // REPLICAS)
+    while time.monotonic() - began < args.minutes * 60:
+        results = run_fast(_window(replicas, per_replica, args.window))
+        minute = (time.monotonic() - began) / 60
+        for index, (server, result) in enumerate(zip(replicas, results, strict=True)):
+            sample = Sample(
+                minute,
+                index,
+                result.rps,
+                result.errors,
+                result.cpu_ms or float("nan"),
+                rss_mib(server.process.pid),
+            )
+            samples.append(sample)
+            print(
+                f"{minute:5.1f} min  r{index}  {sample.rps:7.1f} req/s  errors {sample.errors:4d}"
+                f"  CPU {sample.cpu_ms:5.2f} ms/req  RSS {sample.rss_mib:6.1f} MiB",
+                flush=True,
+            )
+    return samples
+
+
+def _drift(first: float, last: float) -> str:
+    return f"{(last - first) / first * 100:+.1f} %" if first else "n/a"
+
+
+def summary(samples: list[Sample]) -> str:
+    """First vs last window per replica: CPU/request and RSS, with their drift."""
+    lines = ["replica  CPU ms/req first → last (drift)   RSS MiB first → last (drift)"]
+    for index in range(REPLICAS):
+        mine = [s for s in samples if s.replica == index]
+        first, last = mine[0], mine[-1]
+        cpu = _drift(first.cpu_ms, last.cpu_ms)
+        rss = _drift(first.rss_mib, last.rss_mib)
+        lines.append(
+            f"r{index}       {first.cpu_ms:5.2f} → {last.cpu_ms:5.2f} ({cpu})"
+            f"      {first.rss_mib:6.1f} → {last.rss_mib:6.1f} ({rss})"
+        )
+    errors = sum(s.errors for s in samples)
+    lines.append(f"errors over the run: {errors}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--window", type=float, default=30.0, help="seconds per sample")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="enclava-soak-") as name, ExitStack() as stack:
+        tmp = Path(name)
+        mock = servers.start_mock(stack, tmp, cpu=None)
+        replicas = _start_replicas(stack, tmp, mock.base, args)
+        servers.settle()
+        foreign = ForeignLoad([mock.process.pid, *(r.process.pid for r in replicas)])
+        samples = _soak(replicas, args)
+        print(summary(samples))
+        print(foreign.report())
+
+
+if __name__ == "__main__":
+    main()
