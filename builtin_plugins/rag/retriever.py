@@ -14,14 +14,16 @@ import anyio.to_thread
 from builtin_plugins.rag.access import readable_collection
 from builtin_plugins.rag.embedding import sparse_query
 from builtin_plugins.rag.ingest import embed_texts
-from builtin_plugins.rag.runtime import RagRuntime, vector_collection
+from builtin_plugins.rag.payloads import SearchRequest, SearchResults
+from builtin_plugins.rag.runtime import RagRuntime, runtime_for, vector_collection
 from builtin_plugins.rag.store import CollectionRow, get_document, load_chunks
 from kernel.errors import InvalidRequestError, NotFoundError
+from kernel.runtime import Kernel
 from kernel.services import Passage, RetrievalMode
 from kernel.storage.vectors import SparseVector, VectorHit
 from kernel.types import Principal
 
-__all__ = ["RagRetriever", "search_collections"]
+__all__ = ["RagRetriever", "search_collection", "search_collections"]
 
 MAX_TOP_K = 50
 
@@ -53,6 +55,23 @@ class RagRetriever:
             score_threshold=score_threshold,
             mode=mode,
         )
+
+
+async def search_collection(
+    kernel: Kernel, principal: Principal, collection_id: str, search: SearchRequest
+) -> SearchResults:
+    """What both surfaces' search routes answer: one collection ``principal`` may read."""
+    row = await readable_collection(kernel, principal, collection_id)
+    passages = await search_collections(
+        runtime_for(kernel),
+        [row],
+        query=search.query,
+        top_k=search.top_k,
+        score_threshold=search.score_threshold,
+        mode=search.mode,
+        document_id=search.document_id,
+    )
+    return SearchResults(data=passages)
 
 
 async def search_collections(

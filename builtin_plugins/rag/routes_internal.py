@@ -32,7 +32,7 @@ from builtin_plugins.rag.payloads import (
     collection_view,
     document_view,
 )
-from builtin_plugins.rag.retriever import search_collections
+from builtin_plugins.rag.retriever import search_collection
 from builtin_plugins.rag.runtime import RagRuntime, runtime_for
 from builtin_plugins.rag.store import (
     CollectionRow,
@@ -164,17 +164,7 @@ async def search_rag_collection(
     data: JSONBody[SearchRequest],
 ) -> SearchResults:
     """Hybrid (or dense, or sparse) search of one collection."""
-    row = await readable_collection(kernel, caller(request), collection_id)
-    passages = await search_collections(
-        runtime_for(kernel),
-        [row],
-        query=data.query,
-        top_k=data.top_k,
-        score_threshold=data.score_threshold,
-        mode=data.mode,
-        document_id=data.document_id,
-    )
-    return SearchResults(data=passages)
+    return await search_collection(kernel, caller(request), collection_id, data)
 
 
 @get("/rag/documents/{document_id:str}")

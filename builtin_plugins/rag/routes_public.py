@@ -22,7 +22,7 @@ from builtin_plugins.rag.payloads import (
     UploadResult,
     document_view,
 )
-from builtin_plugins.rag.retriever import search_collections
+from builtin_plugins.rag.retriever import search_collection
 from builtin_plugins.rag.routes_internal import collection_answer
 from builtin_plugins.rag.runtime import runtime_for
 from builtin_plugins.rag.store import list_collections
@@ -76,17 +76,7 @@ async def public_search(
     data: JSONBody[SearchRequest],
 ) -> SearchResults:
     """Search one collection (hybrid by default)."""
-    row = await readable_collection(kernel, caller(request), collection_id)
-    passages = await search_collections(
-        runtime_for(kernel),
-        [row],
-        query=data.query,
-        top_k=data.top_k,
-        score_threshold=data.score_threshold,
-        mode=data.mode,
-        document_id=data.document_id,
-    )
-    return SearchResults(data=passages)
+    return await search_collection(kernel, caller(request), collection_id, data)
 
 
 @post(
