@@ -88,13 +88,13 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     ctx.override({k: v for k, v in overrides.items() if v is not None})
     _prepare_serve_flags(args.serve_flags, args, ctx)
     settings = ctx.settings
+    server = settings.kernel.server
+    log_config = _server_logging(server.log_format, verbose=args.verbose)  # before migrations log
     preflight(settings)
     asyncio.run(run_migrations(settings, ctx.plugins))
     os.environ.update(ctx.overrides)
     if ctx.config is not None:
         os.environ[CONFIG_FILE_ENV] = str(ctx.config.resolve())
-    server = settings.kernel.server
-    log_config = _server_logging(server.log_format, verbose=args.verbose)
     _say_trusted_proxies(server.forwarded_allow_ips)
     _share_metrics_between_workers(settings)
     import uvicorn

@@ -117,9 +117,12 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         return
     await _authenticate(kernel, request, ctx)
     if ctx.principal is None and not handler.opt.get("enclava_anonymous", False):
-        raise AuthenticationError(
-            "You didn't provide valid credentials. Send an API key as 'Authorization: Bearer KEY'."
+        how = (
+            "the access token of POST /api-internal/v1/auth/login as 'Authorization: Bearer TOKEN'"
+            if surface == "internal"
+            else "an API key as 'Authorization: Bearer KEY'"
         )
+        raise AuthenticationError(f"You didn't provide valid credentials. Send {how}.")
     await check_access(kernel, request, handler, ctx)
     await _run_checks(components.request_checks, "post_auth", request, ctx)
 

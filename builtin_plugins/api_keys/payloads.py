@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 MAX_LIST_ITEMS = 100
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+MAX_NAME_CHARS = 100
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
 Item = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Items = Annotated[list[Item], msgspec.Meta(max_length=MAX_LIST_ITEMS)]
 PerMinute = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
@@ -179,4 +180,8 @@ def validated_settings(fields: dict[str, Any], *, regions: frozenset[str]) -> di
         _known_region(out["required_region"], regions)
     if "name" in out and not out["name"]:
         raise InvalidRequestError("name must not be blank.", param="name")
+    if "name" in out and len(out["name"]) > MAX_NAME_CHARS:  # the CLI does not decode a Struct
+        raise InvalidRequestError(
+            f"name must be at most {MAX_NAME_CHARS} characters.", param="name"
+        )
     return out

@@ -114,12 +114,15 @@ class ChatTurn:
 
     async def _relay(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         parts: list[str] = []
+        stream_id = ""  # the provider's chunk id, which the sources chunk repeats
         async for event in events:
             if event.strip() == _DONE:
                 await self._store("".join(parts))
-                yield self._sources_event()
+                yield self._sources_event(stream_id)
             elif event.startswith(b"data: {"):
-                parts.append(_delta_text(event[6:]))
+                chunk_id, text = _delta(event[6:])
+                parts.append(text)
+                stream_id = stream_id or chunk_id
             yield event
         if self.fresh:  # cut short: keep the id the client was given usable
             await self.runtime.conversations.start(
@@ -129,10 +132,11 @@ class ChatTurn:
                 messages=self.new,
             )
 
-    def _sources_event(self) -> bytes:
-        """A chunk with no choices (SDKs accept it) carrying the conversation id and sources."""
+    def _sources_event(self, stream_id: str) -> bytes:
+        """A chunk with no choices (SDKs accept it) carrying the conversation id and sources;
+        it has the id of the stream's other chunks, as every chunk of one completion does."""
         chunk = {
-            "id": f"chatcmpl-{self.exchange.request_id}",
+            "id": stream_id or f"chatcmpl-{self.exchange.request_id}",
             "object": "chat.completion.chunk",
             "created": int(datetime.now(UTC).timestamp()),
             "model": self.exchange.model,
@@ -142,15 +146,20 @@ class ChatTurn:
         return b"data: " + msgspec.json.encode(chunk) + b"\n\n"
 
 
-def _delta_text(payload: bytes) -> str:
+def _delta(payload: bytes) -> tuple[str, str]:
+    """(chunk id, text of choice 0's delta) of one streamed chunk; empty when unreadable."""
     try:
         data = msgspec.json.decode(payload)
     except msgspec.DecodeError:
-        return ""
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    found = data.get("id")
+    chunk_id = found if isinstance(found, str) else ""
     for choice in data.get("choices") or []:
         if choice.get("index", 0) == 0:
-            return text_of((choice.get("delta") or {}).get("content"))
-    return ""
+            return chunk_id, text_of((choice.get("delta") or {}).get("content"))
+    return chunk_id, ""
 
 
 def _verifying(chatbot: Chatbot, principal: Principal) -> Principal:
@@ -230,11 +239,10 @@ def _parameters(chatbot: Chatbot, body: dict[str, Any]) -> dict[str, Any]:
         out["temperature"] = chatbot.temperature
     if chatbot.top_p is not None:
         out["top_p"] = chatbot.top_p
-    caps = [
-        c
-        for c in (body.get("max_completion_tokens") or body.get("max_tokens"), chatbot.max_tokens)
-        if isinstance(c, int) and not isinstance(c, bool)
-    ]
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    if asked is not None and (isinstance(asked, bool) or not isinstance(asked, int) or asked < 1):
+        raise InvalidRequestError("`max_tokens` must be a positive integer.", param="max_tokens")
+    caps = [c for c in (asked, chatbot.max_tokens) if c is not None]
     out.pop("max_tokens", None)
     if caps:
         out["max_tokens"] = min(caps)
@@ -256,7 +264,15 @@ async def _budget(runtime: ChatbotsRuntime, chatbot: Chatbot, answer: int | None
     """Prompt tokens left once the answer is reserved, in the smallest context serving it."""
     infos = await model_info(runtime.kernel, msgspec.structs.asdict(chatbot))
     context = min([i.context_length for i in infos if i.context_length] or [0])
-    return (context or runtime.settings.context_tokens) - (answer or _ANSWER_RESERVE)
+    context = context or runtime.settings.context_tokens
+    if answer is not None and answer >= context:
+        # Reserving it would leave no room for the prompt: passages and memory would be
+        # silently dropped, so the caller is told instead.
+        raise InvalidRequestError(
+            f"`max_tokens` ({answer}) must be below the model's context of {context} tokens.",
+            param="max_tokens",
+        )
+    return context - (answer or _ANSWER_RESERVE)
 
 
 def _exchange(

@@ -45,7 +45,8 @@ class Retrieval(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         msgspec.Meta(min_length=1, max_length=16),
     ]
     top_k: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
-    score_threshold: float | None = None
+    # Bounded, which also refuses NaN and infinity (a NaN threshold would match nothing).
+    score_threshold: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)] | None = None
     mode: RetrievalMode = "hybrid"
     cite_sources: bool = True
 

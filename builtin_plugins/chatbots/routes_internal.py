@@ -222,7 +222,7 @@ async def export_conversation(
     name = f"conversation-{conversation_id}.{'md' if markdown else 'json'}"
     return Response(
         content=as_markdown(found) if markdown else as_json(found),
-        media_type="text/markdown; charset=utf-8" if markdown else "application/json",
+        media_type="text/markdown" if markdown else "application/json",  # Litestar adds charset
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )
 

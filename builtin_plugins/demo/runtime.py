@@ -92,7 +92,11 @@ class DemoRuntime:
             self._stack = stack.pop_all()
         trust.trust_simulators(True)
         self._trust = trust
-        print(banner({k: simulator_url(p) for k, p in ports.items()}), file=sys.stderr, flush=True)
+        text = banner({k: simulator_url(p) for k, p in ports.items()})
+        if self._kernel.settings.kernel.server.log_format == "json":
+            log.warning("%s", text)  # one JSON line: log shippers parse every stderr line
+        else:
+            print(text, file=sys.stderr, flush=True)
         log.warning("DEMO MODE: providers are SIMULATED with public test keys; not confidential")
 
     async def stop(self) -> None:

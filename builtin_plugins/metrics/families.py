@@ -67,7 +67,7 @@ class Families:
         )
         self.first_token = Histogram(
             "enclava_time_to_first_token_seconds",
-            "Time from admission of a model call to its first streamed byte.",
+            "Admission to the first streamed byte of a model call (not streamed: to its answer).",
             ["provider", "model"],
             buckets=DURATION_BUCKETS,
             registry=reg,

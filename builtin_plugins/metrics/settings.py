@@ -19,6 +19,8 @@ class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True, k
     token: str = ""
 
     def __post_init__(self) -> None:
+        if self.token != self.token.strip():  # scrapers trim theirs: it could never match
+            raise ValueError("token must not start or end with whitespace")
         if self.enabled and len(self.token) < MIN_TOKEN_CHARS:
             raise ValueError(
                 f"token of at least {MIN_TOKEN_CHARS} characters is required when metrics are"

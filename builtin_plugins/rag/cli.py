@@ -74,7 +74,7 @@ def _checked(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         try:
             error = response.json()["error"]
-            reason = f"{error.get('code')}: {error.get('message')}"
+            reason = f"{error.get('code') or error.get('type')}: {error.get('message')}"
         except (ValueError, KeyError, TypeError):
             reason = response.text[:200]
         raise CliError(f"HTTP {response.status_code} {reason}")
@@ -82,15 +82,24 @@ def _checked(response: httpx.Response) -> Any:
 
 
 def _collection_id(client: httpx.Client, name: str) -> str:
-    offset = 0
+    """The id of the collection ``name`` (an id or a name); names are not unique, so a name
+    several collections share is refused rather than guessed."""
+    offset, named = 0, []
     while True:
         page = _checked(client.get(f"{_API}/collections", params={"limit": 200, "offset": offset}))
         for collection in page["data"]:
-            if name in (collection["name"], collection["id"]):
+            if name == collection["id"]:
                 return str(collection["id"])
+            if name == collection["name"]:
+                named.append(str(collection["id"]))
         offset += len(page["data"])
         if not page["data"] or offset >= page["total"]:
-            raise CliError(f"no collection named '{name}' that this key may use")
+            break
+    if len(named) > 1:
+        raise CliError(f"{len(named)} collections are named '{name}'; pass the id instead")
+    if not named:
+        raise CliError(f"no collection named '{name}' that this key may use")
+    return named[0]
 
 
 def _files(paths: list[str]) -> Iterator[Path]:
@@ -123,7 +132,8 @@ def _ingest(args: argparse.Namespace) -> int:
                 failed.append(str(path))
             for document in body["documents"]:
                 jobs[document["id"]] = document["name"]
-            print(f"[{number}/{len(files)}] {path}: uploaded", flush=True)
+            if body["documents"]:
+                print(f"[{number}/{len(files)}] {path}: uploaded", flush=True)
         if not args.no_wait:
             failed += _follow(client, jobs)
     if failed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -124,6 +124,11 @@ class SearchResults(msgspec.Struct, kw_only=True):
     data: list[Passage]
 
 
+def _utc(stamp: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every answer states UTC (``…Z``) all the same."""
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
 def collection_view(row: CollectionRow, *, documents: int, chunks: int) -> CollectionView:
     return CollectionView(
         id=row.id,
@@ -136,8 +141,8 @@ def collection_view(row: CollectionRow, *, documents: int, chunks: int) -> Colle
         chunk_overlap=row.chunk_overlap,
         document_count=documents,
         chunk_count=chunks,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
     )
 
 
@@ -149,6 +154,6 @@ def document_view(row: DocumentRow) -> DocumentView:
         content_type=row.content_type,
         size=row.size,
         chunk_count=row.chunk_count,
-        created_at=row.created_at,
+        created_at=_utc(row.created_at),
         job=JobView(id=row.job_id, state=row.state, progress=row.progress, error=row.error),
     )

@@ -7,6 +7,7 @@ Texts come from the encrypted chunk rows, decrypted only for the answer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import anyio.to_thread
@@ -86,9 +87,14 @@ async def search_collections(
 ) -> list[Passage]:
     """The best ``top_k`` passages of ``collections`` (already checked readable)."""
     if not query.strip():
-        raise InvalidRequestError("the search query is empty")
+        raise InvalidRequestError("the search query is empty", param="query")
     if not 1 <= top_k <= MAX_TOP_K:
-        raise InvalidRequestError(f"top_k must be between 1 and {MAX_TOP_K}")
+        raise InvalidRequestError(f"top_k must be between 1 and {MAX_TOP_K}", param="top_k")
+    if score_threshold is not None and not math.isfinite(score_threshold):
+        # NaN would silently match nothing (and infinity everything or nothing).
+        raise InvalidRequestError(
+            "score_threshold must be a finite number", param="score_threshold"
+        )
     sparse: SparseVector | None = None
     if mode != "dense":
         sparse = await anyio.to_thread.run_sync(sparse_query, runtime.tokenizer, query)

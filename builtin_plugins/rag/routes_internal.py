@@ -42,6 +42,7 @@ from builtin_plugins.rag.store import (
     list_documents,
     update_collection,
 )
+from builtin_plugins.rag.upload import UPLOAD_BODY_OPT
 from kernel.dependencies import NamedDependency
 from kernel.openapi.operation import OPERATION_DOC
 from kernel.roles import is_admin
@@ -130,7 +131,7 @@ async def delete_rag_collection(
     "/rag/collections/{collection_id:str}/documents",
     status_code=202,
     request_max_body_size=None,
-    opt={OPERATION_DOC: UPLOAD_DOC},
+    opt={OPERATION_DOC: UPLOAD_DOC, **UPLOAD_BODY_OPT},
 )
 async def upload_documents(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], collection_id: FromPath[str]

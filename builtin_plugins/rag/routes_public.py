@@ -26,6 +26,7 @@ from builtin_plugins.rag.retriever import search_collection
 from builtin_plugins.rag.routes_internal import collection_answer
 from builtin_plugins.rag.runtime import runtime_for
 from builtin_plugins.rag.store import list_collections
+from builtin_plugins.rag.upload import UPLOAD_BODY_OPT
 from kernel.dependencies import NamedDependency
 from kernel.errors import PermissionDeniedError
 from kernel.openapi.operation import OPERATION_DOC
@@ -83,7 +84,7 @@ async def public_search(
     "/rag/collections/{collection_id:str}/documents",
     status_code=202,
     request_max_body_size=None,
-    opt={"enclava_scope": "rag.write", OPERATION_DOC: UPLOAD_DOC},
+    opt={"enclava_scope": "rag.write", OPERATION_DOC: UPLOAD_DOC, **UPLOAD_BODY_OPT},
 )
 async def public_upload(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], collection_id: FromPath[str]

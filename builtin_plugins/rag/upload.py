@@ -20,7 +20,11 @@ from multipart import (  # type: ignore[import-untyped]
 
 from kernel.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
-__all__ = ["UploadedFile", "read_files"]
+__all__ = ["UPLOAD_BODY_OPT", "UploadedFile", "read_files"]
+
+# Upload routes are bounded by ``rag.max_upload_bytes`` per file and ``max_files_per_upload``
+# files (enforced while streaming below), not by ``server.max_body_bytes``: the gate is told so.
+UPLOAD_BODY_OPT = {"enclava_max_body_bytes": 2**63 - 1}
 
 
 class UploadedFile(msgspec.Struct, frozen=True):
@@ -49,8 +53,10 @@ async def read_files(
                     if isinstance(part, MultipartSegment):
                         segment, data = part, bytearray()
                     elif part:
+                        if segment is None or not segment.filename:
+                            continue  # a plain field: ignored, so never buffered
                         data.extend(part)
-                        if segment is not None and segment.filename and len(data) > max_bytes:
+                        if len(data) > max_bytes:
                             raise PayloadTooLargeError(
                                 f"file '{segment.filename}' is larger than the "
                                 f"{max_bytes}-byte upload limit"

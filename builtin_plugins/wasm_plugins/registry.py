@@ -59,7 +59,10 @@ def discover(directory: Path, reserved: frozenset[str]) -> dict[str, Installed]:
     for folder in sorted(p for p in directory.iterdir() if (p / "plugin.toml").is_file()):
         installed = inspect_folder(folder)
         if installed.name in reserved:
-            raise ConfigError(f"plugin '{installed.name}' clashes with a builtin plugin's name")
+            raise ConfigError(
+                f"sandboxed plugin '{installed.name}' ({folder}) clashes with the name of a"
+                " builtin or native (entry point) plugin"
+            )
         found[installed.name] = installed
     return found
 

@@ -229,3 +229,12 @@ def test_principals_may_use_every_model_unless_restricted() -> None:
     restricted = Principal(kind="api_key", id="k", owner_id="u", allowed_models=frozenset({"a"}))
     assert restricted.may_use_model("a")
     assert not restricted.may_use_model("b")
+
+
+async def test_the_401_names_the_credential_each_surface_takes(app: Any, running: Any) -> None:
+    async with running(app) as client:
+        public = await client.post("/api/v1/chat", json={"model": "m"})
+        internal = await client.post("/api-internal/v1/chat", json={"model": "m"})
+    assert public.status_code == internal.status_code == 401
+    assert "an API key as 'Authorization: Bearer KEY'" in public.json()["error"]["message"]
+    assert "access token of POST /api-internal/v1/auth/login" in internal.json()["error"]["message"]

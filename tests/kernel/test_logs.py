@@ -136,3 +136,29 @@ async def test_a_full_chat_never_logs_the_prompt(
     assert crash["request_id"] == failed.headers["x-request-id"]
     assert crash["exception"]["type"] == "RuntimeError"
     assert "kaputt" in crash["exception"]["traceback"]
+
+
+@pytest.mark.usefixtures("clean_cwd_and_env")
+def test_serve_logs_migrations_as_json_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` switches to JSON before it migrates: the traced migration hooks (and anything
+    else logged before uvicorn starts) are JSON lines too, not text lines among them."""
+    import uvicorn
+
+    from kernel.cli import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setenv("ENCLAVA_SERVER_LOG_FORMAT", "json")
+    monkeypatch.setenv("ENCLAVA_TRACE_PLUGINS", "1")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        assert main(["serve"]) == 0
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    migrations = [line for line in err.splitlines() if "hook enclava_migrations" in line]
+    assert migrations
+    assert all(json.loads(line)["logger"] == "kernel.plugins" for line in migrations)

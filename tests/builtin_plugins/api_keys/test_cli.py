@@ -129,6 +129,14 @@ def test_create_refuses_an_unknown_region(capsys: pytest.CaptureFixture[str], cl
     assert err.strip() == "enclava: Unknown region 'mars'; known regions: eu, us."
 
 
+def test_create_refuses_a_name_the_api_would_refuse(
+    capsys: pytest.CaptureFixture[str], cli_db: str
+) -> None:
+    code, out, err = run(capsys, "keys", "create", "--email", EMAIL, "--name", "n" * 101)
+    assert (code, out) == (1, "")
+    assert err.strip() == "enclava: name must be at most 100 characters."
+
+
 def test_create_for_an_unknown_email_fails(capsys: pytest.CaptureFixture[str], cli_db: str) -> None:
     code, out, err = run(capsys, "keys", "create", "--email", "nobody@example.com", "--name", "n")
     assert (code, out) == (1, "")

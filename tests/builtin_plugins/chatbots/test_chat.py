@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openai
+import pytest
 from support.chatbots import Helpers, create_chatbot, new_owner
 from support.chatbots import internal as env_internal
 from support.gateway import Gateway
@@ -76,6 +77,7 @@ async def test_streaming_through_the_sdk_stores_the_turn(
         assert text
         last = chunks[-1]
         assert last.choices == []
+        assert {c.id for c in chunks} == {chunks[0].id}  # one completion, one chunk id
         assert last.model_extra is not None
         conversation = last.model_extra["conversation_id"]
         async with env_internal(env) as api:
@@ -85,3 +87,26 @@ async def test_streaming_through_the_sdk_stores_the_turn(
         assert [m["role"] for m in messages] == ["user", "assistant"]
         assert messages[0]["content"] == "stream please"
         assert messages[1]["content"] == text
+
+
+async def test_bad_or_oversized_max_tokens_is_a_400_not_a_silent_trim(gateway: Gateway) -> None:
+    """A negative cap, or one leaving no room for the prompt, would drop passages and memory
+    unseen; the caller gets an OpenAI error naming ``max_tokens`` and nothing is stored."""
+    async with gateway() as env:
+        owner = await new_owner(env)
+        bot = await create_chatbot(env, owner)
+        client = _client(env.base_url, bot["id"], owner.key)
+        for cap in (-5, 0, 10**20):
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.chat.completions.create(
+                    model="x", messages=[{"role": "user", "content": "hi"}], max_tokens=cap
+                )
+            assert caught.value.body["param"] == "max_tokens"  # type: ignore[index]
+            assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+        fine = await client.chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "hi"}], max_tokens=64
+        )
+        assert fine.choices[0].message.content
+        async with env_internal(env) as api:
+            listed = await api.get("/conversations", headers=owner.headers)
+        assert listed.json()["total"] == 1

@@ -105,7 +105,7 @@ async def test_list_read_export_and_delete(gateway_on: Gateway) -> None:
             markdown = await api.get(
                 f"/conversations/{conversation}/export?format=markdown", headers=owner.headers
             )
-            assert markdown.headers["content-type"].startswith("text/markdown")
+            assert markdown.headers["content-type"] == "text/markdown; charset=utf-8"
             assert f"# Conversation {conversation}" in markdown.text
             assert "### user" in markdown.text
             assert "hello two" in markdown.text

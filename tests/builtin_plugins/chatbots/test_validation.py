@@ -75,6 +75,10 @@ async def test_an_update_is_validated_like_a_new_chatbot(gateway: Gateway) -> No
                 path, headers=owner.headers, json={"allowed_providers": ["redpill"]}
             )
             assert bad.status_code == 400
+            nan = {"collections": ["c"], "score_threshold": "NaN"}
+            bad = await api.patch(path, headers=owner.headers, json={"retrieval": nan})
+            assert bad.status_code == 400, bad.text
+            assert bad.json()["error"]["param"] == "retrieval.score_threshold"
             good = await api.patch(path, headers=owner.headers, json={"name": "renamed"})
             assert good.status_code == 200
             assert good.json()["name"] == "renamed"

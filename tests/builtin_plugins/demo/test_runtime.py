@@ -138,3 +138,20 @@ async def test_repointing_a_provider_at_runtime_unattests_it_at_once(
         assert _status(kernel).reason == "provider URL changed"
         await service_of(kernel).refresh()
         assert not _status(kernel).valid
+
+
+async def test_json_logs_carry_the_banner_as_one_log_line(
+    make_settings: Any,
+    sqlite_url: str,
+    running: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With ``server.log_format = "json"`` nothing bypasses the log: the banner is a record
+    (rendered as one JSON line), never raw text lines that break a line-by-line parser."""
+    settings = _demo_settings(make_settings, sqlite_url, ENCLAVA_SERVER_LOG_FORMAT="json")
+    with caplog.at_level(logging.WARNING, logger="builtin_plugins.demo"):
+        async with running(create_app(settings)):
+            pass
+    assert "DEMO MODE" not in capsys.readouterr().err
+    assert any("Nothing here is confidential" in r.getMessage() for r in caplog.records)

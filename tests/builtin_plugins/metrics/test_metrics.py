@@ -96,6 +96,17 @@ def test_enabled_without_a_token_refuses_to_start(make_settings: Any, sqlite_url
         make_settings(sqlite_url, ENCLAVA_METRICS_ENABLED="true", ENCLAVA_METRICS_TOKEN="short")
 
 
+def test_a_token_with_surrounding_whitespace_refuses_to_start(
+    make_settings: Any, sqlite_url: str
+) -> None:
+    """Scrapers trim their credentials file and the route trims what is sent: such a token
+    could never be matched, so every scrape would get 401. Say so at boot instead."""
+    padded = TOKEN + "\n"
+    with pytest.raises(ConfigError, match="whitespace") as caught:
+        make_settings(sqlite_url, ENCLAVA_METRICS_ENABLED="true", ENCLAVA_METRICS_TOKEN=padded)
+    assert TOKEN not in str(caught.value)
+
+
 async def test_rate_limit_refusals_are_counted(gateway: Gateway) -> None:
     async with gateway(**ENABLED, ENCLAVA_RATE_LIMIT_PUBLIC_PER_MINUTE="2") as env:
         async with httpx.AsyncClient(base_url=env.base_url) as client:

@@ -62,3 +62,19 @@ async def test_status_shows_health_circuit_attestation_and_last_error(gateway: G
             _, samples = await scrape(base)
     opened = {"provider": "privatemode", "state": "open"}
     assert total(samples, "enclava_provider_circuit_state", **opened) == 1
+
+
+async def test_internal_status_without_credentials_asks_for_an_access_token(
+    gateway: Gateway,
+) -> None:
+    """The internal surface takes a JWT: its 401 must not tell the operator to send an API key
+    (one would be refused there too)."""
+    async with gateway(**ENABLED) as env:
+        base = env.base_url.removesuffix("/api/v1")
+        async with httpx.AsyncClient(base_url=base) as client:
+            internal = await client.get("/api-internal/v1/providers/status")
+            public = await client.get("/api/v1/providers/status")
+    assert internal.status_code == public.status_code == 401
+    assert "access token" in internal.json()["error"]["message"]
+    assert "API key" not in internal.json()["error"]["message"]
+    assert "API key" in public.json()["error"]["message"]

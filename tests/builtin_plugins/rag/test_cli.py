@@ -51,6 +51,8 @@ async def test_ingest_then_search(
         assert code == 1, out + err
         assert "broken.bin" in err
         assert "1 file(s) failed" in err
+        assert "broken.bin: failed" in out
+        assert "broken.bin: uploaded" not in out
         for name in ("manual.pdf", "letter.docx", "notes.md"):
             assert f"{name}: indexed 100%" in out
         assert "(overall 3/3)" in out
@@ -63,6 +65,14 @@ async def test_ingest_then_search(
         code, _, err = await asyncio.to_thread(run, capsys, *argv)
         assert code == 1
         assert "no collection named 'nope'" in err
+        twin = await env.collection(headers, name="handbook")
+        argv = ["rag", "search", "--collection", "handbook", "ferry"]
+        code, _, err = await asyncio.to_thread(run, capsys, *argv)
+        assert code == 1
+        assert "2 collections are named 'handbook'" in err
+        argv = ["rag", "search", "--collection", twin, "ferry"]
+        code, out, err = await asyncio.to_thread(run, capsys, *argv)
+        assert code == 0, err
 
 
 def test_needs_a_server_and_a_key(capsys: pytest.CaptureFixture[str]) -> None:

@@ -171,6 +171,25 @@ async def test_oversize_file_is_refused_with_413(rag_env: Any) -> None:
         assert listed.json()["total"] == 0
 
 
+async def test_upload_is_not_bound_by_server_max_body_bytes(rag_env: Any) -> None:
+    """README: upload routes obey rag.max_upload_bytes, not server.max_body_bytes (both APIs)."""
+    env_kw = {"ENCLAVA_SERVER_MAX_BODY_BYTES": "4096", "ENCLAVA_RAG_MAX_UPLOAD_BYTES": "65536"}
+    async with rag_env(**env_kw) as env:
+        owner_id, headers = await env.user()
+        cid = await env.collection(headers)
+        text = b"The lighthouse keeper logs every passing ship. " * 400
+        response = await env.upload(headers, cid, [("log.txt", text)])
+        assert response.status_code == 202, response.text
+        assert response.json()["errors"] == []
+        key = await env.key(owner_id)
+        response = await env.upload(key, cid, [("log2.txt", text)], base=PUBLIC)
+        assert response.status_code == 202, response.text
+        search = await env.client.post(
+            f"{INTERNAL}/collections/{cid}/search", json={"query": "x" * 5000}, headers=headers
+        )
+        assert search.status_code == 413, search.text  # JSON routes keep the server cap
+
+
 async def test_structured_formats_and_jsonl_records(rag_env: Any) -> None:
     async with rag_env() as env:
         _, headers = await env.user()
@@ -229,6 +248,9 @@ async def test_collection_crud_and_validation(rag_env: Any) -> None:
         assert patched.json()["name"] == "renamed"
         listed = await env.client.get(f"{INTERNAL}/collections", headers=headers)
         assert [c["name"] for c in listed.json()["data"]] == ["renamed"]
+        # Read back from SQL, timestamps still say UTC, like the creation's answer does.
+        assert listed.json()["data"][0]["created_at"].endswith("Z")
+        assert patched.json()["updated_at"].endswith("Z")
         bad = await env.client.post(
             f"{INTERNAL}/collections",
             json={"name": "x", "chunk_size": 64, "chunk_overlap": 64},
@@ -242,6 +264,12 @@ async def test_collection_crud_and_validation(rag_env: Any) -> None:
         empty = await env.search(headers, cid, "anything")
         assert empty.status_code == 200
         assert empty.json()["data"] == []
+        blank = await env.search(headers, cid, "   ")
+        assert blank.status_code == 400
+        assert blank.json()["error"]["param"] == "query"
+        nan = await env.search(headers, cid, "anything", score_threshold="NaN")
+        assert nan.status_code == 400, nan.text
+        assert nan.json()["error"]["param"] == "score_threshold"
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

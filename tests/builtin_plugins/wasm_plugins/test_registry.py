@@ -4,11 +4,12 @@ is refused, naming each difference."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from builtin_plugins.wasm_plugins.registry import check_description
+from builtin_plugins.wasm_plugins.registry import check_description, discover
 from kernel.errors import ConfigError
 from kernel.sandbox.manifest import parse_manifest
 
@@ -90,3 +91,14 @@ def test_a_schedule_calling_a_missing_execute_is_refused() -> None:
 def test_a_component_from_before_execute_and_schedules_still_loads() -> None:
     bare = parse_manifest('name = "demo"\nversion = "1"\nabi = "0.1.0"\n', "x")
     check_description(bare, json.dumps({"name": "demo", "endpoints": [], "filters": []}))
+
+
+def test_a_folder_named_like_a_registered_plugin_says_which_one_clashes(tmp_path: Path) -> None:
+    """An author whose entry-point plugin is named ``hello`` learns that the shipped sandboxed
+    ``plugins/hello`` is what clashes, not a builtin."""
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    shipped = Path(__file__).parents[3] / "plugins" / "hello" / "plugin.toml"
+    (folder / "plugin.toml").write_text(shipped.read_text())
+    with pytest.raises(ConfigError, match=r"sandboxed plugin 'hello' \(.*hello\) clashes.*native"):
+        discover(tmp_path, frozenset({"hello"}))
