@@ -5,10 +5,12 @@ and the ``plugin`` command."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from pathlib import Path
 
 from builtin_plugins.wasm_plugins.admin import ADMIN_ROUTES
 from builtin_plugins.wasm_plugins.cli import plugin_command
-from builtin_plugins.wasm_plugins.endpoints import endpoint_handlers
+from builtin_plugins.wasm_plugins.distribute import ArchiveSync
+from builtin_plugins.wasm_plugins.endpoints import dynamic_handlers, endpoint_handlers
 from builtin_plugins.wasm_plugins.filters import WasmChatFilter
 from builtin_plugins.wasm_plugins.host import PLUGIN_NAME, SECTION, host_of
 from builtin_plugins.wasm_plugins.schedules import scheduler_of
@@ -30,13 +32,30 @@ def enclava_settings_schema() -> SettingsSection:
 
 
 @hookimpl
+def enclava_migrations() -> str:
+    return str(Path(__file__).parent / "migrations" / "versions")
+
+
+async def _start(kernel: Kernel) -> None:
+    await host_of(kernel).start()
+    archives = ArchiveSync.of(kernel)
+    await archives.start()
+    await archives.reconcile()  # every plugin uploaded on any replica, before serving
+
+
+async def _stop(kernel: Kernel) -> None:
+    await ArchiveSync.of(kernel).stop()
+    await host_of(kernel).stop()
+
+
+@hookimpl
 def enclava_startup(kernel: Kernel) -> Awaitable[None]:
-    return host_of(kernel).start()
+    return _start(kernel)
 
 
 @hookimpl
 def enclava_shutdown(kernel: Kernel) -> Awaitable[None]:
-    return host_of(kernel).stop()
+    return _stop(kernel)
 
 
 @hookimpl
@@ -44,10 +63,14 @@ def enclava_routes(kernel: Kernel) -> RouteSet:
     host = host_of(kernel)
     installed = list(host.plugins.values())
     return RouteSet(
-        public=[h for i in installed for h in endpoint_handlers(i, "public")],
+        public=[
+            *(h for i in installed for h in endpoint_handlers(i, "public")),
+            *dynamic_handlers("public"),
+        ],
         internal=[
             *ADMIN_ROUTES,
             *(h for i in installed for h in endpoint_handlers(i, "internal")),
+            *dynamic_handlers("internal"),
         ],
     )
 
@@ -67,7 +90,11 @@ def enclava_chat_filters(kernel: Kernel) -> Sequence[ChatFilter]:
 
 @hookimpl
 def enclava_background_tasks(kernel: Kernel) -> Sequence[BackgroundTask]:
-    return [host_of(kernel).background_task(), scheduler_of(kernel).background_task()]
+    return [
+        host_of(kernel).background_task(),
+        scheduler_of(kernel).background_task(),
+        *ArchiveSync.of(kernel).background_tasks(),
+    ]
 
 
 @hookimpl

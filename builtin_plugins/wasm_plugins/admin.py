@@ -1,20 +1,20 @@
 """``/api-internal/v1/wasm-plugins``: list, enable, disable, approve, configure, read logs and
-upload sandboxed plugins (admin only; every change audited)."""
+upload and remove sandboxed plugins (admin only; every change audited)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post, put
+from litestar import Request, delete, get, post, put
 from litestar.di import Provide
 from litestar.params import FromPath, JSONBody
 
+from builtin_plugins.wasm_plugins.distribute import ArchiveSync
 from builtin_plugins.wasm_plugins.endpoints import mount
 from builtin_plugins.wasm_plugins.host import PluginStatus, WasmHost, host_of
 from builtin_plugins.wasm_plugins.openapi import upload_doc
 from builtin_plugins.wasm_plugins.registry import Installed
-from builtin_plugins.wasm_plugins.upload import install_archive
 from kernel.audit import event_from_context
 from kernel.dependencies import NamedDependency
 from kernel.errors import ConflictError, InvalidRequestError
@@ -232,13 +232,32 @@ async def upload_wasm_plugin(
     request: Request[Any, Any, Any], host: NamedDependency[WasmHost]
 ) -> WasmPluginView:
     """Install a plugin from a zip of ``plugin.toml`` and its ``.wasm`` (installed disabled;
-    compiled, never executed outside the sandbox) and mounted on this replica; other replicas
-    serve it after their next start (with a shared plugins folder)."""
+    compiled, never executed outside the sandbox). The archive is stored in SQL and every
+    replica installs it within seconds (``plugins.resync_seconds`` at the latest)."""
     body = await request.body()
-    installed = await install_archive(host, body)
+    installed = await ArchiveSync.of(host.kernel).upload(body)
     mount(request.app, installed)
-    await _audit(request, host, "wasm_plugin.upload", installed.name, sha256=installed.sha256)
+    await _audit(
+        request,
+        host,
+        "wasm_plugin.upload",
+        installed.name,
+        sha256=installed.sha256,
+        archive_sha256=installed.archive,
+    )
     return _view(host, installed)
+
+
+@delete("/wasm-plugins/{name:str}", opt=_ADMIN, dependencies=_HOST, status_code=200)
+async def remove_wasm_plugin(
+    request: Request[Any, Any, Any], host: NamedDependency[WasmHost], name: FromPath[str]
+) -> WasmPluginView:
+    """Remove an uploaded plugin from every replica (its approval and configuration too);
+    409 for a plugin the operator installed in the plugins folder."""
+    installed = await ArchiveSync.of(host.kernel).remove(name)
+    view = _view(host, installed)
+    await _audit(request, host, "wasm_plugin.remove", name, archive_sha256=installed.archive)
+    return view
 
 
 ADMIN_ROUTES = [
@@ -251,4 +270,5 @@ ADMIN_ROUTES = [
     put_wasm_config,
     get_wasm_logs,
     upload_wasm_plugin,
+    remove_wasm_plugin,
 ]

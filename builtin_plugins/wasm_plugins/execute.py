@@ -16,13 +16,13 @@ from builtin_plugins.wasm_plugins.host import host_of
 from builtin_plugins.wasm_plugins.openapi import execute_doc
 from builtin_plugins.wasm_plugins.registry import Installed
 from kernel.dependencies import NamedDependency
-from kernel.errors import InvalidRequestError, PayloadTooLargeError
+from kernel.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC
 from kernel.runtime import Kernel
 from kernel.sandbox import CallFailed
 
-__all__ = ["SCOPE", "ActionCall", "execute_handler"]
+__all__ = ["SCOPE", "ActionCall", "execute_call", "execute_handler"]
 
 SCOPE = "plugins.invoke"
 
@@ -47,13 +47,15 @@ def _body(raw: bytes) -> Any:
         raise InvalidRequestError("The request body must be JSON.") from None
 
 
-async def run_execute(
-    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel]
+async def execute_call(
+    request: Request[Any, Any, Any], kernel: Kernel, name: str
 ) -> Response[bytes]:
-    """Call the plugin's ``execute`` with the JSON body and return its answer."""
-    name: str = request.route_handler.opt["wasm"]
+    """Call the ``execute`` of plugin ``name`` with the JSON body and return its answer."""
     host = host_of(kernel)
-    limit = host.runnable(name).manifest.limits.max_request_bytes
+    manifest = host.runnable(name).manifest
+    if not manifest.execute:
+        raise NotFoundError(f"Plugin '{name}' has no default action.")
+    limit = manifest.limits.max_request_bytes
     raw = await request.body()
     if len(raw) > limit:
         raise PayloadTooLargeError(f"Plugin '{name}' accepts at most {limit} bytes.")
@@ -68,6 +70,13 @@ async def run_execute(
     except CallFailed as exc:
         raise failure_of(exc) from None
     return answer_of(name, answer)
+
+
+async def run_execute(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel]
+) -> Response[bytes]:
+    """Call the plugin's ``execute`` with the JSON body and return its answer."""
+    return await execute_call(request, kernel, request.route_handler.opt["wasm"])
 
 
 def execute_handler(installed: Installed, surface: str) -> HTTPRouteHandler:

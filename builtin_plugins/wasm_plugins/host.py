@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -151,6 +152,18 @@ class WasmHost:
             return
         installed.error = None
         installed.plugin = plugin
+
+    async def forget(self, name: str) -> None:
+        """Unload ``name`` and delete its folder: its routes answer 404 from now on."""
+        async with self._sync_lock:  # not while a sync is loading it
+            installed = self.plugins.pop(name, None)
+            self._failed.discard(name)
+        if installed is None:
+            return
+        if installed.plugin is not None:
+            installed.plugin.close()
+            installed.plugin = None
+        await asyncio.to_thread(shutil.rmtree, installed.folder, ignore_errors=True)
 
     def _context(self, installed: Installed) -> HostContext:
         manifest = installed.manifest

@@ -13,7 +13,11 @@ from kernel.errors import ConfigError
 from kernel.sandbox import Manifest, SandboxedPlugin, load_manifest
 from kernel.sandbox.manifest import permissions_digest
 
-__all__ = ["Installed", "check_description", "discover", "inspect_folder"]
+__all__ = ["ARCHIVE_MARKER", "Installed", "check_description", "discover", "inspect_folder"]
+
+ARCHIVE_MARKER = ".enclava-archive"
+"""In a folder unpacked from an uploaded archive: that archive's sha256. Folders without it are
+the operator's, which replicas never install or remove."""
 
 
 @dataclass
@@ -27,6 +31,8 @@ class Installed:
     plugin: SandboxedPlugin | None = None
     error: str | None = None
     consecutive_traps: int = field(default=0)
+    archive: str | None = None
+    """The sha256 of the uploaded archive it was unpacked from; None for the operator's."""
 
     @property
     def name(self) -> str:
@@ -47,7 +53,9 @@ def inspect_folder(folder: Path) -> Installed:
     sha256 = hashlib.sha256(wasm.read_bytes()).hexdigest() if wasm.is_file() else None
     if manifest.sha256 is not None and sha256 is not None and sha256 != manifest.sha256:
         raise ConfigError(f"plugin '{manifest.name}': {manifest.wasm} does not match its sha256")
-    return Installed(manifest=manifest, folder=folder, sha256=sha256)
+    marker = folder / ARCHIVE_MARKER
+    archive = marker.read_text(encoding="ascii").strip() if marker.is_file() else None
+    return Installed(manifest=manifest, folder=folder, sha256=sha256, archive=archive)
 
 
 def discover(directory: Path, reserved: frozenset[str]) -> dict[str, Installed]:
@@ -56,7 +64,9 @@ def discover(directory: Path, reserved: frozenset[str]) -> dict[str, Installed]:
     found: dict[str, Installed] = {}
     if not directory.is_dir():
         return found
-    for folder in sorted(p for p in directory.iterdir() if (p / "plugin.toml").is_file()):
+    # Dot folders are an upload's staging (or a replaced copy) left by an interrupted install.
+    folders = (p for p in directory.iterdir() if not p.name.startswith("."))
+    for folder in sorted(p for p in folders if (p / "plugin.toml").is_file()):
         installed = inspect_folder(folder)
         if installed.name in reserved:
             raise ConfigError(
