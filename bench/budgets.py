@@ -75,7 +75,7 @@ async def exchange(ledger: BudgetLedger, book: PriceBook, pair: tuple[Budget, Bu
     estimate = book.estimate(
         "gpt-oss-120b", now, prompt=estimate_prompt_tokens(BODY), completion=256
     )
-    hold = await ledger.reserve(pair, estimate or 0, now)
+    hold = await ledger.reserve(pair, estimate or 0, now, user=pair[1].owner_id)  # its key's owner
     await ledger.settle(hold, (estimate or 0) // 3)
 
 

@@ -1,7 +1,11 @@
 """Gateway benchmark (issue #4): direct-to-mock vs Enclava vs LiteLLM proxy, in one run.
 
 Usage: ``.venv/bin/python bench/gateway.py [--duration 5] [--repeats 2] [--skip-litellm]
-[--concurrency 1,16,64] [--json FILE] [--env ENCLAVA_KEY=VALUE ...]``
+[--concurrency 1,16,64] [--json FILE] [--env ENCLAVA_KEY=VALUE ...] [--tracing]``
+
+``--tracing`` runs Enclava with ``[tracing]`` on, exporting over OTLP/HTTP to a sink in this
+process that reads and discards every batch (compare with a run without it for the cost of
+tracing; without it tracing is off, as by default).
 
 Method (shared notes/performance.md): the mock upstream (``mock_upstream.py``) and the
 closed-loop load generator (this process, ``loadgen.py``) share core 0; each gateway runs as one
@@ -21,9 +25,11 @@ import argparse
 import json
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import servers
@@ -110,6 +116,42 @@ def _start(
     return targets, rss_mib(enclava.process.pid)
 
 
+class _SinkServer(ThreadingHTTPServer):
+    received = 0
+    """Bytes of spans received so far."""
+
+
+class _OtlpSink(BaseHTTPRequestHandler):
+    """Accepts OTLP/HTTP exports and drops them, counting bytes received."""
+
+    server: _SinkServer
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(size)
+        self.server.received += size
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@contextmanager
+def _otlp_sink() -> Iterator[_SinkServer]:
+    """A local OTLP/HTTP traces endpoint for ``--tracing``."""
+    server = _SinkServer(("127.0.0.1", 0), _OtlpSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _dump(path: Path, results: dict[Key, list[Result]], rss: float) -> None:
     data = {
         "idle_rss_mib": rss,
@@ -154,11 +196,19 @@ def main() -> None:
         metavar="ENCLAVA_KEY=VALUE",
         help="extra setting for Enclava (repeatable), e.g. ENCLAVA_PLUGINS_DISABLED=usage",
     )
+    parser.add_argument(
+        "--tracing", action="store_true", help="OpenTelemetry traces on, to a local OTLP sink"
+    )
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.env)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     pin_self(LOADGEN_CPU)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="enclava-bench-") as tmp:
+        sink = stack.enter_context(_otlp_sink()) if args.tracing else None
+        if sink is not None:
+            extra["ENCLAVA_TRACING_ENABLED"] = "true"
+            endpoint = f"http://127.0.0.1:{sink.server_address[1]}/v1/traces"
+            extra["ENCLAVA_TRACING_OTLP_ENDPOINT"] = endpoint
         targets, idle_rss = _start(stack, Path(tmp), args.skip_litellm, extra)
         print(f"Enclava idle RSS after start: {idle_rss:.1f} MiB; warming up", flush=True)
         _warm_up(targets, 1.0)
@@ -166,6 +216,7 @@ def main() -> None:
         results = measure(targets, concurrencies, args)
         noise = foreign.report()
         loaded_rss = rss_mib(targets["enclava"].process.pid)
+    spans_kib = sink.received / 1024 if sink is not None else 0.0  # Enclava flushed at its exit
     cells = aggregate(results)
     print(
         f"\nMedians of {args.repeats} repeats x {args.duration:g} s per cell; "
@@ -176,6 +227,8 @@ def main() -> None:
     rival = "litellm" if "litellm" in targets else None
     print()
     print(check_targets(cells, Targets("enclava", concurrencies, idle_rss, rival)))
+    if sink is not None:
+        print(f"tracing on: the OTLP sink received {spans_kib:.0f} KiB of spans")
     if args.json:
         _dump(args.json, results, idle_rss)
 

@@ -102,8 +102,9 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     # uvicorn shuts down gracefully, then re-raises SIGTERM; a graceful stop is a success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
 
+    # SIGTERM drains for shutdown_grace_seconds; streams still open then end with an error event.
     uvicorn.run(
-        "kernel.app:create_app_from_env",
+        "kernel.drain:create_draining_app_from_env",
         factory=True,
         host=server.host,
         port=server.port,
@@ -244,7 +245,11 @@ def _kernel_commands(
     serve = _add(sub, "serve", "Run the gateway (migrates first).", _serve, common)
     serve.add_argument("--host", help="bind address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from settings: 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes (> 1 needs Redis + Qdrant)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes (> 1 needs Redis, and Qdrant unless rag is disabled)",
+    )
     serve.set_defaults(serve_flags=_serve_flags(serve, manager))
     _add(
         sub,

@@ -28,7 +28,8 @@ from kernel.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from kernel.logs import REQUEST_ID
+from kernel.logs import REQUEST_ID, TRACE_ID
+from kernel.tracing import TRACE_STATE, Tracer
 from kernel.types import ApiSurface, CheckPhase, RequestCheck, RequestContext
 
 if TYPE_CHECKING:
@@ -109,13 +110,17 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     )
     connection.scope.setdefault("state", {})[CONTEXT_KEY] = ctx
     REQUEST_ID.set(ctx.request_id)
+    tracer = components.tracer
+    if tracer.enabled:
+        _begin_trace(tracer, connection, ctx)
     request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
     await _run_checks(components.request_checks, "pre_auth", request, ctx)
     limit = handler.opt.get("enclava_max_body_bytes", kernel.settings.kernel.server.max_body_bytes)
     _check_body(connection, handler, limit)
     if surface == "root":
         return
-    await _authenticate(kernel, request, ctx)
+    with tracer.span("auth"):
+        await _authenticate(kernel, request, ctx)
     if ctx.principal is None and not handler.opt.get("enclava_anonymous", False):
         how = (
             "the access token of POST /api-internal/v1/auth/login as 'Authorization: Bearer TOKEN'"
@@ -125,6 +130,17 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         raise AuthenticationError(f"You didn't provide valid credentials. Send {how}.")
     await check_access(kernel, request, handler, ctx)
     await _run_checks(components.request_checks, "post_auth", request, ctx)
+
+
+def _begin_trace(
+    tracer: Tracer, connection: ASGIConnection[Any, Any, Any, Any], ctx: RequestContext
+) -> None:
+    """Open the request's root span (named by the route template, never the raw path)."""
+    method = str(connection.scope.get("method", ""))
+    route = str(connection.scope.get("path_template") or "unmatched")
+    trace = tracer.begin_request(method, route, connection.headers)
+    ctx.state[TRACE_STATE] = trace
+    TRACE_ID.set(trace.trace_id or None)
 
 
 async def _run_checks(
@@ -140,10 +156,10 @@ async def _run_checks(
 
 async def before_send(message: Message, scope: Scope) -> None:
     """Stamp ``x-request-id`` and headers set by checks on every response start; tell request
-    observers (if any) once the last body chunk is sent."""
+    observers (if any) and end the request's span (if traced) once the last body chunk is sent."""
     if message["type"] != "http.response.start":
         if message["type"] == "http.response.body" and not message.get("more_body", False):
-            _observe(scope)
+            _finished(scope)
         return
     headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
     ctx = request_context(scope)
@@ -155,12 +171,21 @@ async def before_send(message: Message, scope: Scope) -> None:
     message["headers"] = headers
 
 
-def _observe(scope: Scope) -> None:
-    """Call the request observers (:mod:`kernel.observe`) for a completed response; a no-op
-    unless the gate read the clock, which it does only while observers exist."""
+def _finished(scope: Scope) -> None:
     ctx = request_context(scope)
-    if ctx is None or not ctx.started:
+    if ctx is None:
         return
+    if ctx.state:
+        trace = ctx.state.pop(TRACE_STATE, None)
+        if trace is not None:
+            trace.end(ctx.status, ctx.error_code)
+    if ctx.started:
+        _observe(scope, ctx)
+
+
+def _observe(scope: Scope, ctx: RequestContext) -> None:
+    """Call the request observers (:mod:`kernel.observe`) for a completed response; only
+    when the gate read the clock, which it does only while observers exist."""
     seconds = time.perf_counter() - ctx.started
     route = scope.get("path_template") or "unmatched"
     method = str(scope.get("method", ""))

@@ -1,9 +1,10 @@
 """Log output: the text format, or one JSON object per line (``server.log_format = "json"``).
 
 JSON lines carry ``time``, ``level``, ``logger``, ``message``, the ``request_id`` of the request
-being served (the gate sets it in a context variable, so it follows the request's task) and,
-for errors, the exception's type and traceback. Enclava never logs prompt or completion text;
-the formatter adds no request data beyond the id.
+being served (the gate sets it in a context variable, so it follows the request's task), its
+``trace_id`` while tracing is on (the W3C trace id of the request's span) and, for errors, the
+exception's type and traceback. Enclava never logs prompt or completion text; the formatter adds
+no request data beyond these ids.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 __all__ = [
     "REQUEST_ID",
     "TEXT_FORMAT",
+    "TRACE_ID",
     "JsonFormatter",
     "LogFormat",
     "RequestIdFilter",
@@ -29,6 +31,10 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "enclava_request_id", default=None
 )
 """The id of the request the current task serves (set by :func:`kernel.gate.gate`)."""
+TRACE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "enclava_trace_id", default=None
+)
+"""The trace id of the request the current task serves, while tracing is on (set by the gate)."""
 
 
 class RequestIdFilter(logging.Filter):
@@ -53,6 +59,9 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
             entry["request_id"] = request_id
+        trace_id = TRACE_ID.get()
+        if trace_id:
+            entry["trace_id"] = trace_id
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = {
                 "type": record.exc_info[0].__name__,

@@ -10,8 +10,7 @@ from kernel.plugins import PluginInfo, PluginManager
 from kernel.runtime import CHANGE_CHANNEL, Kernel, resync_interval
 from kernel.settings import Settings
 from kernel.storage import migrate
-from kernel.storage.kv import open_kv
-from kernel.storage.stores import open_sql
+from kernel.storage.stores import open_configured_kv, open_sql
 
 __all__ = ["plugin_table", "run_migrations", "toggle_plugin"]
 
@@ -46,7 +45,7 @@ async def toggle_plugin(
     plugins.require_toggleable(name, enabled=enabled)
     await run_migrations(settings, plugins)
     db = open_sql(settings)
-    kv = open_kv(settings.kernel.redis.url, prefix=settings.kernel.redis.prefix)
+    kv = open_configured_kv(settings)
     try:
         await Kernel(settings, plugins).refuse_toggle(db, name, enabled=enabled)
         await save_state(db, name, enabled=enabled)

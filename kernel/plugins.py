@@ -55,6 +55,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "builtin_plugins.wasm_plugins",
     "builtin_plugins.simulators",
     "builtin_plugins.metrics",
+    "builtin_plugins.tracing",
+    "builtin_plugins.dashboard",
     "builtin_plugins.demo",
 )
 """Modules registered as builtin plugins, in registration order."""

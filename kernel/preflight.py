@@ -11,8 +11,7 @@ from pathlib import Path
 from kernel.errors import ConfigError, StoreUnavailableError
 from kernel.settings import Settings
 from kernel.storage.files import open_file_store
-from kernel.storage.kv import open_kv
-from kernel.storage.stores import open_sql, require_shared_stores
+from kernel.storage.stores import open_configured_kv, open_sql, require_shared_stores
 from kernel.storage.vectors import open_vector_store
 
 __all__ = ["preflight"]
@@ -49,9 +48,11 @@ async def _check_stores(settings: Settings) -> None:
         await _ping("sql", "database.url (ENCLAVA_DATABASE_URL)", db.ping())
     finally:
         await db.close()
-    kv = open_kv(cfg.redis.url, prefix=cfg.redis.prefix)
+    kv = open_configured_kv(settings)
+    setting = "redis.url and redis.cluster" if cfg.redis.cluster else "redis.url"
     try:
-        await _ping("kv", "redis.url (ENCLAVA_REDIS_URL)", kv.ping())
+        # A cluster must answer and report cluster_state:ok (every slot served).
+        await _ping("kv", f"{setting} (ENCLAVA_REDIS_URL)", kv.ping())
     finally:
         await kv.close()
     if cfg.qdrant.url:  # the embedded store is opened by the server itself (one lock holder)

@@ -33,6 +33,7 @@ from kernel.storage.kv import Subscription
 from kernel.storage.sql import Database
 from kernel.storage.stores import Stores, open_stores
 from kernel.tasks import TaskSupervisor
+from kernel.tracing import NO_TRACER, Tracer
 from kernel.types import (
     AuditEvent,
     AuditSink,
@@ -69,6 +70,8 @@ class Components:
     background_tasks: tuple[tuple[str, BackgroundTask], ...] = ()
     services: Mapping[type[Any], Any] = field(default_factory=lambda: MappingProxyType({}))
     route_model: Callable[..., Any] | None = None
+    tracer: Tracer = NO_TRACER
+    """The enabled :class:`~kernel.tracing.Tracer` service, else the shared no-op one."""
 
 
 EMBEDDED_RESYNC_SECONDS = 1.0
@@ -139,6 +142,7 @@ class Kernel:
             background_tasks=tuple((plugin, task) for plugin, items in tasks for task in items),
             services=MappingProxyType(services),
             route_model=self.plugins.subset_caller("enclava_route_model", enabled),
+            tracer=services.get(Tracer, NO_TRACER),
         )
 
     @staticmethod

@@ -92,6 +92,19 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     url: str = ""
     prefix: str = "enclava:"
+    cluster: bool = False
+    """Redis Cluster: ``url`` names one node, the client discovers the rest (same as a
+    ``redis+cluster://`` or ``rediss+cluster://`` URL)."""
+
+    def __post_init__(self) -> None:
+        if "{" in self.prefix or "}" in self.prefix:
+            # Braces would make the prefix the hash tag of every key: one cluster slot for all.
+            raise ValueError("prefix must not contain braces")
+        scheme = self.url.partition("://")[0].lower() if "://" in self.url else ""
+        if self.cluster and not self.url:
+            raise ValueError("cluster needs url (one node of the cluster)")
+        if self.cluster and scheme == "unix":
+            raise ValueError("cluster needs a redis:// or rediss:// url, not a unix socket")
 
 
 class QdrantSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

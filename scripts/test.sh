@@ -7,7 +7,9 @@
 # .venv when missing and installs the project with its dev extras, pinned by constraints.txt.
 # Tests need a real PostgreSQL and Redis: TEST_POSTGRES_DSN / TEST_REDIS_URL when set, else the
 # servers on 127.0.0.1:5432 (user postgres) and 127.0.0.1:6379 when they answer, else throwaway
-# servers on free ports, stopped on exit (TEST_FORCE_THROWAWAY_SERVICES=1 forces these).
+# servers on free ports, stopped on exit (TEST_FORCE_THROWAWAY_SERVICES=1 forces these). A
+# three-master Redis Cluster (TEST_REDIS_CLUSTER_URL) is always a throwaway one on loopback unless
+# the variable is set.
 # PYTHON=/path/to/python3.11 picks the interpreter that creates .venv.
 set -euo pipefail
 
@@ -23,6 +25,7 @@ PG_BIN=""
 PG_USER=""
 STARTED_PG=0
 STARTED_REDIS=0
+STARTED_CLUSTER=0
 
 cleanup() {
     local rc=$?
@@ -31,6 +34,12 @@ cleanup() {
     fi
     if [ "$STARTED_REDIS" -eq 1 ] && [ -f "$SVC_DIR/redis/redis.pid" ]; then
         kill "$(cat "$SVC_DIR/redis/redis.pid")" 2>/dev/null || true
+    fi
+    if [ "$STARTED_CLUSTER" -eq 1 ]; then
+        local pidfile
+        for pidfile in "$SVC_DIR"/cluster/*/redis.pid; do
+            if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+        done
     fi
     if [ -n "$SVC_DIR" ]; then
         rm -rf "$SVC_DIR"
@@ -151,9 +160,75 @@ start_redis() {
     die "throwaway Redis on port $port does not answer: $(tail -5 "$SVC_DIR/redis/redis.log" 2>/dev/null)"
 }
 
+# cluster_ports: three free loopback ports P <= 55535 whose cluster bus port P+10000 is free too.
+cluster_ports() {
+    "$PYBIN" - <<'EOF'
+import random, socket
+
+def free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+ports: list[int] = []
+while len(ports) < 3:
+    port = random.randint(20000, 55535)
+    if port not in ports and free(port) and free(port + 10000):
+        ports.append(port)
+print(*ports)
+EOF
+}
+
+# cluster_ok PORT: true when the node on PORT reports cluster_state:ok.
+cluster_ok() {
+    redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'
+}
+
+start_redis_cluster() {
+    if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+        apt_install redis-server ||
+            die "redis-server and redis-cli are needed for the Redis Cluster tests: install them (Debian: apt-get install redis-server) or set TEST_REDIS_CLUSTER_URL"
+    fi
+    svc_dir
+    local ports port dir nodes="" _
+    ports=$(cluster_ports)
+    log "Starting a throwaway three-master Redis Cluster on 127.0.0.1 ports $ports"
+    STARTED_CLUSTER=1
+    for port in $ports; do
+        dir="$SVC_DIR/cluster/$port"
+        mkdir -p "$dir"
+        redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+            --cluster-config-file "$dir/nodes.conf" --save '' --appendonly no --dir "$dir" \
+            --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+        nodes="$nodes 127.0.0.1:$port"
+    done
+    for port in $ports; do
+        for _ in $(seq 100); do
+            redis_answers "redis://127.0.0.1:$port/0" && continue 2
+            sleep 0.1
+        done
+        die "Redis Cluster node on port $port does not answer: $(tail -5 "$SVC_DIR/cluster/$port/redis.log" 2>/dev/null)"
+    done
+    # shellcheck disable=SC2086  # one argument per node
+    redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes \
+        >"$SVC_DIR/cluster/create.log" 2>&1 ||
+        die "redis-cli --cluster create failed: $(tail -5 "$SVC_DIR/cluster/create.log")"
+    for port in $ports; do
+        for _ in $(seq 200); do
+            cluster_ok "$port" && continue 2
+            sleep 0.1
+        done
+        die "Redis Cluster node on port $port never reached cluster_state:ok"
+    done
+    TEST_REDIS_CLUSTER_URL="redis+cluster://127.0.0.1:${ports%% *}/0"
+}
+
 step "Services"
 if [ "${TEST_FORCE_THROWAWAY_SERVICES:-0}" = 1 ]; then
-    unset TEST_POSTGRES_DSN TEST_REDIS_URL
+    unset TEST_POSTGRES_DSN TEST_REDIS_URL TEST_REDIS_CLUSTER_URL
 fi
 
 if [ -n "${TEST_POSTGRES_DSN:-}" ]; then
@@ -175,9 +250,15 @@ elif [ "${TEST_FORCE_THROWAWAY_SERVICES:-0}" != 1 ] &&
 else
     start_redis
 fi
-export TEST_POSTGRES_DSN TEST_REDIS_URL
+if [ -n "${TEST_REDIS_CLUSTER_URL:-}" ]; then
+    log "Redis Cluster: TEST_REDIS_CLUSTER_URL from the environment"
+else
+    start_redis_cluster
+fi
+export TEST_POSTGRES_DSN TEST_REDIS_URL TEST_REDIS_CLUSTER_URL
 log "TEST_POSTGRES_DSN=$TEST_POSTGRES_DSN"
 log "TEST_REDIS_URL=$TEST_REDIS_URL"
+log "TEST_REDIS_CLUSTER_URL=$TEST_REDIS_CLUSTER_URL"
 
 # The docs page test (tests/kernel/openapi/test_render.py) renders /schema in headless Chromium.
 if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
 """Shared fixtures: real PostgreSQL and Redis (throwaway database / key prefix per test).
 
 The test command (scripts/test.sh) exports TEST_POSTGRES_DSN and TEST_REDIS_URL, starting
-throwaway servers when none run; the defaults are the services this machine kind starts.
+throwaway servers when none run; the defaults are the services this machine kind starts. It also
+starts a throwaway three-master Redis Cluster and exports TEST_REDIS_CLUSTER_URL; without it the
+cluster tests skip, except under CI (``CI`` set), where they fail.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import redis.asyncio as aioredis
 
 POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_CLUSTER_URL = os.environ.get("TEST_REDIS_CLUSTER_URL", "")
 
 
 def _pg_url(database: str) -> str:
@@ -79,6 +82,46 @@ async def redis_prefix() -> AsyncIterator[str]:
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
+
+
+def _cluster_url() -> str:
+    """TEST_REDIS_CLUSTER_URL as a ``redis+cluster://`` URL; skip without it (fail under CI)."""
+    url = REDIS_CLUSTER_URL
+    if not url:
+        message = "TEST_REDIS_CLUSTER_URL is not set (scripts/test.sh starts a Redis Cluster)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in {"redis", "rediss"}:
+        url = f"{scheme}+cluster://{rest}"
+    return url
+
+
+@pytest.fixture
+def redis_cluster_url() -> str:
+    """``redis+cluster://`` URL of a real three-master Redis Cluster (TEST_REDIS_CLUSTER_URL)."""
+    return _cluster_url()
+
+
+async def _redis_cluster_cleanup(url: str, prefix: str) -> None:
+    from redis.asyncio.cluster import RedisCluster
+
+    client = RedisCluster.from_url(url.replace("+cluster://", "://", 1))
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        for key in keys:  # one slot each: a multi-key DEL would cross slots
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_cluster_prefix(redis_cluster_url: str) -> AsyncIterator[str]:
+    """A unique key prefix on the real Redis Cluster; every key under it is deleted afterwards."""
+    prefix = f"enclava-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    await _redis_cluster_cleanup(redis_cluster_url, prefix)
 
 
 @pytest.fixture(params=["memory", "redis"])

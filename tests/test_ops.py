@@ -7,8 +7,10 @@ docker-compose.yml is validated by the real Compose v2 binary that the dev depen
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 CI_RUN = ROOT / ".ci" / "run"
-SERVICES = ("backend", "postgres", "redis", "qdrant")
-SECRETS = {"POSTGRES_PASSWORD": "test-password", "ENCLAVA_FILES_KEY": "A" * 43 + "="}
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+SERVICES = ("loadbalancer", "privatemode-proxy", "backend", "postgres", "redis", "qdrant")
+SECRETS = {
+    "POSTGRES_PASSWORD": "test-password",
+    "ENCLAVA_FILES_KEY": "A" * 43 + "=",
+    "ENCLAVA_AUTH_JWT_SECRET": "j" * 48,
+    "ENCLAVA_API_KEYS_PEPPER": "B" * 43 + "=",
+    "PRIVATEMODE_API_KEY": "test-privatemode-key",
+}
 
 
 def _compose_binary() -> Path | None:
@@ -89,11 +98,13 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_requires_the_secrets(tmp_path: Path) -> None:
-    env, env_file = _clean_env(tmp_path)
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_requires_every_secret(tmp_path: Path, missing: str) -> None:
+    others = {k: v for k, v in SECRETS.items() if k != missing}
+    env, env_file = _clean_env(tmp_path, **others)
     result = _compose("--env-file", str(env_file), "config", "-q", env=env)
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr or "ENCLAVA_FILES_KEY" in result.stderr
+    assert missing in result.stderr
 
 
 def test_compose_has_the_services(services: dict[str, dict[str, Any]]) -> None:
@@ -108,7 +119,9 @@ def _image_tag(image: str) -> tuple[str, str]:
     return repo, tag
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", "qdrant"])
+@pytest.mark.parametrize(
+    "name", ["loadbalancer", "privatemode-proxy", "postgres", "redis", "qdrant"]
+)
 def test_images_are_pinned(services: dict[str, dict[str, Any]], name: str) -> None:
     image = services[name]["image"]
     _, tag = _image_tag(image)
@@ -139,8 +152,13 @@ def test_service_major_versions(services: dict[str, dict[str, Any]]) -> None:
     assert repo == "qdrant/qdrant"
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]], name: str) -> None:
+def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) == set(SERVICES), "a new service needs a healthcheck and a test"
+    for name in services:
+        _assert_healthcheck(services, name)
+
+
+def _assert_healthcheck(services: dict[str, dict[str, Any]], name: str) -> None:
     check = services[name].get("healthcheck")
     assert check, f"{name} has no healthcheck"
     assert not check.get("disable", False)
@@ -151,10 +169,123 @@ def test_backend_scales_out(services: dict[str, dict[str, Any]]) -> None:
     backend = services["backend"]
     assert backend["deploy"]["replicas"] == 3
     assert "build" in backend
-    # Three replicas cannot share one host port.
-    for port in backend.get("ports", []):
-        published = str(port).rsplit(":", 1)[0] if ":" in str(port) else ""
-        assert "-" in published, f"backend publishes a single host port: {port}"
+    # The replicas sit behind the load balancer: none publishes a host port.
+    assert not backend.get("ports"), "backend replicas must be reached through the load balancer"
+
+
+def test_only_the_load_balancer_publishes_a_port(services: dict[str, dict[str, Any]]) -> None:
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"loadbalancer"}
+    (port,) = services["loadbalancer"]["ports"]
+    assert str(port).endswith(":8080")
+
+
+def test_load_balancer_fronts_the_backends(services: dict[str, dict[str, Any]]) -> None:
+    lb = services["loadbalancer"]
+    repo, tag = _image_tag(lb["image"])
+    assert repo == "haproxy"
+    assert tag.endswith("-alpine")
+    mounts = [str(v) for v in lb.get("volumes", [])]
+    assert any(
+        v.startswith("./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg") for v in mounts
+    )
+    assert lb["depends_on"]["backend"]["condition"] == "service_healthy"
+    cfg = HAPROXY_CFG.read_text()
+    assert re.search(r"^\s*server-template \w+ 3 backend:8000\s*$", cfg, re.MULTILINE)
+    assert re.search(r"http-check send meth GET uri /health/ready", cfg)
+    assert re.search(r"^\s*bind \*:8080\s*$", cfg, re.MULTILINE)
+    assert "monitor-uri /lb/health" in cfg
+    assert "/lb/health" in " ".join(lb["healthcheck"]["test"])
+
+
+def test_haproxy_config_is_valid() -> None:
+    """``haproxy -c`` (Debian's haproxy) when installed: the same syntax as the pinned image."""
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    done = subprocess.run(
+        [haproxy, "-c", "-f", str(HAPROXY_CFG)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_privatemode_proxy_service(services: dict[str, dict[str, Any]]) -> None:
+    proxy = services["privatemode-proxy"]
+    image = proxy["image"]
+    repo, tag = _image_tag(image)
+    assert repo == "ghcr.io/edgelesssys/privatemode/privatemode-proxy"
+    assert re.match(r"^v\d+\.\d+\.\d+$", tag), image
+    assert re.search(r"@sha256:[0-9a-f]{64}$", image), f"not pinned by digest: {image}"
+    command = [str(part) for part in proxy["command"]]
+    assert command[0] == "--apiKey"
+    assert command[1].startswith("${PRIVATEMODE_API_KEY:?")
+    env = _environment(services["backend"])
+    assert env["ENCLAVA_PRIVATEMODE_URL"] == "http://privatemode-proxy:8080/v1"
+    assert "privatemode-proxy" in services["backend"]["depends_on"]
+
+
+def test_resolved_config_points_the_backend_at_the_proxy(tmp_path: Path) -> None:
+    """What Compose itself resolves: the key reaches the proxy, the URL reaches the backend."""
+    env, env_file = _clean_env(tmp_path, **SECRETS)
+    result = _compose("--env-file", str(env_file), "config", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+
+    resolved = json.loads(result.stdout)["services"]
+    assert resolved["privatemode-proxy"]["command"] == ["--apiKey", SECRETS["PRIVATEMODE_API_KEY"]]
+    backend_env = resolved["backend"]["environment"]
+    assert backend_env["ENCLAVA_PRIVATEMODE_URL"] == "http://privatemode-proxy:8080/v1"
+    assert backend_env["ENCLAVA_AUTH_JWT_SECRET"] == SECRETS["ENCLAVA_AUTH_JWT_SECRET"]
+    assert backend_env["ENCLAVA_API_KEYS_PEPPER"] == SECRETS["ENCLAVA_API_KEYS_PEPPER"]
+
+
+_SECRET_KEY = re.compile(r"(password|secret|pepper|api_?key|token|files_key)", re.IGNORECASE)
+
+
+def _secret_literals(node: Any, path: str = "") -> list[str]:
+    """Every value under a secret-looking key (or an ``--apiKey`` argument) that is not a
+    ``${VAR...}`` reference."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}"
+            if isinstance(value, str | int) and _SECRET_KEY.search(str(key)):
+                if not str(value).startswith("${"):
+                    found.append(where)
+            else:
+                found += _secret_literals(value, where)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if isinstance(value, str) and "=" in value and _SECRET_KEY.search(value.split("=")[0]):
+                if not value.split("=", 1)[1].startswith("${"):
+                    found.append(f"{path}[{i}]")
+            elif i and str(node[i - 1]).lower() == "--apikey" and not str(value).startswith("${"):
+                found.append(f"{path}[{i}]")
+            else:
+                found += _secret_literals(value, f"{path}[{i}]")
+    return found
+
+
+def test_no_secret_literal_in_the_compose_file(compose: dict[str, Any]) -> None:
+    assert _secret_literals(compose) == []
+    text = COMPOSE_FILE.read_text()
+    for value in SECRETS.values():
+        assert value not in text
+    # Credentials inside URLs come from variables too.
+    for user_info in re.findall(r"://([^@/\s]+)@", text):
+        assert ":" not in user_info or ":${" in user_info, user_info
+
+
+def test_secret_check_catches_a_literal() -> None:
+    leaked = {"services": {"x": {"environment": {"ENCLAVA_AUTH_JWT_SECRET": "hunter2"}}}}
+    assert _secret_literals(leaked) == [".services.x.environment.ENCLAVA_AUTH_JWT_SECRET"]
+    assert _secret_literals({"command": ["--apiKey", "abc"]}) == [".command[1]"]
+
+
+def test_dashboard_is_reachable_through_the_load_balancer() -> None:
+    """The backend serves /dashboard; the load balancer forwards every path to it."""
+    cfg = HAPROXY_CFG.read_text()
+    assert "default_backend enclava" in cfg
+    assert not re.search(r"^\s*(http-request deny|use_backend)", cfg, re.MULTILINE)
 
 
 def test_backend_waits_for_healthy_dependencies(services: dict[str, dict[str, Any]]) -> None:
@@ -200,6 +331,13 @@ def test_env_example_lists_the_secrets() -> None:
         if "=" in line and not line.lstrip().startswith("#")
     }
     assert set(SECRETS) <= keys
+    # Placeholders only: never a value someone could deploy with.
+    values = {
+        line.split("=", 1)[1].strip()
+        for line in text.splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    assert values == {"change-me"}
 
 
 # --- Dockerfile -----------------------------------------------------------------------------
@@ -325,3 +463,27 @@ def test_constraints_have_no_machine_paths() -> None:
 def test_serve_script_execs_enclava_serve() -> None:
     text = (ROOT / "scripts/serve.sh").read_text()
     assert re.search(r'^exec "\$VENV/bin/enclava" serve "\$@"$', text, re.MULTILINE)
+
+
+# --- config/production.example.toml ---------------------------------------------------------
+
+
+def test_production_example_matches_the_compose_stack(
+    tmp_path: Path, services: dict[str, dict[str, Any]]
+) -> None:
+    from kernel.plugins import PluginManager
+    from kernel.settings import load_settings
+
+    schemas = PluginManager(load_entry_points=False).settings_schemas()
+    settings = load_settings(
+        ROOT / "config" / "production.example.toml",
+        env={"ENCLAVA_DATA_DIR": str(tmp_path)},
+        plugin_schemas=schemas,
+    )
+    assert settings.kernel.server.shutdown_grace_seconds > 0
+    privatemode: Any = settings.sections["privatemode"]
+    backend_env = _environment(services["backend"])
+    assert privatemode.url == backend_env["ENCLAVA_PRIVATEMODE_URL"]
+    # Docker stops a container after stop_grace_period: the drain must fit inside it.
+    grace = int(backend_env["ENCLAVA_SERVER_SHUTDOWN_GRACE_SECONDS"])
+    assert grace < int(str(services["backend"]["stop_grace_period"]).removesuffix("s"))

@@ -20,8 +20,7 @@ from builtin_plugins.api_keys.store import find_by_prefix
 from kernel.operations import run_migrations
 from kernel.runtime import Kernel
 from kernel.services import UserDirectory
-from kernel.storage.kv import open_kv
-from kernel.storage.stores import open_sql
+from kernel.storage.stores import open_configured_kv, open_sql
 from kernel.types import CliCommand
 
 __all__ = ["keys_command"]
@@ -94,7 +93,7 @@ async def _revoke(kernel: Kernel, args: argparse.Namespace) -> int:
     settings = kernel.settings
     await run_migrations(settings, kernel.plugins)
     db = open_sql(settings)
-    kv = open_kv(settings.kernel.redis.url, prefix=settings.kernel.redis.prefix)
+    kv = open_configured_kv(settings)
     try:
         found = await find_by_prefix(db, prefix)
         if found is None:

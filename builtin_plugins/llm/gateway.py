@@ -57,13 +57,14 @@ class Gateway:
 
     async def admit(self, exchange: Exchange) -> Admission:
         """Admit ``exchange`` (guards), then let chat filters rewrite a chat request's body."""
-        admission = await admit(self.kernel.components.exchange_guards, exchange)
-        if exchange.endpoint != "/chat/completions" or not self.kernel.components.chat_filters:
+        components = self.kernel.components
+        with components.tracer.span("guards"):
+            admission = await admit(components.exchange_guards, exchange)
+        if exchange.endpoint != "/chat/completions" or not components.chat_filters:
             return admission
         try:
-            body = await filter_request(
-                self.kernel.components.chat_filters, exchange, exchange.body
-            )
+            with components.tracer.span("filters", phase="request"):
+                body = await filter_request(components.chat_filters, exchange, exchange.body)
             if body is not exchange.body:
                 view = decode_view(body, ChatView)
                 if view.model != exchange.model or view.stream != exchange.stream:

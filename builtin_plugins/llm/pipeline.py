@@ -103,8 +103,10 @@ class Pipeline:
             return self._answer(result, body, self._headers(route, exchange, ""))
         exchange.usage = usage_of(body)
         response = await self._verify_complete(route, exchange, call, body)
-        if exchange.endpoint == "/chat/completions":
-            body = await filter_response(self._kernel.components.chat_filters, exchange, body)
+        components = self._kernel.components
+        if exchange.endpoint == "/chat/completions" and components.chat_filters:
+            with components.tracer.span("filters", phase="response"):
+                body = await filter_response(components.chat_filters, exchange, body)
         return self._answer(result, body, self._headers(route, exchange, response))
 
     async def _verify_complete(

@@ -239,18 +239,29 @@ class Router:
             if remaining <= 0:
                 break
             started = time.time()
-            try:
-                async with asyncio.timeout(remaining):
-                    result = await attempt(route)
-            except TimeoutError:
-                error = UpstreamError("deadline exceeded", provider=provider.name, retryable=True)
-            except UpstreamError as exc:
-                if not exc.retryable:
-                    raise
-                error = exc
-            else:
-                await self._breaker.record_success(provider.name)
-                return route, result
+            with self._kernel.components.tracer.span(
+                "provider.attempt",
+                provider=provider.name,
+                model=route.model.id,
+                attempt=tries[provider.name],
+            ) as span:
+                try:
+                    async with asyncio.timeout(remaining):
+                        result = await attempt(route)
+                except TimeoutError:
+                    span.set_attribute("outcome", "timeout")
+                    error = UpstreamError(
+                        "deadline exceeded", provider=provider.name, retryable=True
+                    )
+                except UpstreamError as exc:
+                    span.set_attribute("outcome", "retryable_error" if exc.retryable else "error")
+                    if not exc.retryable:
+                        raise
+                    error = exc
+                else:
+                    span.set_attribute("outcome", "ok")
+                    await self._breaker.record_success(provider.name)
+                    return route, result
             errors.append(error)
             await self._breaker.record_failure(provider.name, started=started)
         raise _RoundFailed(errors, skipped)

@@ -80,11 +80,17 @@ class ResponseVerification:
             response_body=response,
             evidence=call.evidence,
         )
-        try:
-            verdict = await verifier.verify_response(evidence)
-        except Exception:
-            log.exception("verifier for %s raised", route.provider.kind)
-            verdict = AttestationStatus(valid=False, label="failed", reason="the verifier failed")
+        with self._kernel.components.tracer.span(
+            "attestation.verify", provider=route.provider.name, model=route.model.id
+        ) as span:
+            try:
+                verdict = await verifier.verify_response(evidence)
+            except Exception:
+                log.exception("verifier for %s raised", route.provider.kind)
+                verdict = AttestationStatus(
+                    valid=False, label="failed", reason="the verifier failed"
+                )
+            span.set_attribute("outcome", "verified" if verdict.valid else "failed")
         exchange.verification = "verified" if verdict.valid else "failed"
         if not verdict.valid:
             await self._reject(route, exchange, verdict)

@@ -30,6 +30,7 @@ from builtin_plugins.providers.upstream_errors import (
 )
 from kernel.errors import UpstreamError, os_reason
 from kernel.http import HttpClients, SpkiPinMismatch
+from kernel.tracing import TracerSource, no_tracer
 from kernel.types import ModelInfo, UpstreamCall, UpstreamResult
 
 __all__ = ["DiscoveryError", "HttpProvider"]
@@ -58,8 +59,17 @@ class HttpProvider(abc.ABC):
     kind = "openai-compatible"
     requires_attestation = False
 
-    def __init__(self, name: str, settings: ProviderSettings, *, api_key: str, http: HttpClients):
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        *,
+        api_key: str,
+        http: HttpClients,
+        tracer: TracerSource = no_tracer,
+    ):
         self.name = name
+        self._tracer = tracer  # the kernel's current tracer: ``traceparent`` on calls
         self.region = settings.region
         self.priority = settings.priority
         self.confidential = True
@@ -190,7 +200,7 @@ class HttpProvider(abc.ABC):
             async with self._client().post(
                 self._urls[call.endpoint],
                 data=call.body,
-                headers=self._send_headers,
+                headers=self._tracer().inject(self._send_headers),
                 timeout=self._send_timeout,
                 allow_redirects=False,
             ) as response:
@@ -283,7 +293,7 @@ class HttpProvider(abc.ABC):
                 response = await self._client().post(
                     self._urls[call.endpoint],
                     data=call.body,
-                    headers=self._stream_headers,
+                    headers=self._tracer().inject(self._stream_headers),
                     timeout=self._stream_timeout,
                     allow_redirects=False,
                 )

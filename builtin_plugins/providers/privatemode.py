@@ -29,6 +29,7 @@ from builtin_plugins.providers.settings import PrivatemodeSettings
 from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
+from kernel.tracing import TracerSource, no_tracer
 from kernel.types import BackgroundTask, Provider, SettingsSection
 
 __all__ = [
@@ -64,8 +65,15 @@ class PrivatemodeProvider(HttpProvider):
     kind = "privatemode"
     requires_attestation = False
 
-    def __init__(self, settings: PrivatemodeSettings, *, api_key: str, http: HttpClients):
-        super().__init__(PLUGIN_NAME, settings, api_key=api_key, http=http)
+    def __init__(
+        self,
+        settings: PrivatemodeSettings,
+        *,
+        api_key: str,
+        http: HttpClients,
+        tracer: TracerSource = no_tracer,
+    ):
+        super().__init__(PLUGIN_NAME, settings, api_key=api_key, http=http, tracer=tracer)
 
     async def _discover(self) -> list[UpstreamModel]:
         listing = await self._get_json("/models", _ModelList)

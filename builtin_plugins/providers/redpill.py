@@ -42,6 +42,7 @@ from builtin_plugins.providers.settings import RedPillSettings
 from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
+from kernel.tracing import TracerSource, no_tracer
 from kernel.types import (
     BackgroundTask,
     ModelPrice,
@@ -135,8 +136,15 @@ class RedPillProvider(HttpProvider):
     kind = "redpill"
     requires_attestation = True
 
-    def __init__(self, settings: RedPillSettings, *, api_key: str, http: HttpClients):
-        super().__init__(PLUGIN_NAME, settings, api_key=api_key, http=http)
+    def __init__(
+        self,
+        settings: RedPillSettings,
+        *,
+        api_key: str,
+        http: HttpClients,
+        tracer: TracerSource = no_tracer,
+    ):
+        super().__init__(PLUGIN_NAME, settings, api_key=api_key, http=http, tracer=tracer)
         self._ids = msgspec.json.Decoder(_Identified)
 
     async def _discover(self) -> list[UpstreamModel]:

@@ -51,8 +51,8 @@ def _enabled(settings: ProviderSettings) -> bool:
 @dataclass(frozen=True, slots=True)
 class ProviderSpec(Generic[S]):
     """How one provider plugin builds its provider: section name, schema, the provider class
-    (called as ``provider(settings, api_key=..., http=...)``) and when it is active (default:
-    ``enabled``)."""
+    (called as ``provider(settings, api_key=..., http=..., tracer=...)``) and when it is active
+    (default: ``enabled``)."""
 
     name: str
     schema: type[S]
@@ -86,7 +86,9 @@ def current_provider(kernel: Kernel, spec: ProviderSpec[S]) -> HttpProvider | No
                 raise
             log.error("%s: keeping the running provider: %s", spec.name, exc)
             return built.provider
-        provider = spec.provider(settings, api_key=api_key, http=kernel.http)
+        provider = spec.provider(
+            settings, api_key=api_key, http=kernel.http, tracer=lambda: kernel.components.tracer
+        )
     generation = 1 if built is None else built.generation + 1
     kernel.stash[spec.slot] = Built(settings, provider, generation)
     return provider

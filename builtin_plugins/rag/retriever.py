@@ -86,6 +86,32 @@ async def search_collections(
     document_id: str | None = None,
 ) -> list[Passage]:
     """The best ``top_k`` passages of ``collections`` (already checked readable)."""
+    with runtime.kernel.components.tracer.span(
+        "rag.retrieve", mode=mode, collections=len(collections), top_k=top_k
+    ) as span:
+        passages = await _search(
+            runtime,
+            collections,
+            query=query,
+            top_k=top_k,
+            score_threshold=score_threshold,
+            mode=mode,
+            document_id=document_id,
+        )
+        span.set_attribute("passages", len(passages))
+    return passages
+
+
+async def _search(
+    runtime: RagRuntime,
+    collections: Sequence[CollectionRow],
+    *,
+    query: str,
+    top_k: int,
+    score_threshold: float | None,
+    mode: RetrievalMode,
+    document_id: str | None,
+) -> list[Passage]:
     if not query.strip():
         raise InvalidRequestError("the search query is empty", param="query")
     if not 1 <= top_k <= MAX_TOP_K:

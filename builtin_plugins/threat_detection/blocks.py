@@ -1,12 +1,12 @@
 """Blocks shared by every replica through KV: blocked IPs, flagged accounts and their indexes.
 
-Keys (under the KV prefix):
+Keys (under the KV prefix; every operation touches one key, so any Redis Cluster slot will do):
 
-- ``threat:block:{ip}`` — a blocked IP, TTL ``block_seconds``; the one key the hot path reads.
-- ``threat:account:{id}`` — an account flagged for credential stuffing, TTL ``block_seconds``.
+- ``threat:block:<ip>`` — a blocked IP, TTL ``block_seconds``; the one key the hot path reads.
+- ``threat:account:<id>`` — an account flagged for credential stuffing, TTL ``block_seconds``.
 - ``threat:index:ip`` / ``threat:index:account`` — JSON lists of active blocks for the admin API
   (and the login guard's "is anything flagged?"), updated with compare-and-set, pruned on write.
-- ``threat:count:{counter}:{subject}`` — windowed failure counters.
+- ``threat:count:<counter>:<subject>`` — windowed failure counters.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ class UsageBudgetQueries:
         runtime = runtime_for(self._kernel)
         owners = await owners_of_user(self._kernel, principal.owner_id)
         budgets = await budgets_for(self._kernel.stores.db, owners)
-        return [await budget_status(runtime, budget) for budget in budgets]
+        user = principal.owner_id  # owns every key budget found above
+        return [await budget_status(runtime, budget, user=user) for budget in budgets]
 
     async def spent_since(self, owner_id: str, since: datetime) -> int:
         record_filter = RecordFilter(start=since, user_id=owner_id)

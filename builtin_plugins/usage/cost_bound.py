@@ -69,7 +69,8 @@ class CostBound:
         if context is not None and context > prompt:
             cap = context - prompt  # also what a strict provider accepts with this prompt
         now = runtime.clock()
-        room = min([await self._room(budget, now) for budget in hard])
+        user = None if exchange.principal is None else exchange.principal.owner_id
+        room = min([await self._room(budget, now, user) for budget in hard])
         affordable = runtime.prices.affordable(
             exchange.model, price_moment(exchange, now), prompt=prompt, micros=max(room, 0)
         )
@@ -77,6 +78,6 @@ class CostBound:
             cap = min(cap, affordable // choices)
         return max(cap, 1)
 
-    async def _room(self, budget: Budget, now: datetime) -> int:
-        _counter, spent = await self._runtime.ledger.spent(budget, now)
+    async def _room(self, budget: Budget, now: datetime, user: str | None) -> int:
+        _window, spent = await self._runtime.ledger.spent(budget, now, user=user)
         return budget.limit_micros - spent

@@ -86,7 +86,8 @@ class UsageGuard:
                 )
             estimate = 0
         runtime = self._runtime
-        hold = await runtime.ledger.reserve(budgets, estimate, runtime.clock())
+        user = None if exchange.principal is None else exchange.principal.owner_id
+        hold = await runtime.ledger.reserve(budgets, estimate, runtime.clock(), user=user)
         if inject is not None:
             exchange.inject_max_tokens(inject)
         return hold

@@ -1,10 +1,18 @@
 """Budget counters in KV: reserve before forwarding, settle after, one atomic operation each.
 
-A budget's spend in a period lives in the KV counter ``usage:budget:<id>:<period label>`` in
-accounting micro-units, shared by every replica. ``reserve`` adds the estimate to the counters
-of every budget that applies, all or none, refusing when a hard budget would pass its limit;
-``settle`` adds ``actual - estimate`` (negative gives back). So concurrent requests can pass a
-hard limit by no more than what they reserved, and an unreachable KV refuses (503).
+A budget's spend in a period lives in the KV counter ``usage:budget:{<slot>}:<id>:<period label>``
+in accounting micro-units, shared by every replica. ``<slot>`` is the hash tag of the user the
+money is spent for, ``u:<user id>`` (a user's budgets and the budgets of every key of theirs), or
+``p:<plugin id>`` for a plugin's own budgets: one reservation only ever touches the budgets of one
+user (their own and their key's) or of one plugin, so its counters share a Redis Cluster slot and
+stay one atomic script. A key budget's counter needs its key's owner, which a request knows
+(``Principal.owner_id``); the first seed also stores it at ``usage:budget-slot:<id>`` so a
+reader without a principal (an admin viewing the budget) finds the counter.
+
+``reserve`` adds the estimate to the counters of every budget that applies, all or none,
+refusing when a hard budget would pass its limit; ``settle`` adds ``actual - estimate``
+(negative gives back). So concurrent requests can pass a hard limit by no more than what they
+reserved, and an unreachable KV refuses (503).
 
 Counters heal themselves: every reservation requires its counters to exist (one atomic KV
 operation), and a missing one (first use, a restarted in-process KV, a Redis restarted empty or
@@ -28,9 +36,9 @@ from builtin_plugins.usage.budget_store import Budget
 from builtin_plugins.usage.money import format_micros
 from builtin_plugins.usage.periods import Period, PeriodWindow, window
 from kernel.errors import InsufficientQuotaError, StoreUnavailableError
-from kernel.storage.kv import KV, Reservation
+from kernel.storage.kv import KV, Reservation, tagged
 
-__all__ = ["BudgetLedger", "Counter", "Hold"]
+__all__ = ["BudgetLedger", "Counter", "Hold", "slot_of"]
 
 _GRACE_SECONDS = 2 * 86_400.0
 """Counters outlive their period by this much, so late settlements land and status can read."""
@@ -40,6 +48,20 @@ its data faster than we can write it)."""
 _NOUN = {"daily": "day", "weekly": "week", "monthly": "month", "total": "budget"}
 
 
+def slot_of(budget: Budget, user: str | None) -> str | None:
+    """The hash tag of ``budget``'s counters: its user's (for a key budget, ``user``, the key's
+    owner; None when unknown) or its plugin's."""
+    if budget.owner_type == "plugin":
+        return f"p:{budget.owner_id}"
+    if budget.owner_type == "user":
+        return f"u:{budget.owner_id}"
+    return None if user is None else f"u:{user}"
+
+
+def _slot_pointer(budget: Budget) -> str:
+    return f"usage:budget-slot:{budget.id}"
+
+
 class Counter(msgspec.Struct, frozen=True):
     """One budget's counter for one period."""
 
@@ -47,6 +69,7 @@ class Counter(msgspec.Struct, frozen=True):
     key: str
     window: PeriodWindow
     ttl: float | None
+    slot: str
 
 
 class Hold(msgspec.Struct, frozen=True):
@@ -81,13 +104,24 @@ class BudgetLedger:
             cached = self._windows[period] = window(period, now, self._zone)
         return cached
 
-    def counter(self, budget: Budget, now: datetime) -> Counter:
-        """The counter of ``budget`` for the period containing ``now``."""
+    def counter(self, budget: Budget, now: datetime, slot: str) -> Counter:
+        """The counter of ``budget`` for the period containing ``now``, under hash tag ``slot``
+        (:func:`slot_of`)."""
         period = self._window(budget.period, now)
         ttl = None if period.end is None else (period.end - now).total_seconds() + _GRACE_SECONDS
-        return Counter(budget, f"usage:budget:{budget.id}:{period.label}", period, ttl)
+        key = tagged(slot, budget.id, period.label)
+        return Counter(budget, f"usage:budget:{key}", period, ttl, slot)
+
+    def _counter(self, budget: Budget, now: datetime, user: str | None) -> Counter:
+        slot = slot_of(budget, user)
+        if slot is None:
+            raise ValueError(f"the counter of key budget {budget.id} needs the key's owner")
+        return self.counter(budget, now, slot)
 
     async def _seed(self, counter: Counter) -> None:
+        if counter.budget.owner_type == "api_key":
+            # Before the counter exists, so a reader that finds no pointer finds no counter.
+            await self._kv.set(_slot_pointer(counter.budget), counter.slot.encode())
         spent = await self._recorded(counter.budget, counter.window)
         spent += self._in_flight.get(counter.key, 0)
         await self._kv.compare_and_set(
@@ -102,10 +136,13 @@ class BudgetLedger:
             else:
                 self._in_flight.pop(counter.key, None)
 
-    async def reserve(self, budgets: Sequence[Budget], amount: int, now: datetime) -> Hold:
-        """Reserve ``amount`` on every budget; InsufficientQuotaError when a hard one is spent,
-        StoreUnavailableError when a missing counter cannot be seeded."""
-        counters = tuple(self.counter(budget, now) for budget in budgets)
+    async def reserve(
+        self, budgets: Sequence[Budget], amount: int, now: datetime, *, user: str | None
+    ) -> Hold:
+        """Reserve ``amount`` on every budget (those of ``user`` and of their key, or of one
+        plugin: one hash tag, one atomic KV script); InsufficientQuotaError when a hard one is
+        spent, StoreUnavailableError when a missing counter cannot be seeded."""
+        counters = tuple(self._counter(budget, now, user) for budget in budgets)
         if not counters:
             return Hold(counters=(), amount=amount)
         items = [
@@ -151,15 +188,26 @@ class BudgetLedger:
             del present[result.missing]
         return tuple(0 for _ in hold.counters)
 
-    async def spent(self, budget: Budget, now: datetime) -> tuple[Counter, int]:
-        """The counter of the current period and what it holds (reservations in flight count);
-        a missing counter is seeded from SQL first."""
-        counter = self.counter(budget, now)
+    async def spent(
+        self, budget: Budget, now: datetime, *, user: str | None = None
+    ) -> tuple[PeriodWindow, int]:
+        """The current period and what ``budget`` holds in it (reservations in flight count); a
+        missing counter is seeded from SQL first. ``user``: the key's owner for a key budget,
+        when known; else the slot its first seed stored is used (none: never reserved, so the
+        recorded spend is the answer)."""
+        slot = slot_of(budget, user)
+        if slot is None:
+            stored = await self._kv.get(_slot_pointer(budget))
+            if stored is None:
+                period = self._window(budget.period, now)
+                return period, await self._recorded(budget, period)
+            slot = stored.decode()
+        counter = self.counter(budget, now, slot)
         value = await self._kv.get(counter.key)
         if value is None:
             await self._seed(counter)
             value = await self._kv.get(counter.key)
-        return counter, 0 if value is None else int(value)
+        return counter.window, 0 if value is None else int(value)
 
     async def first_warning(self, counter: Counter) -> bool:
         """True exactly once per budget and period, across replicas."""

@@ -63,8 +63,10 @@ async def budget_status_route(
     request: Request[Any, Any, Any], usage: NamedDependency[UsageRuntime]
 ) -> StatusList:
     """Every budget the caller spends against (its key's and its user's), in this period."""
-    budgets = await usage.budgets_for(caller(request))
-    return StatusList(data=[await budget_status(usage, budget) for budget in budgets])
+    principal = caller(request)
+    budgets = await usage.budgets_for(principal)
+    user = principal.owner_id
+    return StatusList(data=[await budget_status(usage, budget, user=user) for budget in budgets])
 
 
 PUBLIC_ROUTES = [key_usage, budget_status_route]

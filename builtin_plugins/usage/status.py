@@ -9,9 +9,12 @@ from builtin_plugins.usage.runtime import UsageRuntime
 __all__ = ["budget_status"]
 
 
-async def budget_status(runtime: UsageRuntime, budget: Budget) -> BudgetStatus:
-    """Spent (reservations in flight included), remaining and warning state right now."""
-    counter, spent = await runtime.ledger.spent(budget, runtime.clock())
+async def budget_status(
+    runtime: UsageRuntime, budget: Budget, *, user: str | None = None
+) -> BudgetStatus:
+    """Spent (reservations in flight included), remaining and warning state right now; ``user``
+    owns the key of a key budget, when the caller knows it."""
+    window, spent = await runtime.ledger.spent(budget, runtime.clock(), user=user)
     percent = budget.warning_percent
     return BudgetStatus(
         id=budget.id,
@@ -19,8 +22,8 @@ async def budget_status(runtime: UsageRuntime, budget: Budget) -> BudgetStatus:
         owner_type=budget.owner_type,
         owner_id=budget.owner_id,
         period=budget.period,
-        period_start=counter.window.start,
-        period_end=counter.window.end,
+        period_start=window.start,
+        period_end=window.end,
         limit_micros=budget.limit_micros,
         spent_micros=spent,
         remaining_micros=max(0, budget.limit_micros - spent),

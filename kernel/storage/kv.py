@@ -3,6 +3,11 @@
 Everything replicas must agree on (rate-limit windows, budgets, toggles, revocations) goes through
 this interface. Backends raise :class:`~kernel.errors.StoreUnavailableError` (store ``"kv"``) when
 the store does not answer, so callers fail closed.
+
+Redis Cluster: an operation on several keys (only :meth:`KV.reserve`) runs on one node, so its
+keys must share a hash tag, the text between the first ``{`` and the next ``}``
+(:func:`hash_tag`, :func:`tagged`). Every backend refuses keys that do not (ValueError), so a
+layout that would fail on a cluster fails in memory too. The prefix stays outside the braces.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ __all__ = [
     "Throttle",
     "WindowCount",
     "gcra_interval_us",
+    "hash_tag",
     "open_kv",
+    "require_one_slot",
+    "tagged",
 ]
 
 MessageHandler = Callable[[bytes], Awaitable[None]]
@@ -84,6 +92,34 @@ def gcra_interval_us(*, limit: int, period: float, cost: int) -> int:
     return max(1, math.ceil(period * 1_000_000 / limit))
 
 
+def hash_tag(key: str) -> str:
+    """The part of ``key`` Redis Cluster hashes: the text between the first ``{`` and the next
+    ``}`` when it is not empty, else the whole key."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
+def tagged(tag: str, *parts: str) -> str:
+    """``parts`` joined by ``:`` after the hash tag ``{tag}``: ``tagged("u:7", "a")`` is
+    ``"{u:7}:a"``. ValueError when ``tag`` is empty or holds a brace."""
+    if not tag or "{" in tag or "}" in tag:
+        raise ValueError(f"hash tag {tag!r} must be non-empty and without braces")
+    return ":".join((f"{{{tag}}}", *parts))
+
+
+def require_one_slot(keys: Sequence[str]) -> None:
+    """ValueError unless every key has the same :func:`hash_tag` (one Redis Cluster slot)."""
+    tags = {hash_tag(key) for key in keys}
+    if len(tags) > 1:
+        raise ValueError(
+            f"keys {list(keys)!r} of one multi-key operation must share a hash tag ({{...}})"
+        )
+
+
 class Subscription(Protocol):
     """A live pub/sub subscription; ``close()`` stops delivery."""
 
@@ -128,7 +164,8 @@ class KV(Protocol):
 
     async def reserve(self, items: Sequence[Reservation]) -> Reserved:
         """Atomically add every item's amount to its counter, or none of them when one would
-        exceed its limit (budget reservations and settlements across replicas)."""
+        exceed its limit (budget reservations and settlements across replicas). ValueError
+        unless the keys share a hash tag (:func:`require_one_slot`)."""
         ...
 
     async def publish(self, channel: str, message: bytes) -> None:
@@ -149,26 +186,46 @@ class KV(Protocol):
 
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
-def open_kv(url: str, *, prefix: str) -> KV:
-    """The backend for ``url``: empty means in-process memory, ``redis://``/``rediss://``/``unix://``
-    mean Redis with every key under ``prefix``; anything else raises ConfigError."""
-    if not url:
-        from kernel.storage.kv_memory import MemoryKV
-
-        return MemoryKV()
+def _redis_target(url: str, cluster: bool) -> tuple[str, bool]:
+    """The URL redis-py parses and whether it names a cluster; ConfigError for other schemes."""
     scheme = urlsplit(url).scheme.lower()
+    if scheme in _CLUSTER_SCHEMES:
+        return _CLUSTER_SCHEMES[scheme] + url[len(scheme) :], True
     if scheme not in _REDIS_SCHEMES:
         raise ConfigError(
             "setting redis.url (ENCLAVA_REDIS_URL): "
             + (f"scheme {scheme!r} is not supported" if scheme else "not a URL")
-            + "; use redis://, rediss:// or unix://, or leave it empty for the in-process store"
+            + "; use redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://, "
+            "or leave it empty for the in-process store"
         )
+    if cluster and scheme == "unix":
+        raise ConfigError(
+            "setting redis.cluster (ENCLAVA_REDIS_CLUSTER): a cluster is reached over TCP "
+            "(redis:// or rediss://), not a unix socket"
+        )
+    return url, cluster
+
+
+def open_kv(url: str, *, prefix: str, cluster: bool = False) -> KV:
+    """The backend for ``url``: empty means in-process memory, ``redis://``/``rediss://``/``unix://``
+    mean Redis with every key under ``prefix``; ``redis+cluster://``/``rediss+cluster://`` (or
+    ``cluster``) mean Redis Cluster, the URL naming one node to discover the others from;
+    anything else raises ConfigError."""
+    if not url:
+        from kernel.storage.kv_memory import MemoryKV
+
+        return MemoryKV()
+    target, cluster = _redis_target(url, cluster)
+    if "{" in prefix or "}" in prefix:
+        # A tag in the prefix would put every key in one slot and override the callers' tags.
+        raise ConfigError("setting redis.prefix (ENCLAVA_REDIS_PREFIX): braces are not allowed")
     from kernel.storage.kv_redis import RedisKV
 
     try:
-        return RedisKV(url, prefix=prefix)
+        return RedisKV(target, prefix=prefix, cluster=cluster)
     except ValueError:
         # The parser's message can quote the URL, password included.
         raise ConfigError("setting redis.url (ENCLAVA_REDIS_URL): not a valid Redis URL") from None

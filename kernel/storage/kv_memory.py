@@ -20,6 +20,7 @@ from kernel.storage.kv import (
     Throttle,
     WindowCount,
     gcra_interval_us,
+    require_one_slot,
 )
 
 __all__ = ["MemoryKV"]
@@ -178,7 +179,9 @@ class MemoryKV:
 
     async def reserve(self, items: Sequence[Reservation]) -> Reserved:
         """Atomically add every item's amount to its counter, or none of them when one would
-        exceed its limit (mirrors ``_RESERVE_LUA`` in :mod:`kernel.storage.kv_redis`)."""
+        exceed its limit (mirrors ``_RESERVE_LUA`` in :mod:`kernel.storage.kv_redis`); keys must
+        share a hash tag, as on Redis Cluster."""
+        require_one_slot([item.key for item in items])
         now = time.monotonic()
         entries = [self._live(item.key, now) for item in items]
         for index, (item, entry) in enumerate(zip(items, entries, strict=True)):

@@ -3,6 +3,11 @@
 Counters, throttles and compare-and-set run as Lua scripts so they stay atomic across replicas.
 Any failure to reach Redis becomes :class:`~kernel.errors.StoreUnavailableError` so callers fail
 closed.
+
+With ``cluster`` the client is redis-py's RedisCluster: every single-key command and script goes
+to the node owning the key's slot, the one multi-key script (reserve) needs its keys under one
+hash tag (checked before sending), and pub/sub uses a node chosen by the channel's slot (Redis
+Cluster forwards PUBLISH to every node, so any node's subscribers hear it).
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -28,16 +34,26 @@ from kernel.storage.kv import (
     Throttle,
     WindowCount,
     gcra_interval_us,
+    require_one_slot,
 )
 
 __all__ = ["RedisKV"]
 
 _log = logging.getLogger(__name__)
 
-_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_UNREACHABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    # A cluster that cannot be reached, does not cover every slot, or says CLUSTERDOWN.
+    redis.exceptions.RedisClusterException,
+    redis.exceptions.ClusterError,
+)
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 5.0
 _POLL_INTERVAL = 5.0
+_PUBSUB_HEADROOM = 32
+"""Connections per cluster node beyond ``max_connections``: each subscription holds one."""
 
 # INCRBY leaves a new key without a TTL (-1), so one check covers "new" and "never expired".
 _INCR_WINDOW_LUA = """
@@ -128,6 +144,23 @@ def _store_errors() -> Iterator[None]:
         raise StoreUnavailableError("kv", reason="connection failed") from exc
 
 
+class _Errors:
+    """``async with`` form of :func:`_store_errors`, one shared stateless instance: no
+    generator per command on the hot path."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, (redis.exceptions.TimeoutError, TimeoutError)):
+            raise StoreUnavailableError("kv", reason="timed out") from exc
+        if isinstance(exc, _UNREACHABLE):
+            raise StoreUnavailableError("kv", reason="connection failed") from exc
+
+
+_ERRORS = _Errors()
+
+
 async def _discard(pubsub: PubSub) -> None:
     with contextlib.suppress(redis.exceptions.RedisError, OSError):
         await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
@@ -153,6 +186,7 @@ class _RedisSubscription:
         pubsub = self._kv._client.pubsub()
         try:
             with _store_errors():
+                await self._kv._ready()  # a cluster picks the node from its slot map
                 await pubsub.subscribe(self._channel)
                 # Wait for the confirmation so a publish right after subscribe() is not lost.
                 async with asyncio.timeout(self._kv._timeout):
@@ -216,49 +250,95 @@ class RedisKV:
     shared_across_processes: bool = True
 
     def __init__(
-        self, url: str, *, prefix: str, max_connections: int = 64, timeout: float = 2.0
+        self,
+        url: str,
+        *,
+        prefix: str,
+        cluster: bool = False,
+        max_connections: int = 64,
+        timeout: float = 2.0,
     ) -> None:
         self._prefix = prefix
         self._timeout = timeout
         # One quick retry on a broken connection (stale after a Redis restart); timeouts are
         # not retried so a dead Redis costs one ``timeout``, not several.
-        self._pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
-        )
-        self._client = aioredis.Redis(connection_pool=self._pool)
+        retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+        self._pool: aioredis.BlockingConnectionPool | None = None
+        self._client: aioredis.Redis | RedisCluster
+        self._gate: asyncio.Semaphore | None = None
+        if cluster:
+            # The cluster client refuses (MaxConnectionsError) instead of waiting when a node's
+            # connections are all busy; the gate makes commands wait, as the single pool does.
+            self._gate = asyncio.Semaphore(max_connections)
+            self._client = RedisCluster.from_url(
+                url,
+                max_connections=max_connections + _PUBSUB_HEADROOM,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                retry=retry,
+            )
+        else:
+            self._pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=timeout,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                retry=retry,
+            )
+            self._client = aioredis.Redis(connection_pool=self._pool)
         self._incr_window = self._client.register_script(_INCR_WINDOW_LUA)
         self._cas = self._client.register_script(_CAS_LUA)
         self._throttle = self._client.register_script(_THROTTLE_LUA)
         self._reserve = self._client.register_script(_RESERVE_LUA)
         self._subscriptions: set[_RedisSubscription] = set()
 
+    def _command(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Around each command: Redis errors become StoreUnavailableError; on a cluster, see
+        :meth:`_cluster_command`."""
+        return _ERRORS if self._gate is None else self._cluster_command(self._gate)
+
+    @contextlib.asynccontextmanager
+    async def _cluster_command(self, gate: asyncio.Semaphore) -> AsyncIterator[None]:
+        """Wait (up to ``timeout``) for a free connection and learn the slot map before the
+        first command, so a burst of first commands does not storm the nodes with MOVED
+        redirects (whose reconnects made redis-py resend commands that had already run)."""
+        with _store_errors():
+            async with asyncio.timeout(self._timeout):
+                await gate.acquire()
+            try:
+                await self._ready()
+                yield
+            finally:
+                gate.release()
+
+    async def _ready(self) -> None:
+        if isinstance(self._client, RedisCluster):
+            await self._client.initialize()  # a no-op once the slot map is known
+
     async def get(self, key: str) -> bytes | None:
         """The value, or None when absent or expired."""
-        with _store_errors():
+        async with self._command():
             value = await self._client.get(self._prefix + key)
         return cast("bytes | None", value)  # decode_responses is off: never str
 
     async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
         """Store ``value``; ``ttl`` in seconds, None keeps it until deleted."""
         px = None if ttl is None else _ttl_ms(ttl)
-        with _store_errors():
+        async with self._command():
             await self._client.set(self._prefix + key, value, px=px)
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``; True when it existed."""
-        with _store_errors():
+        async with self._command():
             removed: int = await self._client.delete(self._prefix + key)
         return removed > 0
 
     async def incr_window(self, key: str, *, window: float, amount: int = 1) -> WindowCount:
         """Atomically add ``amount``; the first increment starts a window of ``window`` seconds."""
-        with _store_errors():
+        async with self._command():
             count, ttl_ms = await self._incr_window(
                 keys=[self._prefix + key], args=[amount, _ttl_ms(window)]
             )
@@ -268,7 +348,7 @@ class RedisKV:
         """Atomically take ``cost`` from a GCRA bucket of ``limit`` per ``period`` seconds (burst =
         ``limit``); refused requests take nothing. ValueError unless ``1 <= cost <= limit``."""
         interval = gcra_interval_us(limit=limit, period=period, cost=cost)
-        with _store_errors():
+        async with self._command():
             allowed, remaining, reset_us, retry_us = await self._throttle(
                 keys=[self._prefix + key], args=[interval, limit, cost]
             )
@@ -290,7 +370,7 @@ class RedisKV:
             value,
             0 if ttl is None else _ttl_ms(ttl),
         ]
-        with _store_errors():
+        async with self._command():
             swapped = await self._cas(keys=[self._prefix + key], args=args)
         return int(swapped) == 1
 
@@ -299,12 +379,13 @@ class RedisKV:
         exceed its limit (one Lua script, so replicas never interleave)."""
         if not items:
             return Reserved(allowed=True, totals=())
+        require_one_slot([item.key for item in items])
         args: list[int | str] = []
         for item in items:
             limit = "" if item.limit is None else item.limit
             ttl = 0 if item.ttl is None else _ttl_ms(item.ttl)
             args += [item.amount, limit, ttl, int(item.must_exist)]
-        with _store_errors():
+        async with self._command():
             allowed, refused, totals, missing = await self._reserve(
                 keys=[self._prefix + item.key for item in items], args=args
             )
@@ -317,7 +398,7 @@ class RedisKV:
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Deliver ``message`` to every subscriber of ``channel`` on every replica."""
-        with _store_errors():
+        async with self._command():
             await self._client.publish(self._prefix + channel, message)
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
@@ -329,13 +410,21 @@ class RedisKV:
         return subscription
 
     async def ping(self) -> None:
-        """Raise StoreUnavailableError unless Redis answers."""
-        with _store_errors():
-            await self._client.ping()
+        """Raise StoreUnavailableError unless Redis answers (a cluster: unless a node says its
+        state is ``ok``, every slot served)."""
+        async with self._command():
+            if isinstance(self._client, RedisCluster):
+                info: dict[str, Any] = await self._client.cluster_info()
+                state = str(info.get("cluster_state", "unknown"))
+                if state != "ok":
+                    raise StoreUnavailableError("kv", reason=f"cluster state is {state}")
+            else:
+                await self._client.ping()
 
     async def close(self) -> None:
         """Stop every subscription and close the connection pool."""
         for subscription in list(self._subscriptions):
             await subscription.close()
         await self._client.aclose()
-        await self._pool.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()

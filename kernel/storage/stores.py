@@ -65,14 +65,16 @@ def _reason(result: BaseException | None) -> str | None:
 def require_shared_stores(settings: Settings) -> None:
     """ConfigError when more than one worker would share in-process (embedded) stores."""
     cfg = settings.kernel
-    embedded = [
-        name for name, url in (("redis", cfg.redis.url), ("qdrant", cfg.qdrant.url)) if not url
-    ]
+    # Only the rag plugin uses vectors; the embedded store locks at first use (lazy_lock).
+    rag = "rag" not in cfg.plugins.disabled
+    needed = (("redis", cfg.redis.url, True), ("qdrant", cfg.qdrant.url, rag))
+    embedded = [name for name, url, used in needed if used and not url]
     if cfg.server.workers > 1 and embedded:
+        env = ", ".join(f"ENCLAVA_{name.upper()}_URL" for name in embedded)
         raise ConfigError(
             f"--workers {cfg.server.workers} needs shared stores; set "
             f"{', '.join(f'{name}.url' for name in embedded)} "
-            "(ENCLAVA_REDIS_URL, ENCLAVA_QDRANT_URL): in-process stores serve one process only"
+            f"({env}): in-process stores serve one process only"
         )
 
 
@@ -84,6 +86,12 @@ def open_sql(settings: Settings) -> Database:
     )
 
 
+def open_configured_kv(settings: Settings) -> KV:
+    """The configured KV: memory when ``redis.url`` is empty, else Redis or Redis Cluster."""
+    cfg = settings.kernel.redis
+    return open_kv(cfg.url, prefix=cfg.prefix, cluster=cfg.cluster)
+
+
 def open_stores(settings: Settings) -> Stores:
     """Open every store for ``settings`` (embedded defaults where no URL is set)."""
     require_shared_stores(settings)
@@ -91,7 +99,8 @@ def open_stores(settings: Settings) -> Stores:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     db = open_sql(settings)
-    kv = open_kv(cfg.redis.url, prefix=cfg.redis.prefix)
-    vectors = open_vector_store(cfg.qdrant.url, cfg.qdrant.api_key, data_dir)
+    kv = open_configured_kv(settings)
+    lazy = cfg.server.workers > 1  # several workers: the embedded store is never used
+    vectors = open_vector_store(cfg.qdrant.url, cfg.qdrant.api_key, data_dir, lazy_lock=lazy)
     files = open_file_store(data_dir, cfg.files.key)
     return Stores(db, kv, vectors, files)

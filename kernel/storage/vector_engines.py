@@ -70,23 +70,38 @@ class ServerEngine:
 
 
 class EmbeddedEngine:
-    """Qdrant local mode in ``path``; an exclusive lock keeps other processes out from boot on."""
+    """Qdrant local mode in ``path``; an exclusive lock keeps other processes out.
 
-    def __init__(self, path: Path) -> None:
+    The lock is taken at open (a second process fails at boot), or with ``lazy`` at the first
+    use: ``--workers N`` without the rag plugin opens the store in every worker and never uses it.
+    """
+
+    def __init__(self, path: Path, *, lazy: bool = False) -> None:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._path = path
-        self._lock_fd: int | None = os.open(path / ".enclava.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        self._lazy = lazy
+        self._released = False
+        self._lock_fd: int | None = None
+        if not lazy:
+            self._lock()
+
+    def _lock(self) -> None:
+        fd = os.open(self._path / ".enclava.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+            os.close(fd)
             reason = "embedded data directory is in use by another process"
             raise StoreUnavailableError("vectors", reason=reason) from None
+        self._lock_fd = fd
 
     def connect(self) -> AsyncQdrantClient:
         from qdrant_client import AsyncQdrantClient
 
+        if self._released:
+            raise StoreUnavailableError("vectors", reason="embedded store is closed")
+        if self._lock_fd is None:
+            self._lock()
         try:
             return AsyncQdrantClient(path=str(self._path))
         except RuntimeError as exc:
@@ -94,10 +109,12 @@ class EmbeddedEngine:
             raise StoreUnavailableError("vectors", reason=reason) from exc
 
     async def probe(self) -> None:
-        if self._lock_fd is None or not os.access(self._path, os.R_OK | os.W_OK | os.X_OK):
+        held = self._lock_fd is not None or (self._lazy and not self._released)
+        if not held or not os.access(self._path, os.R_OK | os.W_OK | os.X_OK):
             raise StoreUnavailableError("vectors", reason="embedded data directory unusable")
 
     def release(self) -> None:
+        self._released = True
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -8,7 +8,8 @@ behind this seam when measurements call for it; callers only see :class:`VectorS
 
 qdrant-client takes over a second and ~80 MB to import, so the client is created on the first
 vector operation, not at boot: ``ping`` asks a server's ``/readyz`` over plain HTTP and checks
-an embedded store's directory and lock (taken at open, so a second process fails at boot).
+an embedded store's directory and lock (taken at open, so a second process fails at boot;
+with ``lazy_lock``, as ``--workers N`` opens it, at the first vector operation instead).
 Point ids are arbitrary strings, mapped to UUIDv5 for Qdrant; the original id rides in the
 payload under ``_id`` and is restored on the way out. Backend failures become
 :class:`~kernel.errors.StoreUnavailableError` (store ``"vectors"``); a missing collection is
@@ -341,14 +342,17 @@ class VectorStore:
             raise InvalidRequestError(f"vector store rejected the request: {exc}"[:300]) from exc
 
 
-def open_vector_store(url: str, api_key: str, data_dir: Path, *, timeout: int = 10) -> VectorStore:
+def open_vector_store(
+    url: str, api_key: str, data_dir: Path, *, timeout: int = 10, lazy_lock: bool = False
+) -> VectorStore:
     """A Qdrant server store when ``url`` is set, else an embedded one under ``data_dir/qdrant``.
 
-    Raises ConfigError for an unusable URL, StoreUnavailableError if the embedded data is locked.
+    Raises ConfigError for an unusable URL, StoreUnavailableError if the embedded data is locked
+    (with ``lazy_lock``, the embedded lock is taken, and may fail, at the first use instead).
     """
     if url:
         return VectorStore(ServerEngine(url, api_key, timeout=timeout), embedded=False)
-    return VectorStore(EmbeddedEngine(data_dir / "qdrant"), embedded=True)
+    return VectorStore(EmbeddedEngine(data_dir / "qdrant", lazy=lazy_lock), embedded=True)
 
 
 def _filter(must: Filter | None) -> Any:

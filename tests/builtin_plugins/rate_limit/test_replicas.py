@@ -1,4 +1,5 @@
-"""Across replicas: two apps share one Redis bucket exactly; an unreachable Redis fails closed."""
+"""Across replicas: two apps share one Redis (or Redis Cluster) bucket exactly; an unreachable
+Redis fails closed."""
 
 from __future__ import annotations
 
@@ -27,6 +28,23 @@ async def test_two_apps_share_one_bucket_exactly(
     assert sorted(r.status_code for r in answers) == [200] * 20 + [429]
     remaining = sorted(int(r.headers["x-ratelimit-remaining"]) for r in answers)
     assert remaining == [0, *range(20)]
+
+
+async def test_two_apps_share_one_bucket_on_redis_cluster(
+    build_app: Any, running: Any, redis_cluster_url: str, redis_cluster_prefix: str
+) -> None:
+    env = {
+        "ENCLAVA_REDIS_URL": redis_cluster_url,
+        "ENCLAVA_REDIS_PREFIX": redis_cluster_prefix,
+        "ENCLAVA_RATE_LIMIT_PUBLIC_PER_MINUTE": "20",
+    }
+    apps = [build_app(**env) for _ in range(2)]
+    async with running(apps[0]) as first, running(apps[1]) as second:
+        clients = (first, second)
+        answers = await asyncio.gather(
+            *(clients[i % 2].get("/api/v1/ping", headers=KEY) for i in range(21))
+        )
+    assert sorted(r.status_code for r in answers) == [200] * 20 + [429]
 
 
 async def test_unreachable_redis_fails_closed(build_app: Any, running: Any, redis_url: str) -> None:

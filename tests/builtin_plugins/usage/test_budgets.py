@@ -69,6 +69,23 @@ async def test_hard_budget_refuses_with_402_and_reports_status(stack: Stack) -> 
 
 
 async def test_a_user_budget_covers_every_key_of_theirs(stack: Stack) -> None:
+    await _user_budget_covers_keys(stack)
+
+
+async def test_cluster_reserves_user_and_key_budgets_in_one_script(cluster_stack: Stack) -> None:
+    # The reservation touches the user's and the key's counters: one hash tag, one slot, else
+    # the cluster would refuse the script (CROSSSLOT) and every request would fail.
+    await _user_budget_covers_keys(cluster_stack)
+
+
+async def test_cluster_fifty_concurrent_on_two_replicas_never_overspend(
+    cluster_stack: Stack,
+) -> None:
+    async with cluster_stack(replicas=2) as env:
+        await _fifty_against_ten(env)
+
+
+async def _user_budget_covers_keys(stack: Stack) -> None:
     async with stack() as env:
         cost = await _one_request_cost(env)
         reserved = await reservation_of(env)
@@ -77,7 +94,7 @@ async def test_a_user_budget_covers_every_key_of_theirs(stack: Stack) -> None:
                 "/api-internal/v1/api-keys", headers=env.user, json={"name": "second"}
             )
         other_key = second.json()["key"]
-        await create_budget(env, limit_micros=10**9)  # the first key's own: plenty of room
+        key_budget = await create_budget(env, limit_micros=10**9)  # the first key's: room
         limit = reserved + cost - 1  # one answer, then no room for a second reservation
         await create_budget(env, owner_type="user", owner_id=env.user_id, limit_micros=limit)
         first = await chat(env)
@@ -87,6 +104,10 @@ async def test_a_user_budget_covers_every_key_of_theirs(stack: Stack) -> None:
         env.key = first_key
         refused_too = await chat(env)
         key_status = await budget_status(env)
+        async with env.client() as client:  # an admin finds the key budget's counter too
+            url = f"/api-internal/v1/budgets/{key_budget['budget']['id']}"
+            admin_view = (await client.get(url, headers=env.admin)).json()
+    assert admin_view["status"]["spent_micros"] == cost
     assert first.status_code == 200
     assert refused.status_code == refused_too.status_code == 402
     assert "user budget" in refused.json()["error"]["message"]

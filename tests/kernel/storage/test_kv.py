@@ -1,4 +1,5 @@
-"""The KV seam: every behaviour on both backends, plus Redis-only atomicity and failure modes."""
+"""The KV seam: every behaviour on memory, Redis and Redis Cluster, plus Redis-only atomicity and
+failure modes (single Redis and cluster)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from support.tcp_proxy import TcpProxy
 
 from kernel.errors import ConfigError, StoreUnavailableError
@@ -19,13 +22,7 @@ from kernel.storage.kv_memory import MemoryKV
 from kernel.storage.kv_redis import RedisKV
 
 WAIT = 2.0
-
-
-@pytest.fixture
-async def kv(kv_backend: str, redis_url: str, redis_prefix: str) -> AsyncIterator[KV]:
-    store = open_kv("" if kv_backend == "memory" else redis_url, prefix=redis_prefix)
-    yield store
-    await store.close()
+OpenKV = Callable[..., KV]
 
 
 def _collector() -> tuple[asyncio.Queue[bytes], MessageHandler]:
@@ -46,8 +43,8 @@ def _with_query(url: str, query: str) -> str:
 
 
 async def test_attributes_match_backend(kv: KV, kv_backend: str) -> None:
-    assert kv.name == kv_backend
-    assert kv.shared_across_processes is (kv_backend == "redis")
+    assert kv.name == ("memory" if kv_backend == "memory" else "redis")
+    assert kv.shared_across_processes is (kv_backend != "memory")
 
 
 async def test_get_set_roundtrip(kv: KV) -> None:
@@ -192,18 +189,15 @@ async def test_failing_handler_keeps_subscription(kv: KV, caplog: pytest.LogCapt
     await sub.close()
 
 
-async def test_close_stops_subscriptions(
-    kv_backend: str, redis_url: str, redis_prefix: str
-) -> None:
-    store = open_kv("" if kv_backend == "memory" else redis_url, prefix=redis_prefix)
+async def test_close_stops_subscriptions(kv_backend: str, open_store: OpenKV) -> None:
+    store = open_store()
     queue, handler = _collector()
     await store.subscribe("events", handler)
     await store.close()
-    publisher = store if kv_backend == "memory" else open_kv(redis_url, prefix=redis_prefix)
+    publisher = store if kv_backend == "memory" else open_store()
     await publisher.publish("events", b"after-close")
     await asyncio.sleep(0.05)
     assert queue.empty()
-    await publisher.close()
 
 
 async def test_ping(kv: KV) -> None:
@@ -230,26 +224,25 @@ def test_open_kv_invalid_redis_url_hides_password() -> None:
     assert "hunter2" not in str(info.value)
 
 
-async def test_incr_window_atomic_across_replicas(redis_url: str, redis_prefix: str) -> None:
-    replicas = [RedisKV(redis_url, prefix=redis_prefix) for _ in range(2)]
-    try:
-        calls = [replicas[i % 2].incr_window("shared", window=30) for i in range(200)]
-        results = await asyncio.gather(*calls)
-        assert sorted(r.count for r in results) == list(range(1, 201))
-        assert all(0 < r.reset_in <= 30 for r in results)
-    finally:
-        for replica in replicas:
-            await replica.close()
+async def test_incr_window_atomic_across_replicas(shared_store: OpenKV) -> None:
+    replicas = [shared_store() for _ in range(2)]
+    calls = [replicas[i % 2].incr_window("shared", window=30) for i in range(200)]
+    results = await asyncio.gather(*calls)
+    assert sorted(r.count for r in results) == list(range(1, 201))
+    assert all(0 < r.reset_in <= 30 for r in results)
 
 
-async def test_prefix_isolates_keys_and_channels(redis_url: str, redis_prefix: str) -> None:
-    left = RedisKV(redis_url, prefix=f"{redis_prefix}left:")
-    right = RedisKV(redis_url, prefix=f"{redis_prefix}right:")
-    raw = aioredis.from_url(redis_url)
+async def test_prefix_isolates_keys_and_channels(
+    shared_store: OpenKV, shared_target: tuple[str, str], raw_redis: Callable[[str], Any]
+) -> None:
+    url, prefix = shared_target
+    left = shared_store("left:")
+    right = shared_store("right:")
+    raw = raw_redis(url)
     try:
         await left.set("k", b"left-value")
         assert await right.get("k") is None
-        assert await raw.get(f"{redis_prefix}left:k") == b"left-value"
+        assert await raw.get(f"{prefix}left:k") == b"left-value"
         queue, handler = _collector()
         await right.subscribe("events", handler)
         await left.publish("events", b"not-for-right")
@@ -258,8 +251,6 @@ async def test_prefix_isolates_keys_and_channels(redis_url: str, redis_prefix: s
         assert queue.empty()
     finally:
         await raw.aclose()
-        await left.close()
-        await right.close()
 
 
 def _closed_port() -> int:
@@ -297,6 +288,15 @@ async def test_unreachable_redis_fails_closed_fast() -> None:
 
 
 async def _kill_clients(redis_url: str, client_name: str) -> int:
+    """Kill the named client's connections (on every node of a cluster)."""
+    if "+cluster://" in redis_url:
+        cluster = RedisCluster.from_url(redis_url.replace("+cluster://", "://", 1))
+        try:
+            await cluster.initialize()
+            nodes = [f"redis://{node.host}:{node.port}/0" for node in cluster.get_primaries()]
+        finally:
+            await cluster.aclose()
+        return sum([await _kill_clients(node, client_name) for node in nodes])
     raw = aioredis.from_url(redis_url)
     try:
         clients = await raw.client_list()
@@ -308,16 +308,17 @@ async def _kill_clients(redis_url: str, client_name: str) -> int:
         await raw.aclose()
 
 
-async def test_subscription_survives_killed_connection(redis_url: str, redis_prefix: str) -> None:
+async def test_subscription_survives_killed_connection(shared_target: tuple[str, str]) -> None:
+    url, prefix = shared_target
     client_name = f"enclava-test-{uuid.uuid4().hex[:8]}"
-    store = RedisKV(_with_query(redis_url, f"client_name={client_name}"), prefix=redis_prefix)
+    store = open_kv(_with_query(url, f"client_name={client_name}"), prefix=prefix)
     try:
         queue, handler = _collector()
         await store.subscribe("events", handler)
         await store.publish("events", b"before")
         assert await _next(queue) == b"before"
 
-        assert await _kill_clients(redis_url, client_name) >= 1
+        assert await _kill_clients(url, client_name) >= 1
 
         # Messages published while the listener reconnects are lost, so keep publishing.
         async def publish_until_delivered() -> bytes:

@@ -1,25 +1,21 @@
-"""``KV.throttle``: GCRA on both backends, exact under concurrency, atomic across Redis replicas."""
+"""``KV.throttle``: GCRA on memory, Redis and Redis Cluster, exact under concurrency, atomic
+across Redis replicas."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from kernel.errors import StoreUnavailableError
-from kernel.storage.kv import KV, Throttle, gcra_interval_us, open_kv
+from kernel.storage.kv import KV, Throttle, gcra_interval_us
 from kernel.storage.kv_redis import RedisKV
 
-
-@pytest.fixture
-async def kv(kv_backend: str, redis_url: str, redis_prefix: str) -> AsyncIterator[KV]:
-    store = open_kv("" if kv_backend == "memory" else redis_url, prefix=redis_prefix)
-    yield store
-    await store.close()
+OpenKV = Callable[..., KV]
 
 
 async def test_fresh_bucket_allows_and_reports(kv: KV) -> None:
@@ -105,16 +101,12 @@ async def test_concurrent_burst_allows_exactly_limit(kv: KV) -> None:
     assert sorted(r.remaining for r in results if r.allowed) == list(range(20))
 
 
-async def test_exact_across_replicas(redis_url: str, redis_prefix: str) -> None:
-    replicas = [RedisKV(redis_url, prefix=redis_prefix) for _ in range(2)]
-    try:
-        calls = [replicas[i % 2].throttle("shared", limit=50, period=60) for i in range(51)]
-        results = await asyncio.gather(*calls)
-        assert sum(r.allowed for r in results) == 50
-        assert sorted(r.remaining for r in results if r.allowed) == list(range(50))
-    finally:
-        for replica in replicas:
-            await replica.close()
+async def test_exact_across_replicas(shared_store: OpenKV) -> None:
+    replicas = [shared_store() for _ in range(2)]
+    calls = [replicas[i % 2].throttle("shared", limit=50, period=60) for i in range(51)]
+    results = await asyncio.gather(*calls)
+    assert sum(r.allowed for r in results) == 50
+    assert sorted(r.remaining for r in results if r.allowed) == list(range(50))
 
 
 async def test_redis_keeps_tat_on_server_clock(redis_url: str, redis_prefix: str) -> None:

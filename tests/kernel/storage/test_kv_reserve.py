@@ -1,20 +1,16 @@
-"""``KV.reserve``: all-or-nothing adds against limits, on both backends and across replicas."""
+"""``KV.reserve``: all-or-nothing adds against limits, on memory, Redis and Redis Cluster and
+across replicas; several keys must share a hash tag on every backend."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 import pytest
 
-from kernel.storage.kv import KV, Reservation, Reserved, open_kv
+from kernel.storage.kv import KV, Reservation, Reserved
 
-
-@pytest.fixture
-async def kv(kv_backend: str, redis_url: str, redis_prefix: str) -> AsyncIterator[KV]:
-    store = open_kv("" if kv_backend == "memory" else redis_url, prefix=redis_prefix)
-    yield store
-    await store.close()
+OpenKV = Callable[..., KV]
 
 
 async def test_reserve_adds_until_the_limit(kv: KV) -> None:
@@ -28,15 +24,39 @@ async def test_reserve_adds_until_the_limit(kv: KV) -> None:
 
 
 async def test_reserve_is_all_or_nothing(kv: KV) -> None:
-    await kv.reserve([Reservation(key="user", amount=90)])
+    await kv.reserve([Reservation(key="{u:1}:user", amount=90)])
     items = [
-        Reservation(key="key", amount=20, limit=50),
-        Reservation(key="user", amount=20, limit=100),
+        Reservation(key="{u:1}:key", amount=20, limit=50),
+        Reservation(key="{u:1}:user", amount=20, limit=100),
     ]
     refused = await kv.reserve(items)
     assert refused == Reserved(allowed=False, totals=(0, 90), refused=1)
-    assert await kv.get("key") is None
-    assert await kv.get("user") == b"90"
+    assert await kv.get("{u:1}:key") is None
+    assert await kv.get("{u:1}:user") == b"90"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [["user", "key"], ["{u:1}:user", "{u:2}:key"], ["{u:1}:user", "key"], ["{}:a", "{}:b"]],
+)
+async def test_keys_without_one_hash_tag_are_refused_before_anything_runs(
+    kv: KV, keys: list[str]
+) -> None:
+    items = [Reservation(key=key, amount=1) for key in keys]
+    with pytest.raises(ValueError, match="hash tag"):
+        await kv.reserve(items)
+    for key in keys:
+        assert await kv.get(key) is None
+
+
+async def test_tagged_keys_spread_over_slots_each_reserve_on_its_own(kv: KV) -> None:
+    # Twenty users' counters land on every master of a cluster; each reservation is one script.
+    for user in range(20):
+        items = [
+            Reservation(key=f"usage:budget:{{u:{user}}}:{name}", amount=user + 1, limit=100)
+            for name in ("user-budget", "key-budget")
+        ]
+        assert await kv.reserve(items) == Reserved(allowed=True, totals=(user + 1, user + 1))
 
 
 async def test_negative_amounts_and_no_limit_always_pass(kv: KV) -> None:
@@ -65,26 +85,26 @@ async def test_concurrent_reservations_never_pass_the_limit(kv: KV) -> None:
     assert await kv.get("race") == b"98"
 
 
-async def test_reserve_exact_across_replicas(redis_url: str, redis_prefix: str) -> None:
-    stores = [open_kv(redis_url, prefix=redis_prefix) for _ in range(2)]
-    try:
-        item = Reservation(key="shared", amount=10, limit=100)
-        results = await asyncio.gather(*(stores[i % 2].reserve([item]) for i in range(40)))
-        assert sum(r.allowed for r in results) == 10
-        assert await stores[0].get("shared") == b"100"
-    finally:
-        for store in stores:
-            await store.close()
+async def test_reserve_exact_across_replicas(shared_store: OpenKV) -> None:
+    stores = [shared_store() for _ in range(2)]
+    items = [
+        Reservation(key="{u:9}:shared", amount=10, limit=100),
+        Reservation(key="{u:9}:other", amount=1),
+    ]
+    results = await asyncio.gather(*(stores[i % 2].reserve(items) for i in range(40)))
+    assert sum(r.allowed for r in results) == 10
+    assert await stores[0].get("{u:9}:shared") == b"100"
+    assert await stores[1].get("{u:9}:other") == b"10"
 
 
 async def test_must_exist_refuses_an_absent_counter_and_adds_nothing(kv: KV) -> None:
-    await kv.reserve([Reservation(key="seeded", amount=5)])
+    await kv.reserve([Reservation(key="{t}:seeded", amount=5)])
     items = [
-        Reservation(key="seeded", amount=3, must_exist=True),
-        Reservation(key="flushed", amount=3, limit=100, must_exist=True),
+        Reservation(key="{t}:seeded", amount=3, must_exist=True),
+        Reservation(key="{t}:flushed", amount=3, limit=100, must_exist=True),
     ]
     assert await kv.reserve(items) == Reserved(allowed=False, totals=(), missing=1)
-    assert await kv.get("seeded") == b"5"
-    assert await kv.get("flushed") is None
-    assert await kv.compare_and_set("flushed", expected=None, value=b"90")
+    assert await kv.get("{t}:seeded") == b"5"
+    assert await kv.get("{t}:flushed") is None
+    assert await kv.compare_and_set("{t}:flushed", expected=None, value=b"90")
     assert await kv.reserve(items) == Reserved(allowed=True, totals=(8, 93))
