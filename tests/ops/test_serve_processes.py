@@ -308,6 +308,15 @@ def _refuses_new_connections(base: str) -> bool:
     return False
 
 
+def _stream_then_sigterm(server: Server, key: str, *, max_tokens: int) -> Stream:
+    """Start a stream, wait for its first frames, then ask the server to stop."""
+    stream = Stream(server.base, key, max_tokens=max_tokens)
+    assert stream.started.wait(30)
+    assert stream.error is None, stream.error
+    server.proc.send_signal(signal.SIGTERM)
+    return stream
+
+
 @pytest.mark.slow
 def test_sigterm_lets_an_in_flight_stream_finish_within_the_grace(
     tmp_path: Path,
@@ -317,10 +326,7 @@ def test_sigterm_lets_an_in_flight_stream_finish_within_the_grace(
     redis_prefix: str,
 ) -> None:
     server, key = _draining_server(tmp_path, stack, postgres_url, redis_url, redis_prefix, 60)
-    stream = Stream(server.base, key, max_tokens=20)  # ~2 s of frames, far below the grace
-    assert stream.started.wait(30)
-    assert stream.error is None, stream.error
-    server.proc.send_signal(signal.SIGTERM)
+    stream = _stream_then_sigterm(server, key, max_tokens=20)  # ~2 s, far below the grace
     assert not stream.done, "the stream must still be running when the server is stopped"
     # Draining: the listening socket is closed at once, the open stream continues.
     wait_for(
@@ -346,10 +352,7 @@ def test_sigterm_cuts_a_stream_longer_than_the_grace_and_exits(
     redis_prefix: str,
 ) -> None:
     server, key = _draining_server(tmp_path, stack, postgres_url, redis_url, redis_prefix, 2)
-    stream = Stream(server.base, key, max_tokens=2000)  # ~200 s of frames, far above the grace
-    assert stream.started.wait(30)
-    assert stream.error is None, stream.error
-    server.proc.send_signal(signal.SIGTERM)
+    stream = _stream_then_sigterm(server, key, max_tokens=2000)  # ~200 s, far above the grace
     # The process exits soon after the grace (generous bound for a loaded CI machine).
     assert server.proc.wait(timeout=30) == 0, server.log.read_text()[-3000:]
     stream.join(30)

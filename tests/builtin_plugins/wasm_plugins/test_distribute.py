@@ -42,6 +42,23 @@ def _status(client: httpx.AsyncClient, path: str, headers: dict[str, str], statu
     return check
 
 
+async def _refusals(
+    client: httpx.AsyncClient, admin: dict[str, str], reason: str
+) -> list[dict[str, Any]]:
+    """The ``wasm_plugin.refused`` audit events whose reason names ``reason``, once one exists
+    (audit events are written in batches)."""
+    query = {"action": "wasm_plugin.refused"}
+    found: list[dict[str, Any]] = []
+
+    async def audited() -> bool:
+        answer = await client.get("/api-internal/v1/audit", headers=admin, params=query)
+        found[:] = [e for e in answer.json()["data"] if reason in e["details"]["reason"]]
+        return bool(found)
+
+    await _until(audited, f"a refusal naming {reason!r} audited")
+    return found
+
+
 async def _approve(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     enabled = (await client.post(f"{ADMIN}/hello/enable", headers=admin)).json()
     digest = {"permissions_digest": enabled["permissions_digest"]}
@@ -169,18 +186,8 @@ async def test_a_corrupted_archive_is_refused_and_audited(
         admin = await admin_headers(later, client)
         assert (await client.get(f"{ADMIN}/hello", headers=admin)).status_code == 404
         assert not (Path(plugin_dirs["b"]["ENCLAVA_WASM_PLUGINS_DIRECTORY"]) / "hello").exists()
-        query = {"action": "wasm_plugin.refused"}
-        refused: list[dict[str, Any]] = []
-
-        async def audited() -> bool:
-            answer = await client.get("/api-internal/v1/audit", headers=admin, params=query)
-            refused[:] = answer.json()["data"]
-            return bool(refused)
-
-        await _until(audited, "the refusal audited")  # audit events are written in batches
-        [event] = refused
+        [event] = await _refusals(client, admin, "sha256")
         assert event["resource_id"] == "hello"
-        assert "sha256" in event["details"]["reason"]
 
 
 async def test_without_redis_the_resync_carries_uploads(
@@ -228,10 +235,4 @@ async def test_an_operators_plugin_is_never_replaced_or_removed(
         refused = await client.delete(f"{ADMIN}/hello", headers=admin)
         assert refused.status_code == 409, refused.text
         assert (operators / "plugin.wasm").is_file()
-        query = {"action": "wasm_plugin.refused"}
-
-        async def audited() -> bool:
-            answer = await client.get("/api-internal/v1/audit", headers=admin, params=query)
-            return any("operator" in e["details"]["reason"] for e in answer.json()["data"])
-
-        await _until(audited, "the name clash audited")
+        assert await _refusals(client, admin, "operator")
