@@ -1,22 +1,31 @@
-"""Gateway benchmark (issue #4): direct-to-mock vs Enclava vs LiteLLM proxy, in one run.
+"""Gateway benchmark (issues #4, #19): floor, Enclava embedded and production, LiteLLM, Portkey.
 
-Usage: ``.venv/bin/python bench/gateway.py [--duration 5] [--repeats 2] [--skip-litellm]
-[--concurrency 1,16,64] [--json FILE] [--env ENCLAVA_KEY=VALUE ...] [--tracing]``
+Usage: ``.venv/bin/python bench/gateway.py [--duration 5] [--repeats 3] [--concurrency 1,16,64]
+[--targets floor,embedded,production,litellm,portkey] [--skip-litellm] [--skip-portkey]
+[--json FILE] [--env ENCLAVA_KEY=VALUE ...] [--tracing] [--postgres DSN] [--redis URL]``
 
-``--tracing`` runs Enclava with ``[tracing]`` on, exporting over OTLP/HTTP to a sink in this
-process that reads and discards every batch (compare with a run without it for the cost of
-tracing; without it tracing is off, as by default).
+One command, one table: for chat (non-streaming) and stream (20 content chunks, 22 SSE events)
+at every concurrency, each target's req/s, p50/p99 latency, added p50 over direct-to-mock, time
+to first chunk (TTFC) and its overhead, gateway CPU per request and that CPU as a multiple of
+the floor's; then issue #19's targets with PASS/MISS for both Enclava setups.
 
-Method (shared notes/performance.md): the mock upstream (``mock_upstream.py``) and the
-closed-loop load generator (this process, ``loadgen.py``) share core 0; each gateway runs as one
-worker pinned to core 1, Enclava with API-key auth, rate limiting (limit set very high, so the
-limiter runs but never throttles) and threat detection on. For every repeat, mode (chat =
-non-streaming, stream = 20 content chunks, 22 SSE events) and concurrency, the targets run one
-after the other (order alternating between repeats); each cell reports medians over repeats.
-"gateway CPU/req" is utime+stime of the gateway's process tree over the timed part divided by
-requests; "added" columns are the difference to direct-to-mock. LiteLLM comes from
-``bench/.venv-litellm`` (created on first use); if it cannot be installed or started, the
-reason is printed and the run goes on without it. Never part of the test pass/fail.
+Targets: ``direct`` (the mock itself, the latency baseline, always measured); ``floor``
+(``floor.py``: bare Litestar + aiohttp forwarding bytes on uvloop); ``enclava`` (embedded
+defaults: SQLite, memory KV, default builtins); ``enclava-prod`` (``production.py``:
+PostgreSQL + Redis on a throwaway database and key prefix, cleaned up, every builtin enabled,
+metrics on, a hard budget on the bench key; attestation on, nothing to attest for the mock as
+Privatemode); ``litellm`` and ``portkey`` (``peers.py``, pinned, installed on first use into
+``bench/.venv-litellm`` and ``bench/.venv-portkey``; skipped with the reason when they cannot be
+installed or started). Both Enclava setups run API-key auth, rate limiting (a limit far above
+the load, so it runs but never throttles) and threat detection.
+
+Method (shared notes/performance.md): the mock upstream and the closed-loop load generator
+(this process) share core 0; each gateway runs as one process pinned to core 1. For every
+repeat, mode and concurrency the targets run one after the other (order alternating between
+repeats); each cell reports medians over repeats. "gateway CPU/req" is utime+stime of the
+gateway's process tree over the timed part divided by requests. ``--tracing`` runs Enclava with
+``[tracing]`` on, exporting over OTLP/HTTP to a sink in this process that discards every batch.
+Never part of the test pass/fail.
 """
 
 from __future__ import annotations
@@ -25,29 +34,23 @@ import argparse
 import json
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
+import peers
+import production
 import servers
 from loadgen import Job, Result, chat_body, run_sync
 from mock_upstream import MODEL
+from otlp_sink import otlp_sink
 from procs import LOADGEN_CPU, ForeignLoad, cpu_seconds, pin_self, rss_mib
-from report import Key, Targets, aggregate, table
+from report import ENCLAVA_TARGETS, Key, aggregate, table
 from report import targets as check_targets
 
 MODES = ("chat", "stream")
-
-
-def _start_litellm(stack: ExitStack, tmp: Path, upstream: str) -> servers.Server | None:
-    try:
-        return servers.start_litellm(stack, tmp, upstream)
-    except (SystemExit, OSError, subprocess.SubprocessError) as exc:
-        print(f"LiteLLM skipped: could not install or start it: {exc}", flush=True)
-        return None
+ALL_TARGETS = ("floor", "embedded", "production", "litellm", "portkey")
 
 
 def _job(server: servers.Server, mode: str, concurrency: int, duration: float) -> Job:
@@ -59,6 +62,7 @@ def _job(server: servers.Server, mode: str, concurrency: int, duration: float) -
         stream=stream,
         concurrency=concurrency,
         duration=duration,
+        headers=server.headers,
     )
 
 
@@ -93,7 +97,7 @@ def measure(
                     results.setdefault((name, mode, conc), []).append(result)
                     s = result.summary()
                     print(
-                        f"  repeat {repeat + 1} {name:<8} {mode:<6} c={conc:<3} "
+                        f"  repeat {repeat + 1} {name:<12} {mode:<6} c={conc:<3} "
                         f"{s['rps']:>8} req/s  cpu/req {s['cpu_ms_per_req'] or 0:.3f} ms  "
                         f"errors {s['errors']} {s['first_error']}",
                         flush=True,
@@ -101,58 +105,44 @@ def measure(
     return results
 
 
-def _start(
-    stack: ExitStack, tmp: Path, skip_litellm: bool, extra: dict[str, str]
-) -> tuple[dict[str, servers.Server], float]:
-    mock = servers.start_mock(stack, tmp)
-    env = servers.enclava_env(tmp / "enclava-data", mock.base, **extra)
-    enclava = servers.start_enclava(stack, env, tmp / "enclava.log")
-    targets = {"direct": mock, "enclava": enclava}
-    if not skip_litellm:
-        litellm = _start_litellm(stack, tmp, mock.base)
-        if litellm is not None:
-            targets["litellm"] = litellm
-    time.sleep(2.0)  # let start-up work (discovery, first GC) settle
-    return targets, rss_mib(enclava.process.pid)
-
-
-class _SinkServer(ThreadingHTTPServer):
-    received = 0
-    """Bytes of spans received so far."""
-
-
-class _OtlpSink(BaseHTTPRequestHandler):
-    """Accepts OTLP/HTTP exports and drops them, counting bytes received."""
-
-    server: _SinkServer
-
-    def do_POST(self) -> None:
-        size = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(size)
-        self.server.received += size
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@contextmanager
-def _otlp_sink() -> Iterator[_SinkServer]:
-    """A local OTLP/HTTP traces endpoint for ``--tracing``."""
-    server = _SinkServer(("127.0.0.1", 0), _OtlpSink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def _peer(name: str, start: Callable[[], servers.Server]) -> servers.Server | None:
     try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+        return start()
+    except (SystemExit, OSError, subprocess.SubprocessError) as exc:
+        print(f"{name} skipped: could not install or start it: {exc}", flush=True)
+        return None
 
 
-def _dump(path: Path, results: dict[Key, list[Result]], rss: float) -> None:
+def _start(
+    stack: ExitStack, tmp: Path, wanted: list[str], args: argparse.Namespace, extra: dict[str, str]
+) -> dict[str, servers.Server]:
+    mock = servers.start_mock(stack, tmp)
+    started = {"direct": mock}
+    if "floor" in wanted:
+        started["floor"] = servers.start_floor(stack, tmp, mock.base)
+    if "embedded" in wanted:
+        env = servers.enclava_env(tmp / "embedded-data", mock.base, **extra)
+        started["enclava"] = servers.start_enclava(stack, env, tmp / "enclava.log")
+    if "production" in wanted:
+        data = tmp / "prod-data"
+        env = production.production_env(
+            stack, data, mock.base, postgres=args.postgres, redis_url=args.redis, **extra
+        )
+        prod = servers.start_enclava(stack, env, tmp / "enclava-prod.log")
+        production.hard_budget(prod.base, prod.token)
+        started["enclava-prod"] = prod
+    starters = {
+        "litellm": lambda: peers.start_litellm(stack, tmp, mock.base),
+        "portkey": lambda: peers.start_portkey(stack, tmp, mock.base),
+    }
+    for name, start in starters.items():
+        if name in wanted and (server := _peer(name, start)) is not None:
+            started[name] = server
+    time.sleep(2.0)  # let start-up work (discovery, first GC) settle
+    return started
+
+
+def _dump(path: Path, results: dict[Key, list[Result]], rss: dict[str, float]) -> None:
     data = {
         "idle_rss_mib": rss,
         "cells": [
@@ -182,55 +172,73 @@ def _revision() -> str:
     return f"at {head}{'+dirty' if dirty else ''}"
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per cell")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated levels")
+    parser.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma-separated")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--skip-portkey", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every repeat's figures here")
     parser.add_argument(
         "--env",
         action="append",
         default=[],
         metavar="ENCLAVA_KEY=VALUE",
-        help="extra setting for Enclava (repeatable), e.g. ENCLAVA_PLUGINS_DISABLED=usage",
+        help="extra setting for both Enclava setups (repeatable)",
     )
     parser.add_argument(
         "--tracing", action="store_true", help="OpenTelemetry traces on, to a local OTLP sink"
     )
+    parser.add_argument("--postgres", default=production.DEFAULT_POSTGRES)
+    parser.add_argument("--redis", default=production.DEFAULT_REDIS)
     args = parser.parse_args()
+    wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = set(wanted) - set(ALL_TARGETS)
+    if unknown:
+        parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(ALL_TARGETS)}")
+    flags = {"litellm": args.skip_litellm, "portkey": args.skip_portkey}
+    skipped = {name for name, skip in flags.items() if skip}
+    args.wanted = [t for t in wanted if t not in skipped]
+    return args
+
+
+def main() -> None:
+    args = _arguments()
     extra = dict(item.split("=", 1) for item in args.env)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     pin_self(LOADGEN_CPU)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="enclava-bench-") as tmp:
-        sink = stack.enter_context(_otlp_sink()) if args.tracing else None
+        sink = stack.enter_context(otlp_sink()) if args.tracing else None
         if sink is not None:
             extra["ENCLAVA_TRACING_ENABLED"] = "true"
             endpoint = f"http://127.0.0.1:{sink.server_address[1]}/v1/traces"
             extra["ENCLAVA_TRACING_OTLP_ENDPOINT"] = endpoint
-        targets, idle_rss = _start(stack, Path(tmp), args.skip_litellm, extra)
-        print(f"Enclava idle RSS after start: {idle_rss:.1f} MiB; warming up", flush=True)
+        targets = _start(stack, Path(tmp), args.wanted, args, extra)
+        ours = [name for name in ENCLAVA_TARGETS if name in targets]
+        idle = {name: rss_mib(targets[name].process.pid) for name in ours}
+        print(f"idle RSS after start (MiB): {idle}; warming up", flush=True)
         _warm_up(targets, 1.0)
         foreign = ForeignLoad()
         results = measure(targets, concurrencies, args)
         noise = foreign.report()
-        loaded_rss = rss_mib(targets["enclava"].process.pid)
+        loaded = {name: round(rss_mib(targets[name].process.pid), 1) for name in ours}
     spans_kib = sink.received / 1024 if sink is not None else 0.0  # Enclava flushed at its exit
     cells = aggregate(results)
+    shown_idle = {name: round(value, 1) for name, value in idle.items()}
     print(
         f"\nMedians of {args.repeats} repeats x {args.duration:g} s per cell; "
-        f"Enclava {_revision()}, RSS idle {idle_rss:.1f} MiB, after load {loaded_rss:.1f} MiB; "
-        f"{noise}\n"
+        f"Enclava {_revision()}; RSS MiB idle {shown_idle}, after load {loaded}; {noise}\n"
     )
     print(table(cells, list(targets)))
-    rival = "litellm" if "litellm" in targets else None
-    print()
-    print(check_targets(cells, Targets("enclava", concurrencies, idle_rss, rival)))
+    for name in ours:
+        print()
+        print(check_targets(cells, name, concurrencies, idle[name]))
     if sink is not None:
         print(f"tracing on: the OTLP sink received {spans_kib:.0f} KiB of spans")
     if args.json:
-        _dump(args.json, results, idle_rss)
+        _dump(args.json, results, idle)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ class Job:
     duration: float = 5.0
     requests: int | None = None
     min_events: int = DEFAULT_MIN_EVENTS
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra request headers (e.g. a peer gateway's provider config)."""
 
 
 @dataclass
@@ -149,6 +151,7 @@ async def _worker(
 async def run(job: Job, probe: Callable[[], float] | None = None) -> Result:
     """Run ``job``; ``probe`` (e.g. the server's CPU seconds) is read around the timed part."""
     headers = {"Content-Type": "application/json"} if job.body is not None else {}
+    headers.update(job.headers)
     if job.token:
         headers["Authorization"] = f"Bearer {job.token}"
     connector = aiohttp.TCPConnector(limit=job.concurrency, force_close=False)

@@ -1,4 +1,4 @@
-"""Turning per-repeat results into the markdown table and the issue's targets with pass/miss."""
+"""Turning per-repeat results into the markdown table and issue #19's targets with PASS/MISS."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 from loadgen import Result, percentile
 
-__all__ = ["Cell", "Key", "Targets", "aggregate", "table", "targets"]
+__all__ = ["ENCLAVA_TARGETS", "Cell", "Key", "aggregate", "table", "targets"]
 
 Key = tuple[str, str, int]
 """(target, mode, concurrency); mode is ``chat`` or ``stream``."""
 DIRECT = "direct"
+FLOOR = "floor"
+ENCLAVA_TARGETS = ("enclava", "enclava-prod")
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,12 @@ def _fmt(value: float, digits: int = 2, sign: bool = False) -> str:
     return f"{value:+.{digits}f}" if sign else f"{value:,.{digits}f}"
 
 
-def _row(key: Key, cell: Cell, direct: Cell | None) -> str:
+def _row(key: Key, cell: Cell, direct: Cell | None, floor: Cell | None) -> str:
     target, mode, conc = key
-    added = cell.p50 - direct.p50 if direct and target != DIRECT else math.nan
-    ttfc_added = cell.ttfc - direct.ttfc if direct and target != DIRECT else math.nan
+    baseline = direct if direct and target != DIRECT else None
+    added = cell.p50 - baseline.p50 if baseline else math.nan
+    ttfc_added = cell.ttfc - baseline.ttfc if baseline else math.nan
+    times_floor = cell.cpu / floor.cpu if floor and target != FLOOR and floor.cpu else math.nan
     cols = [
         target,
         mode,
@@ -69,6 +73,7 @@ def _row(key: Key, cell: Cell, direct: Cell | None) -> str:
         _fmt(cell.ttfc),
         _fmt(ttfc_added, sign=True),
         _fmt(cell.cpu, 3),
+        _fmt(times_floor, 2),
         str(cell.errors),
     ]
     return "| " + " | ".join(cols) + " |"
@@ -78,24 +83,17 @@ def table(cells: dict[Key, Cell], order: list[str]) -> str:
     """One markdown table, grouped by mode and concurrency, targets in ``order``."""
     head = (
         "| target | mode | c | req/s | p50 ms | p99 ms | added p50 ms | TTFC p50 ms "
-        "| TTFC added ms | gateway CPU/req ms | errors |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| TTFC added ms | gateway CPU/req ms | x floor | errors |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     rows = [head]
     keys = sorted(cells, key=lambda k: (k[1], k[2], order.index(k[0])))
     for key in keys:
-        rows.append(_row(key, cells[key], cells.get((DIRECT, key[1], key[2]))))
+        _, mode, conc = key
+        rows.append(
+            _row(key, cells[key], cells.get((DIRECT, mode, conc)), cells.get((FLOOR, mode, conc)))
+        )
     return "\n".join(rows)
-
-
-@dataclass(frozen=True)
-class Targets:
-    """What the targets are checked against."""
-
-    gateway: str
-    concurrencies: list[int]
-    idle_rss_mib: float
-    rival: str | None
 
 
 def _check(name: str, value: float, ok: Callable[[float], bool], shown: str) -> str:
@@ -103,13 +101,22 @@ def _check(name: str, value: float, ok: Callable[[float], bool], shown: str) -> 
     return f"| {name} | {shown} | {verdict} |"
 
 
-def _worst_cpu(cells: dict[Key, Cell], t: Targets, mode: str) -> tuple[float, str]:
-    values = {
-        c: cells[(t.gateway, mode, c)].cpu for c in t.concurrencies if (t.gateway, mode, c) in cells
-    }
-    worst = max(values.values(), default=math.nan)
-    shown = ", ".join(f"c={c}: {_fmt(v, 3)}" for c, v in values.items())
-    return worst, f"max {_fmt(worst, 3)} ms ({shown})"
+def _cpu(cells: dict[Key, Cell], target: str, mode: str, conc: int) -> float:
+    cell = cells.get((target, mode, conc))
+    return cell.cpu if cell is not None else math.nan
+
+
+def _ratios(
+    cells: dict[Key, Cell], gateway: str, mode: str, concurrencies: list[int]
+) -> tuple[float, str]:
+    """The worst CPU/request ratio to the floor over ``concurrencies``, and every one shown."""
+    ratios = {c: _cpu(cells, gateway, mode, c) / _cpu(cells, FLOOR, mode, c) for c in concurrencies}
+    real = [r for r in ratios.values() if not math.isnan(r)]
+    shown = ", ".join(
+        f"c={c}: {_fmt(_cpu(cells, gateway, mode, c), 3)} ms = {_fmt(r)}x"
+        for c, r in ratios.items()
+    )
+    return (max(real) if real else math.nan), shown
 
 
 def _delta(cells: dict[Key, Cell], gateway: str, mode: str, field: str) -> float:
@@ -119,40 +126,25 @@ def _delta(cells: dict[Key, Cell], gateway: str, mode: str, field: str) -> float
     return float(getattr(ours, field)) - float(getattr(direct, field))
 
 
-def _ratio(cells: dict[Key, Cell], t: Targets, mode: str) -> tuple[float, str]:
-    top = max(t.concurrencies)
-    ours = cells.get((t.gateway, mode, top))
-    rival = cells.get((t.rival, mode, top)) if t.rival else None
-    if ours is None or rival is None or not rival.rps:
-        return math.nan, "LiteLLM not measured"
-    ratio = ours.rps / rival.rps
-    return ratio, f"{ratio:.1f}x ({_fmt(ours.rps, 0)} vs {_fmt(rival.rps, 0)} req/s, c={top})"
-
-
-def targets(cells: dict[Key, Cell], t: Targets) -> str:
-    """The issue's targets with the measured value and PASS/MISS."""
-    rows = ["| target (issue #4) | measured | verdict |", "|---|---|---|"]
-    cpu, shown = _worst_cpu(cells, t, "chat")
-    rows.append(_check("CPU/request non-streaming <= 1 ms", cpu, lambda v: v <= 1.0, shown))
-    cpu, shown = _worst_cpu(cells, t, "stream")
-    rows.append(_check("CPU per 20-chunk stream <= 2 ms", cpu, lambda v: v <= 2.0, shown))
-    added = _delta(cells, t.gateway, "chat", "p50")
+def targets(
+    cells: dict[Key, Cell], gateway: str, concurrencies: list[int], idle_rss_mib: float
+) -> str:
+    """Issue #19's targets for ``gateway`` with the measured value and PASS/MISS."""
+    rows = [f"| target (issue #19), {gateway} | measured | verdict |", "|---|---|---|"]
+    ratio, shown = _ratios(cells, gateway, "chat", concurrencies)
+    rows.append(_check("chat CPU/request <= 1.5x the floor", ratio, lambda v: v <= 1.5, shown))
+    worst = max((_cpu(cells, gateway, "chat", c) for c in concurrencies), default=math.nan)
     rows.append(
-        _check(
-            "added p50 at c=1 <= 1 ms", added, lambda v: v <= 1.0, f"{_fmt(added, sign=True)} ms"
-        )
+        _check("chat CPU/request <= 0.8 ms", worst, lambda v: v <= 0.8, f"max {_fmt(worst, 3)} ms")
     )
-    ttfc = _delta(cells, t.gateway, "stream", "ttfc")
-    rows.append(
-        _check(
-            "TTFC overhead at c=1 <= 1 ms", ttfc, lambda v: v <= 1.0, f"{_fmt(ttfc, sign=True)} ms"
-        )
-    )
-    for mode in ("chat", "stream"):
-        ratio, shown = _ratio(cells, t, mode)
-        name = f"req/s at c={max(t.concurrencies)} >= 25x LiteLLM ({mode})"
-        rows.append(_check(name, ratio, lambda v: v >= 25.0, shown))
-    rss_mb = t.idle_rss_mib * 1.048576
-    shown = f"{t.idle_rss_mib:.1f} MiB = {rss_mb:.1f} MB"
-    rows.append(_check("idle worker RSS <= 150 MB", rss_mb, lambda v: v <= 150.0, shown))
+    ratio, shown = _ratios(cells, gateway, "stream", concurrencies)
+    rows.append(_check("stream CPU/request <= 1.5x the floor", ratio, lambda v: v <= 1.5, shown))
+    added = _delta(cells, gateway, "chat", "p50")
+    shown = f"{_fmt(added, sign=True)} ms"
+    rows.append(_check("added p50 at c=1 <= 0.5 ms", added, lambda v: v <= 0.5, shown))
+    ttfc = _delta(cells, gateway, "stream", "ttfc")
+    shown = f"{_fmt(ttfc, sign=True)} ms"
+    rows.append(_check("stream TTFC overhead at c=1 <= 0.5 ms", ttfc, lambda v: v <= 0.5, shown))
+    shown = f"{idle_rss_mib:.1f} MiB"
+    rows.append(_check("idle RSS <= 120 MiB", idle_rss_mib, lambda v: v <= 120.0, shown))
     return "\n".join(rows)

@@ -1,9 +1,11 @@
-"""Starting the processes the benches measure: the mock upstream, Enclava and LiteLLM proxy.
+"""Starting the processes the benches measure: the mock upstream, the floor and Enclava.
 
 Each start function returns once the server answers and (for the gateways) lists the mock's
 model; every process is stopped by the ``ExitStack`` it was started under. Enclava runs as the
 installed ``enclava serve`` (one worker) with a fresh data dir, an admin and an API key made by
-its own CLI; LiteLLM runs from ``bench/.venv-litellm``, created on first use.
+its own CLI (``workers`` > 1 runs it with ``--workers``). The peers (LiteLLM, Portkey) are
+started by ``peers.py``, the production setup (PostgreSQL, Redis) is prepared by
+``production.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,22 +23,21 @@ from mock_upstream import MODEL
 from procs import LOADGEN_CPU, SERVER_CPU, Spawned, free_port, get_json, spawn, wait_until
 
 __all__ = [
-    "LITELLM_VENV",
     "Server",
+    "create_key",
     "enclava_env",
-    "ensure_litellm",
+    "lists_model",
     "start_enclava",
-    "start_litellm",
+    "start_floor",
     "start_mock",
 ]
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 ENCLAVA = str(Path(sys.executable).with_name("enclava"))
-LITELLM_VENV = BENCH / ".venv-litellm"
-LITELLM_KEY = "sk-bench-master"
 UPSTREAM_KEY = "sk-mock-upstream"
 ADMIN_EMAIL = "bench@example.com"
+ADMIN_PASSWORD = "bench-pw-1234!x"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Server:
     process: Spawned
     base: str
     token: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra headers every request carries (a peer's provider config)."""
 
 
 def start_mock(stack: ExitStack, tmp: Path, cpu: int = LOADGEN_CPU) -> Server:
@@ -89,99 +93,53 @@ def create_key(env: dict[str, str]) -> str:
         "--email",
         ADMIN_EMAIL,
         "--password-stdin",
-        stdin="bench-pw-1234!x\n",
+        stdin=ADMIN_PASSWORD + "\n",
     )
     return _cli(env, "keys", "create", "--email", ADMIN_EMAIL, "--name", "bench")
 
 
-def _lists_model(url: str, token: str) -> bool:
+def lists_model(url: str, token: str) -> bool:
     listing = get_json(url, token)
     data = listing.get("data", []) if isinstance(listing, dict) else []
     return any(isinstance(entry, dict) and entry.get("id") == MODEL for entry in data)
 
 
 def start_enclava(
-    stack: ExitStack, env: dict[str, str], log: Path, cpu: int = SERVER_CPU
+    stack: ExitStack, env: dict[str, str], log: Path, cpu: int | None = SERVER_CPU, workers: int = 1
 ) -> Server:
-    """``enclava serve`` on a free port (one worker), ready and listing the mock's model."""
+    """``enclava serve`` on a free port, ready and listing the mock's model."""
     key = create_key(env)
     port = free_port()
     argv = [ENCLAVA, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     proc = spawn(stack, "enclava", argv, env=env, log=log, cpu=cpu)
     base = f"http://127.0.0.1:{port}"
     wait_until(
         proc,
-        lambda: _lists_model(base + "/api/v1/models", key),
+        lambda: lists_model(base + "/api/v1/models", key),
         timeout=90,
         what="the mock's model in /api/v1/models",
     )
     return Server(proc, base + "/api/v1", key)
 
 
-def ensure_litellm() -> Path:
-    """``bench/.venv-litellm/bin/litellm``, creating the venv on first use."""
-    litellm = LITELLM_VENV / "bin" / "litellm"
-    if litellm.exists():
-        return litellm
-    print(f"installing litellm[proxy] into {LITELLM_VENV} (first use; takes minutes)", flush=True)
-    subprocess.run(["python3", "-m", "venv", str(LITELLM_VENV)], check=True, timeout=300)
-    pip = str(LITELLM_VENV / "bin" / "pip")
-    subprocess.run([pip, "install", "--quiet", "litellm[proxy]"], check=True, timeout=1800)
-    if not litellm.exists():
-        raise SystemExit("litellm[proxy] installed but bin/litellm is missing")
-    return litellm
-
-
-def _litellm_config(tmp: Path, upstream: str) -> Path:
-    config = tmp / "litellm.yaml"
-    config.write_text(
-        "model_list:\n"
-        f"  - model_name: {MODEL}\n"
-        "    litellm_params:\n"
-        f"      model: openai/{MODEL}\n"
-        f"      api_base: {upstream}\n"
-        f"      api_key: {UPSTREAM_KEY}\n"
-        "litellm_settings:\n"
-        "  telemetry: false\n"
-        "  set_verbose: false\n"
-        "general_settings:\n"
-        f"  master_key: {LITELLM_KEY}\n"
-    )
-    return config
-
-
-def start_litellm(stack: ExitStack, tmp: Path, upstream: str, cpu: int = SERVER_CPU) -> Server:
-    """LiteLLM proxy, one worker, the mock as an openai-compatible model; auth by master key."""
-    litellm = ensure_litellm()
+def start_floor(stack: ExitStack, tmp: Path, upstream: str, cpu: int = SERVER_CPU) -> Server:
+    """The bare Litestar + aiohttp forwarder (``floor.py``), one process on ``cpu``."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM", "DATABASE_URL"))}
-    env |= {
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_LOG": "ERROR",
-        "LITELLM_MODE": "PRODUCTION",
-        "NO_DOCS": "True",
-        "HOME": str(tmp),
-    }
-    argv = [
-        str(litellm),
-        "--config",
-        str(_litellm_config(tmp, upstream)),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--num_workers",
-        "1",
-    ]
-    proc = spawn(stack, "litellm", argv, env=env, log=tmp / "litellm.log", cpu=cpu)
-    base = f"http://127.0.0.1:{port}"
-    wait_until(
-        proc,
-        lambda: _lists_model(base + "/v1/models", LITELLM_KEY),
-        timeout=240,
-        what="the mock's model in /v1/models",
-    )
-    return Server(proc, base + "/v1", LITELLM_KEY)
+    argv = [PYTHON, str(BENCH / "floor.py"), "--port", str(port), "--upstream", upstream]
+    proc = spawn(stack, "floor", argv, env=os.environ, log=tmp / "floor.log", cpu=cpu)
+    base = f"http://127.0.0.1:{port}/v1"
+    job_url = base + "/chat/completions"
+    wait_until(proc, lambda: _answers_chat(job_url), timeout=30, what="a chat answer")
+    return Server(proc, base)
+
+
+def _answers_chat(url: str) -> bool:
+    body = b'{"model":"' + MODEL.encode() + b'","messages":[{"role":"user","content":"hi"}]}'
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return bool(response.status == 200)
 
 
 def settle(seconds: float = 1.0) -> None:

@@ -1,14 +1,17 @@
-"""Soak benchmark (issue #20): two ``enclava serve`` replicas under steady load for minutes; RSS
+"""Soak benchmark (issues #19, #20): ``enclava serve`` replicas under steady load for minutes; RSS
 and CPU per request must stay flat (within 5 %) from the first window to the last.
 
-Usage: ``.venv/bin/python bench/soak.py [--minutes 10] [--concurrency 32] [--window 30]
-[--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--redis redis://127.0.0.1:6379/0]``
+Usage: ``.venv/bin/python bench/soak.py [--minutes 10] [--concurrency 64] [--replicas 2]
+[--window 30] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+[--redis redis://127.0.0.1:6379/0]``
 
-Method: the mock upstream (``mock_upstream.py``) as Privatemode; two replicas (one worker each,
-not pinned: the machine has two cores and the replicas share them) on a fresh PostgreSQL
-database created on ``--postgres`` (dropped afterwards) and a fresh key prefix on ``--redis``;
-closed-loop clients (``loadgen.py``), half of ``--concurrency`` per replica, non-streamed chats,
-in back-to-back windows of ``--window`` seconds. Per window and replica: requests/s, errors,
+Method: the mock upstream (``mock_upstream.py``) as Privatemode; ``--replicas`` replicas (one
+worker each, not pinned: the machine has two cores and the replicas share them) in the
+production setup of ``production.py``: a fresh PostgreSQL database created on ``--postgres``
+(dropped afterwards), a fresh key prefix on ``--redis`` (deleted afterwards), every builtin
+enabled, metrics on and a hard budget on the key; closed-loop clients (``loadgen.py``),
+``--concurrency`` shared among the replicas, non-streamed chats, in back-to-back windows of
+``--window`` seconds. Per window and replica: requests/s, errors,
 CPU ms per request (utime+stime of the replica's process tree over the window / requests) and RSS
 at the window's end. The summary compares the first and the last window. Never part of the test
 pass/fail.
@@ -22,18 +25,15 @@ import base64
 import secrets
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+import production
 import servers
 from loadgen import Job, Result, chat_body, run
 from mock_upstream import MODEL
 from procs import ForeignLoad, cpu_seconds, free_port, rss_mib, run_fast, spawn, wait_until
-
-REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -48,40 +48,22 @@ class Sample:
     rss_mib: float
 
 
-def _database(dsn: str, stack: ExitStack) -> str:
-    """A fresh database on ``dsn``'s server (dropped when ``stack`` closes); its asyncpg URL."""
-    name = f"enclava_soak_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    stack.callback(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
-    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{name}"
-
-
 def _start_replicas(
     stack: ExitStack, tmp: Path, upstream: str, args: argparse.Namespace
 ) -> list[servers.Server]:
-    database = _database(args.postgres, stack)
-    shared = {
-        "ENCLAVA_DATABASE_URL": database,
-        "ENCLAVA_REDIS_URL": args.redis,
-        "ENCLAVA_REDIS_PREFIX": f"enclava-soak-{uuid.uuid4().hex[:8]}:",
-        "ENCLAVA_AUTH_JWT_SECRET": secrets.token_urlsafe(48),
+    first = production.production_env(
+        stack,
+        tmp / "data-0",
+        upstream,
+        postgres=args.postgres,
+        redis_url=args.redis,
         # Replicas verify each other's keys: one pepper for all (each has its own data dir).
-        "ENCLAVA_API_KEYS_PEPPER": base64.b64encode(secrets.token_bytes(32)).decode(),
-    }
-    first = servers.enclava_env(tmp / "data-0", upstream, **shared)
+        ENCLAVA_API_KEYS_PEPPER=base64.b64encode(secrets.token_bytes(32)).decode(),
+    )
     token = servers.create_key(first)
     replicas = []
-    for index in range(REPLICAS):
-        env = servers.enclava_env(tmp / f"data-{index}", upstream, **shared)
+    for index in range(args.replicas):
+        env = first | {"ENCLAVA_DATA_DIR": str(tmp / f"data-{index}")}
         port = free_port()
         argv = [servers.ENCLAVA, "serve", "--host", "127.0.0.1", "--port", str(port)]
         proc = spawn(stack, f"enclava-{index}", argv, env=env, log=tmp / f"r{index}.log", cpu=None)
@@ -93,6 +75,7 @@ def _start_replicas(
             what="the mock's model in /api/v1/models",
         )
         replicas.append(servers.Server(proc, base, token))
+    production.hard_budget(replicas[0].base, token)
     return replicas
 
 
@@ -114,7 +97,7 @@ async def _window(replicas: list[servers.Server], per_replica: int, seconds: flo
 def _soak(replicas: list[servers.Server], args: argparse.Namespace) -> list[Sample]:
     samples: list[Sample] = []
     began = time.monotonic()
-    per_replica = max(1, args.concurrency // REPLICAS)
+    per_replica = max(1, args.concurrency // len(replicas))
     while time.monotonic() - began < args.minutes * 60:
         results = run_fast(_window(replicas, per_replica, args.window))
         minute = (time.monotonic() - began) / 60
@@ -143,7 +126,7 @@ def _drift(first: float, last: float) -> str:
 def summary(samples: list[Sample]) -> str:
     """First vs last window per replica: CPU/request and RSS, with their drift."""
     lines = ["replica  CPU ms/req first → last (drift)   RSS MiB first → last (drift)"]
-    for index in range(REPLICAS):
+    for index in sorted({s.replica for s in samples}):
         mine = [s for s in samples if s.replica == index]
         first, last = mine[0], mine[-1]
         cpu = _drift(first.cpu_ms, last.cpu_ms)
@@ -160,10 +143,11 @@ def summary(samples: list[Sample]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64, help="clients, all replicas")
+    parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--window", type=float, default=30.0, help="seconds per sample")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--postgres", default=production.DEFAULT_POSTGRES)
+    parser.add_argument("--redis", default=production.DEFAULT_REDIS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="enclava-soak-") as name, ExitStack() as stack:
         tmp = Path(name)
