@@ -8,8 +8,12 @@ Method: the mock upstream and the closed-loop load generator share core 0; Encla
 sandboxed plugins, ``filter`` with ``pii_redactor`` (a Python guest, chat filter on requests)
 and ``hello`` auto-enabled. The prompt carries an email address and a phone number, so the
 filter rewrites every request and bumps two KV counters. "added" is the p50 latency of
-``filter`` minus ``base``; endpoint rows are ``GET /api/v1/plugins/hello/hello``. Components
-are built (or taken from ``.cache/enclava``) before the clock starts. Never part of the tests.
+``filter`` minus ``base``; "cpu/req" is the server's CPU time (its process tree's utime +
+stime) per request, and "added cpu" that of ``filter`` minus ``base``: what one filtered
+request costs, whatever else runs on the machine. ``--repeat N`` measures every cell N times
+and keeps the run with the median CPU per request. Endpoint rows are
+``GET /api/v1/plugins/hello/hello``. Components are built (or taken from ``.cache/enclava``)
+before the clock starts. Never part of the tests.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 import servers
 from loadgen import Job, Result, run_sync
 from mock_upstream import MODEL
+from procs import cpu_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "enclava"
@@ -49,8 +54,14 @@ def _chat_body() -> bytes:
     return json.dumps({"model": MODEL, "messages": messages, "max_tokens": 64}).encode()
 
 
+def _measure(server: servers.Server, job: Job, repeat: int) -> Result:
+    """The run with the median server CPU per request out of ``repeat``."""
+    runs = [run_sync(job, lambda: cpu_seconds(server.process.pid)) for _ in range(repeat)]
+    return sorted(runs, key=lambda r: r.cpu_ms or 0.0)[len(runs) // 2]
+
+
 def _cells(
-    server: servers.Server, concurrency: list[int], duration: float, endpoint: bool
+    server: servers.Server, concurrency: list[int], duration: float, endpoint: bool, repeat: int
 ) -> dict[str, Result]:
     cells: dict[str, Result] = {}
     for level in concurrency:
@@ -61,7 +72,7 @@ def _cells(
             concurrency=level,
             duration=duration,
         )
-        cells[f"chat c={level}"] = run_sync(chat)
+        cells[f"chat c={level}"] = _measure(server, chat, repeat)
         if endpoint:
             hello = Job(
                 server.base + "/plugins/hello/hello",
@@ -71,7 +82,7 @@ def _cells(
                 concurrency=level,
                 duration=duration,
             )
-            cells[f"endpoint c={level}"] = run_sync(hello)
+            cells[f"endpoint c={level}"] = _measure(server, hello, repeat)
     return cells
 
 
@@ -79,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", default="1,16")
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -102,24 +114,35 @@ def main() -> None:
                 env = servers.enclava_env(tmp / f"data-{target}", mock.base, **extra)
                 server = servers.start_enclava(run, env, tmp / f"{target}.log")
                 servers.settle()
-                results[target] = _cells(server, levels, args.duration, target == "filter")
+                results[target] = _cells(
+                    server, levels, args.duration, target == "filter", args.repeat
+                )
     _report(results, levels, args.json)
 
 
 def _report(results: dict[str, dict[str, Result]], levels: list[int], out: Path | None) -> None:
     rows: dict[str, object] = {}
-    print(f"{'cell':<22}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'errors':>8}")
+    print(
+        f"{'cell':<22}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}"
+        f"{'cpu/req ms':>12}{'added cpu':>11}{'errors':>8}"
+    )
     for target, cells in results.items():
         for cell, result in cells.items():
             summary = result.summary()
-            added = ""
+            added = added_cpu = ""
             if target == "filter" and cell.startswith("chat"):
-                base = results["base"][cell].summary()["p50_ms"]
-                added = f"{float(summary['p50_ms']) - float(base):.2f}"  # type: ignore[arg-type]
-            rows[f"{target} {cell}"] = {**summary, "added_p50_ms": added or None}
+                base = results["base"][cell]
+                added = f"{float(summary['p50_ms']) - float(base.summary()['p50_ms']):.2f}"  # type: ignore[arg-type]
+                added_cpu = f"{(result.cpu_ms or 0.0) - (base.cpu_ms or 0.0):.3f}"
+            rows[f"{target} {cell}"] = {
+                **summary,
+                "added_p50_ms": added or None,
+                "added_cpu_ms_per_req": added_cpu or None,
+            }
             print(
                 f"{target + ' ' + cell:<22}{summary['rps']:>9}{float(summary['p50_ms']):>9.2f}"  # type: ignore[arg-type]
-                f"{float(summary['p99_ms']):>9.2f}{added:>11}{summary['errors']:>8}"  # type: ignore[arg-type]
+                f"{float(summary['p99_ms']):>9.2f}{added:>11}{result.cpu_ms or 0.0:>12.3f}"  # type: ignore[arg-type]
+                f"{added_cpu:>11}{summary['errors']:>8}"
             )
     if out is not None:
         out.write_text(json.dumps(rows, indent=2))

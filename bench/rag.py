@@ -1,6 +1,8 @@
 """RAG benchmark: ingest throughput with local embeddings, query latency, retrieval quality.
 
-Usage: ``.venv/bin/python bench/rag.py [--docs DIR] [--limit N] [--queries N] [--threads 1]``
+Usage: ``.venv/bin/python bench/rag.py [--docs DIR] [--limit N] [--queries N] [--threads 1]
+[--fill 100000]``, and for the vector store alone
+``.venv/bin/python bench/rag.py --store 100000 [--engines edge,local]``.
 
 Corpus: the Python library reference as Debian's ``python3-doc`` ships it
 (``apt-get install -y python3-doc``: ``/usr/share/doc/python3.11/html/library/*.html``, PSF
@@ -13,7 +15,9 @@ through the ASGI interface with an admin's JWT, like a client would, minus the n
 - *Ingest*: every document is uploaded (20 per request) into one local-embedding collection;
   the clock runs from the first upload until the last job is ``indexed``. Throughput is chunks
   (256 tokens, 32 overlap) per second, end to end: sniffing, HTML extraction, chunking,
-  embedding, sparse vectors, AES-GCM sealing, SQL and Qdrant writes.
+  embedding, sparse vectors, AES-GCM sealing, SQL and Qdrant writes. The process's CPU time
+  over the same span gives chunks per CPU-second: what one core does when the machine is
+  shared (its wall-clock rate then depends on the neighbours).
 - *Questions*, built deterministically: a Sphinx module page's ``<h1>`` links to the module with
   a ``title`` attribute holding its one-line synopsis (``zipfile: Read and write ZIP-format
   archive files.``). That synopsis, without the module name, is the question; the page it comes
@@ -26,6 +30,17 @@ through the ASGI interface with an admin's JWT, like a client would, minus the n
   passage from the right page gives recall@5 (found in the first 5) and MRR@10.
 - *Latency*: p50/p95 of those searches (hybrid, top 5 repeated for the headline), through the
   API, with the collection at its full size.
+- *At scale* (``--fill N``, after the above): the same collection is filled up to N chunks with
+  synthetic ones, each a real chunk row (AES-GCM sealed, in SQL) and a point whose sparse vector
+  is the BM25 vector of a window of the corpus text and whose dense vector is a random unit
+  vector (embedding 100k texts on one core would take over an hour). After the engine has
+  indexed them (``wait_indexed``), the hybrid top-5 questions are asked again through the API
+  and straight to the store; the process's RSS is stated then (idle: no request running).
+- *Store* (``--store N``): each embedded engine in its own process (so RSS is its own) upserts
+  N hybrid points (384-d random unit vectors, BM25 vectors of corpus windows, owner/collection/
+  document payload) in batches of 256, then answers ``--queries`` (200) hybrid top-5 queries
+  with a collection filter. Upsert time is until the last write returned; indexing time until
+  the background index build ended (edge; the local mode has no index); RSS after both.
 
 Never part of the test pass/fail.
 """
@@ -46,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rag_scale import Synthetic, fill, rss_mb, store_bench, store_run, wait_indexed, windows
 
 DEFAULT_DOCS = Path("/usr/share/doc/python3.11/html/library")
 INTERNAL = "/api-internal/v1/rag"
@@ -83,6 +99,7 @@ async def app_client(data_dir: Path, threads: int) -> AsyncIterator[tuple[httpx.
         "ENCLAVA_RAG_INGEST_CONCURRENCY": "1",
         "ENCLAVA_RAG_EMBEDDING_THREADS": str(threads),
         "ENCLAVA_RAG_MAX_UPLOAD_BYTES": str(50 * 1024 * 1024),
+        "ENCLAVA_RATE_LIMIT_INTERNAL_PER_MINUTE": "1000000",  # the bench asks hundreds at once
     }
     settings = load_settings(env=env, plugin_schemas=plugins.settings_schemas())
     app = create_app(settings, plugins=plugins)
@@ -114,8 +131,8 @@ async def login(client: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int, float]:
-    """(collection id, chunks, seconds)."""
+async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int, float, list[str]]:
+    """(collection id, chunks, seconds, ids of the indexed documents)."""
     headers = await login(client)
     response = await client.post(
         f"{INTERNAL}/collections", json={"name": "pydocs"}, headers=headers
@@ -123,7 +140,7 @@ async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int
     response.raise_for_status()
     cid = response.json()["id"]
     names: dict[str, str] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(files), 20):
         parts = [
             ("files", (p.name, p.read_bytes(), "text/html")) for p in files[start : start + 20]
@@ -160,11 +177,56 @@ async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int
         if all(s in {"indexed", "failed"} for s in states):
             break
         await asyncio.sleep(0.5)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     for document in documents:
         if document["job"]["state"] == "failed":
             print(f"  failed {document['name']}: {document['job']['error']}")
-    return cid, sum(d["chunk_count"] for d in documents), elapsed
+    indexed = [d["id"] for d in documents if d["job"]["state"] == "indexed"]
+    chunks = sum(d["chunk_count"] for d in documents)
+    print(f"ingest CPU: {cpu:.1f} s of this process = {chunks / cpu:.1f} chunks per CPU-second")
+    return cid, chunks, elapsed, indexed
+
+
+async def at_scale(
+    client: httpx.AsyncClient,
+    app: Any,
+    cid: str,
+    documents: list[str],
+    qs: list[tuple[str, str]],
+    files: list[Path],
+    target: int,
+) -> None:
+    """The ``--fill`` run: API and store latency, RSS, with the collection at ``--fill``."""
+    from builtin_plugins.rag.embedding import sparse_query
+    from builtin_plugins.rag.runtime import runtime_for, vector_collection
+
+    data = Synthetic(windows(files))
+    started = time.perf_counter()
+    total = await fill(app, cid, target, documents, data)
+    upserted = time.perf_counter() - started
+    indexed = await wait_indexed(app.state.kernel.stores.vectors)
+    print(f"fill: {total} chunks; writes {upserted:.1f} s, then indexing {indexed:.1f} s")
+    headers = await login(client)
+    _, _, api = await evaluate(client, headers, cid, qs, "hybrid", 5)
+    runtime = runtime_for(app.state.kernel)
+    dense = await runtime.embedder.embed([q for q, _ in qs])
+    store: list[float] = []
+    for (question, _), vector in zip(qs, dense, strict=True):
+        sparse = sparse_query(runtime.tokenizer, question)
+        began = time.perf_counter()
+        await app.state.kernel.stores.vectors.hybrid_search(
+            vector_collection(cid),
+            dense=vector,
+            sparse=sparse,
+            limit=5,
+            must={"collection_id": cid},
+        )
+        store.append((time.perf_counter() - began) * 1000)
+    print(
+        f"at {total} chunks (hybrid, top 5): API p50 {statistics.median(api):.1f} ms, "
+        f"p95 {_pct(api, 0.95):.1f} ms; store p50 {statistics.median(store):.1f} ms, "
+        f"p95 {_pct(store, 0.95):.1f} ms; idle RSS {rss_mb():.0f} MB"
+    )
 
 
 async def evaluate(
@@ -205,8 +267,18 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="use the first N pages (0: all)")
     parser.add_argument("--queries", type=int, default=200, help="most questions to ask")
     parser.add_argument("--threads", type=int, default=1, help="local embedding threads")
+    parser.add_argument("--fill", type=int, default=0, help="then fill to N chunks (0: no)")
+    parser.add_argument("--store", type=int, default=0, help="only the store bench, N points")
+    parser.add_argument("--engines", default="edge,local", help="engines of --store")
+    parser.add_argument("--store-engine", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     files = sorted(args.docs.glob("*.html"))
+    if args.store and args.store_engine:
+        await store_run(args.store_engine, args.store, files, args.queries)
+        return
+    if args.store:
+        store_bench(args.store, args.engines.split(","), args.docs, args.queries)
+        return
     if args.limit:
         files = files[: args.limit]
     qs = questions(files, args.queries)
@@ -214,7 +286,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with app_client(Path(tmp), args.threads) as (client, app):
             await create_admin(app)
-            cid, chunks, seconds = await ingest(client, files)
+            cid, chunks, seconds, documents = await ingest(client, files)
             headers = await login(client)
             print(
                 f"ingest: {chunks} chunks in {seconds:.1f} s = {chunks / seconds:.1f} chunks/s "
@@ -234,7 +306,9 @@ async def main() -> None:
                 f"p50 {statistics.median(latencies):.1f} ms, p95 {_pct(latencies, 0.95):.1f} ms"
             )
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"peak RSS of the process: {rss:.0f} MB")
+            print(f"RSS of the process: {rss_mb():.0f} MB idle, {rss:.0f} MB peak")
+            if args.fill:
+                await at_scale(client, app, cid, documents, qs, files, args.fill)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from kernel.access import require_declarations
 from kernel.dependencies import KERNEL_STATE_KEY, app_dependencies
-from kernel.gate import before_send, gate
+from kernel.gate import after_response, before_send, gate
 from kernel.openapi import openapi_config
 from kernel.plugins import PluginManager
 from kernel.responses import exception_handlers
@@ -73,6 +73,7 @@ def create_app(
         route_handlers=_plugin_routers(kernel),
         guards=[gate],
         before_send=[before_send],
+        after_response=after_response,
         exception_handlers=exception_handlers(),
         on_startup=[kernel.start],
         on_shutdown=[kernel.stop],

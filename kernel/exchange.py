@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from kernel.admission import Admission
 from kernel.errors import InvalidRequestError
 from kernel.types import Endpoint, ModelInfo, Principal
 
@@ -123,6 +124,7 @@ class Exchange(msgspec.Struct, kw_only=True):
     started_at: float = 0.0
     """``time.time()`` at admission."""
     provider: str | None = None
+    """The provider that answered; when none did, the last one attempted (None: no attempt)."""
     route: ModelInfo | None = None
     usage: TokenUsage | None = None
     first_token: float | None = None
@@ -136,6 +138,9 @@ class Exchange(msgspec.Struct, kw_only=True):
     verification: str = ""
     """Per-response verification: ``""`` (none), ``pending``, ``verified`` or ``failed``."""
     state: dict[str, Any] = {}
+    admission: Admission | None = None
+    """The request's pending KV admission (:mod:`kernel.admission`): guards add their steps to
+    it so the request makes one KV round trip; None for a call made without one."""
 
     def completion_limits(self) -> CompletionLimits:
         """:func:`completion_limits` of the body as forwarded (decoded on each call, so only

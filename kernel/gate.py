@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kernel.access import check_access
+from kernel.admission import DEFERRED_OPT, Admission, run_pending
 from kernel.dependencies import kernel_of
 from kernel.errors import (
     AuthenticationError,
@@ -29,6 +30,7 @@ from kernel.errors import (
     UnsupportedMediaTypeError,
 )
 from kernel.logs import REQUEST_ID, TRACE_ID
+from kernel.observe import CLIENT_CLOSED
 from kernel.tracing import TRACE_STATE, Tracer
 from kernel.types import ApiSurface, CheckPhase, RequestCheck, RequestContext
 
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
     from kernel.runtime import Kernel
 
-__all__ = ["CONTEXT_KEY", "before_send", "gate", "request_context"]
+__all__ = ["CONTEXT_KEY", "after_response", "before_send", "gate", "request_context"]
 
 log = logging.getLogger(__name__)
 CONTEXT_KEY = "enclava"
@@ -108,15 +110,34 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         state={},
         started=time.perf_counter() if components.request_observers else 0.0,
     )
+    if handler.opt.get(DEFERRED_OPT, False):
+        ctx.admission = Admission(kernel.stores.kv)
     connection.scope.setdefault("state", {})[CONTEXT_KEY] = ctx
     REQUEST_ID.set(ctx.request_id)
     tracer = components.tracer
     if tracer.enabled:
         _begin_trace(tracer, connection, ctx)
     request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
+    if ctx.admission is None:
+        await _guard(kernel, request, handler, ctx)
+        return
+    try:
+        await _guard(kernel, request, handler, ctx)
+    except Exception:
+        await run_pending(ctx.admission)  # a blocked or throttled client gets that answer
+        raise
+
+
+async def _guard(
+    kernel: Kernel, request: Request[Any, Any, Any], handler: BaseRouteHandler, ctx: RequestContext
+) -> None:
+    """Pre-auth checks, body, authentication, access, post-auth checks."""
+    components = kernel.components
+    tracer = components.tracer
+    surface = ctx.surface
     await _run_checks(components.request_checks, "pre_auth", request, ctx)
     limit = handler.opt.get("enclava_max_body_bytes", kernel.settings.kernel.server.max_body_bytes)
-    _check_body(connection, handler, limit)
+    _check_body(request, handler, limit)
     if surface == "root":
         return
     with tracer.span("auth"):
@@ -181,6 +202,16 @@ def _finished(scope: Scope) -> None:
             trace.end(ctx.status, ctx.error_code)
     if ctx.started:
         _observe(scope, ctx)
+        ctx.started = 0.0  # observed once
+
+
+async def after_response(request: Request[Any, Any, Any]) -> None:
+    """Litestar's ``after_response``: a response whose last body chunk was never sent (the
+    client went away mid-stream) is finished here, with error code ``client_closed``."""
+    ctx = request_context(request.scope)
+    if ctx is not None and (ctx.started or TRACE_STATE in ctx.state):
+        ctx.error_code = ctx.error_code or CLIENT_CLOSED
+        _finished(request.scope)
 
 
 def _observe(scope: Scope, ctx: RequestContext) -> None:

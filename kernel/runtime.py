@@ -22,7 +22,7 @@ import msgspec
 from kernel.errors import ConfigError, ConflictError, InvalidRequestError, NotFoundError
 from kernel.exchange import ChatFilter, ExchangeGuard, UsageSink
 from kernel.http import HttpClients
-from kernel.observe import RequestObserver
+from kernel.observe import NO_METER, Meter, RequestObserver
 from kernel.plugin_state import load_overrides, load_states, save_override, save_state
 from kernel.plugins import PluginManager
 from kernel.services import Service, ServiceMissingError
@@ -72,6 +72,8 @@ class Components:
     route_model: Callable[..., Any] | None = None
     tracer: Tracer = NO_TRACER
     """The enabled :class:`~kernel.tracing.Tracer` service, else the shared no-op one."""
+    meter: Meter = NO_METER
+    """The enabled :class:`~kernel.observe.Meter` service, else the shared no-op one."""
 
 
 EMBEDDED_RESYNC_SECONDS = 1.0
@@ -143,6 +145,7 @@ class Kernel:
             services=MappingProxyType(services),
             route_model=self.plugins.subset_caller("enclava_route_model", enabled),
             tracer=services.get(Tracer, NO_TRACER),
+            meter=services.get(Meter, NO_METER),
         )
 
     @staticmethod

@@ -33,6 +33,7 @@ __all__ = [
     "BudgetQueries",
     "BudgetStatus",
     "ChatGateway",
+    "ChatbotDirectory",
     "ConversationMessage",
     "ConversationStore",
     "GatewayAnswer",
@@ -133,7 +134,7 @@ class KeyPolicy(Protocol):
 
     def response_verification(self, principal: Principal | None) -> str | None:
         """The answer verification the key requires at least (``async``, ``strict_trailer``,
-        ``strict``), or None."""
+        ``strict``), or None; a chatbot's stricter one, on any caller it is set on."""
         ...
 
     def require_chatbot_allowed(self, principal: Principal | None, chatbot_id: str) -> None:
@@ -300,6 +301,20 @@ class ConversationStore(Protocol):
 
     async def recent(self, conversation_id: str, *, turns: int) -> list[ConversationMessage]:
         """The last ``turns`` user/assistant pairs, oldest first."""
+        ...
+
+
+@runtime_checkable
+class ChatbotDirectory(Protocol):
+    """Who owns which chatbot (budgets on a chatbot are kept, authorised and shown with its
+    owner's). An owner never changes, so consumers may cache ``owner_of``."""
+
+    async def owner_of(self, chatbot_id: str) -> str | None:
+        """The id of the user owning ``chatbot_id``, or None when there is no such chatbot."""
+        ...
+
+    async def chatbot_ids_owned_by(self, owner_id: str) -> list[str]:
+        """The ids of every chatbot ``owner_id`` owns."""
         ...
 
 

@@ -17,7 +17,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -110,6 +110,8 @@ class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class QdrantSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     url: str = ""
     api_key: str = ""
+    # Without url: "edge" (qdrant-edge-py) or "local" (qdrant-client's local mode).
+    embedded_engine: Literal["edge", "local"] = "edge"
 
 
 class FilesSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from litestar import Request
     from litestar.types import ControllerRouterHandler
 
+    from kernel.admission import Admission
     from kernel.settings import Settings
     from kernel.storage.sql import Database
 
@@ -119,6 +120,9 @@ class RequestContext(msgspec.Struct):
     """The response status, once its start was sent."""
     error_code: str | None = None
     """The ``code`` of the error the gateway answered with, if it answered one."""
+    admission: Admission | None = None
+    """KV steps deferred to the request's model call (:mod:`kernel.admission`), on routes that
+    declare ``enclava_deferred_admission``."""
 
 
 class RouteSet(msgspec.Struct, frozen=True):

@@ -37,6 +37,8 @@ NO_BODY = {
     ("post", "/api-internal/v1/wasm-plugins/{name}/disable"),
     ("post", "/api-internal/v1/attestation/reverify"),  # re-attests every model now
     ("post", "/api-internal/v1/rag/documents/{document_id}/reprocess"),  # runs the job again
+    ("post", "/api-internal/v1/rag/documents/{document_id}/cancel"),  # stops the job
+    ("post", "/api/v1/rag/documents/{document_id}/cancel"),
 }
 # Error statuses whose body is not Error, by design.
 OWN_ERROR_BODIES = {

@@ -35,8 +35,10 @@ class ApiKeyPolicy:
         self._kernel = kernel
 
     def response_verification(self, principal: Principal | None) -> str | None:
-        """The per-response verification the key requires at least, or None."""
-        if principal is None or principal.kind != "api_key":
+        """The per-response verification the key requires at least, or None. A chatbot that
+        requires more sets the same attribute on its caller, a user's session included (the
+        dashboard playground), so it is read from any principal that carries it."""
+        if principal is None:
             return None
         policy: str | None = principal.attributes.get("response_verification")
         return policy

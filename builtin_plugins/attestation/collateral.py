@@ -12,11 +12,12 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
-
-import dcap_qvl
+from typing import TYPE_CHECKING, Protocol
 
 from builtin_plugins.attestation.verdicts import AttestationRejected
+
+if TYPE_CHECKING:  # dcap_qvl loads on the first quote check, not at import
+    import dcap_qvl
 
 __all__ = ["CollateralCache", "CollateralSource", "PccsCollateral", "collateral_expiry"]
 
@@ -37,6 +38,8 @@ class PccsCollateral:
 
     async def fetch(self, quote: bytes) -> dcap_qvl.QuoteCollateralV3:
         """Ask the PCCS for ``quote``'s collateral."""
+        import dcap_qvl
+
         return await dcap_qvl.get_collateral(self.url, quote)
 
 
@@ -61,6 +64,8 @@ class CollateralCache:
 
     @staticmethod
     def _key(quote: bytes) -> tuple[str, str]:
+        import dcap_qvl
+
         parsed = dcap_qvl.parse_quote(quote)
         return parsed.fmspc(), parsed.ca()
 

@@ -9,11 +9,6 @@ nonce (nearai/private-ml-sdk vllm-proxy ``_build_report_data``).
 
 from __future__ import annotations
 
-from eth_keys.datatypes import PublicKey, Signature
-from eth_keys.exceptions import BadSignature
-from eth_utils.crypto import keccak
-from eth_utils.exceptions import ValidationError
-
 from builtin_plugins.attestation.verdicts import AttestationRejected
 
 __all__ = ["address_of_public_key", "legacy_report_data", "recover_personal"]
@@ -23,6 +18,10 @@ def address_of_public_key(public_key: bytes) -> str:
     """EIP-55 address of an uncompressed (``04``-prefixed, 65-byte) secp256k1 key."""
     if len(public_key) != 65 or public_key[0] != 0x04:
         raise AttestationRejected("signing_public_key is not an uncompressed secp256k1 key")
+    # eth_keys/eth_utils (and pydantic under them) cost ~12 MiB: loaded on first RedPill check.
+    from eth_keys.datatypes import PublicKey
+    from eth_utils.exceptions import ValidationError
+
     try:
         return str(PublicKey(public_key[1:]).to_checksum_address())
     except ValidationError as exc:
@@ -30,6 +29,8 @@ def address_of_public_key(public_key: bytes) -> str:
 
 
 def _personal_hash(text: str) -> bytes:
+    from eth_utils.crypto import keccak
+
     body = text.encode("utf-8")
     return bytes(keccak(b"\x19Ethereum Signed Message:\n" + str(len(body)).encode() + body))
 
@@ -43,6 +44,10 @@ def recover_personal(text: str, signature: str) -> str:
     if len(raw) != 65 or raw[64] not in (0, 1, 27, 28):
         raise AttestationRejected("response signature must be 65 bytes with v 27/28")
     vrs = raw[:64] + bytes([raw[64] % 27 if raw[64] >= 27 else raw[64]])
+    from eth_keys.datatypes import Signature
+    from eth_keys.exceptions import BadSignature
+    from eth_utils.exceptions import ValidationError
+
     try:
         public = Signature(vrs).recover_public_key_from_msg_hash(_personal_hash(text))
     except (BadSignature, ValidationError) as exc:

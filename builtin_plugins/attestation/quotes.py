@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import dcap_qvl
 import msgspec
 
 from builtin_plugins.attestation.collateral import CollateralCache
@@ -70,6 +69,8 @@ class DcapQuotes:
 
     async def verify(self, quote: bytes) -> VerifiedQuote:
         """Verify ``quote`` against cached collateral at ``clock()``, then the TCB policy."""
+        import dcap_qvl
+
         try:
             parsed = dcap_qvl.parse_quote(quote)
         except ValueError as exc:

@@ -3,7 +3,8 @@
 Configs are owned by users; conversations keep a stable id across turns and their messages are
 sealed at rest (AES-GCM). Each turn goes through the gateway service with the chatbot's model,
 parameters and provider constraints, and through the retriever service when it has collections.
-Publishes the ``ConversationStore`` service; deletes idle conversations after ``retention_days``.
+Publishes the ``ConversationStore`` and ``ChatbotDirectory`` services; deletes idle
+conversations after ``retention_days``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 
 from builtin_plugins.chatbots.routes_internal import INTERNAL_ROUTES
 from builtin_plugins.chatbots.routes_public import PUBLIC_ROUTES
-from builtin_plugins.chatbots.runtime import ConversationService, runtime_for
+from builtin_plugins.chatbots.runtime import ConversationService, Directory, runtime_for
 from builtin_plugins.chatbots.settings import SETTINGS_SECTION, ChatbotsSettings
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.services import ConversationStore, Service
+from kernel.services import ChatbotDirectory, ConversationStore, Service
 from kernel.types import BackgroundTask, RouteSet, SettingsSection
 
 __all__ = ["PLUGIN_NAME", "RETENTION_INTERVAL", "VERSION", "purge_idle_conversations"]
@@ -45,8 +46,11 @@ def enclava_routes(kernel: Kernel) -> RouteSet:
 
 @hookimpl
 def enclava_services(kernel: Kernel) -> list[Service]:
-    store = ConversationService(runtime_for(kernel))
-    return [Service(contract=ConversationStore, implementation=store)]
+    runtime = runtime_for(kernel)
+    return [
+        Service(contract=ConversationStore, implementation=ConversationService(runtime)),
+        Service(contract=ChatbotDirectory, implementation=Directory(runtime)),
+    ]
 
 
 async def purge_idle_conversations(kernel: Kernel) -> int:

@@ -23,7 +23,6 @@ from builtin_plugins.chatbots.validation import model_info
 from kernel.errors import (
     InvalidRequestError,
     NotFoundError,
-    PermissionDeniedError,
     ServiceUnavailableError,
 )
 from kernel.exchange import Exchange
@@ -164,16 +163,12 @@ def _delta(payload: bytes) -> tuple[str, str]:
 
 def _verifying(chatbot: Chatbot, principal: Principal) -> Principal:
     """``principal`` carrying the stricter of its key's and the chatbot's answer verification,
-    which the verifiers read through ``KeyPolicy`` (a chatbot never loosens the key's)."""
+    which the verifiers read through ``KeyPolicy`` (a chatbot never loosens the key's). The
+    gateway verifies each answer before (``strict``) or while (``strict_trailer``) the caller
+    gets it, whoever the caller is: a user's session (the playground) is held to it too."""
     wanted = chatbot.response_verification
     if wanted is None:
         return principal
-    if principal.kind != "api_key":
-        raise PermissionDeniedError(
-            f"This chatbot requires answer verification `{wanted}`, which applies to API key "
-            "calls only; use the public endpoint with an API key.",
-            code="verification_needs_api_key",
-        )
     held = principal.attributes.get("response_verification")
     if held in _STRICTNESS and _STRICTNESS.index(held) >= _STRICTNESS.index(wanted):
         return principal
@@ -194,25 +189,23 @@ def _region(chatbot: Chatbot, principal: Principal) -> str | None:
 
 async def _conversation(
     runtime: ChatbotsRuntime, chatbot: Chatbot, principal: Principal, conversation_id: str | None
-) -> str | None:
-    """The continued conversation's id (404 unless the caller may continue it), or None."""
+) -> tuple[str | None, list[ConversationMessage]]:
+    """The continued conversation's id and memory (404 unless the caller may continue it; one
+    SQL transaction), or None and no memory."""
     store = runtime.conversations
     if conversation_id is None:
-        return None
-    try:
-        found = await store.get(conversation_id)
-    except NotFoundError:
-        found = None
+        return None, []
+    found = await store.continued(conversation_id, turns=chatbot.memory_turns)
     if (
         found is None
-        or found.chatbot_id != chatbot.id
-        or (found.owner_id != principal.owner_id and not is_admin(principal))
+        or found[0].chatbot_id != chatbot.id
+        or (found[0].owner_id != principal.owner_id and not is_admin(principal))
     ):
         raise NotFoundError(
             f"No conversation with id '{conversation_id}' for this chatbot.",
             param="conversation_id",
         )
-    return conversation_id
+    return conversation_id, store.memory(conversation_id, found[1])
 
 
 async def _passages(
@@ -306,12 +299,9 @@ async def prepare_turn(
     new = _new_messages(body)
     key_region = _region(chatbot, principal)
     caller = _verifying(chatbot, principal)
-    conversation = await _conversation(runtime, chatbot, principal, conversation_id)
+    conversation, memory = await _conversation(runtime, chatbot, principal, conversation_id)
     query = text_of([m for m in new if m.get("role") == "user"][-1].get("content"))
     passages = await _passages(runtime, chatbot, principal, query)
-    memory: list[ConversationMessage] = []
-    if conversation is not None:
-        memory = await runtime.conversations.recent(conversation, turns=chatbot.memory_turns)
     forwarded = {**_parameters(chatbot, body), "model": chatbot.model}
     forwarded["messages"], kept = build_messages(
         system_prompt=chatbot.system_prompt,

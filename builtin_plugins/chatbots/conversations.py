@@ -8,7 +8,7 @@ every turn, and retention deletes those idle for longer than ``retention_days``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,17 @@ _DECODE = msgspec.json.Decoder(_Sealed)
 
 def _aware(stamp: datetime) -> datetime:
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def _recent(conversation_id: str, turns: int) -> Any:
+    """The rows of the last ``turns`` user/assistant pairs, newest first."""
+    return (
+        select(rows_of_messages)
+        .where(rows_of_messages.c.conversation_id == conversation_id)
+        .where(rows_of_messages.c.role.in_(("user", "assistant")))
+        .order_by(rows_of_messages.c.id.desc())
+        .limit(turns * 2)
+    )
 
 
 def _view(row: Any) -> ConversationView:
@@ -121,14 +132,27 @@ class EncryptedConversations:
         """The last ``turns`` user/assistant pairs, oldest first."""
         if turns <= 0:
             return []
-        query = (
-            select(rows_of_messages)
-            .where(rows_of_messages.c.conversation_id == conversation_id)
-            .where(rows_of_messages.c.role.in_(("user", "assistant")))
-            .order_by(rows_of_messages.c.id.desc())
-            .limit(turns * 2)
-        )
-        return list(reversed(await self._messages(conversation_id, query)))
+        async with self._db.session() as session:
+            rows = (await session.execute(_recent(conversation_id, turns))).all()
+        return self._opened(conversation_id, reversed(rows))
+
+    async def continued(
+        self, conversation_id: str, *, turns: int
+    ) -> tuple[ConversationView, list[Any]] | None:
+        """The conversation and the sealed rows of its last ``turns`` pairs (newest first; open
+        them with :meth:`memory` once the caller may), read in one transaction: a turn's whole
+        memory load. None when there is no such conversation."""
+        query = select(conversations).where(conversations.c.id == conversation_id)
+        async with self._db.session() as session:
+            row = (await session.execute(query)).first()
+            if row is None:
+                return None
+            rows = [] if turns <= 0 else (await session.execute(_recent(conversation_id, turns)))
+            return _view(row), list(rows)
+
+    def memory(self, conversation_id: str, rows: list[Any]) -> list[ConversationMessage]:
+        """The messages of rows from :meth:`continued`, oldest first."""
+        return self._opened(conversation_id, reversed(rows))
 
     async def history(self, conversation_id: str) -> list[ConversationMessage]:
         """Every message of the conversation, oldest first."""
@@ -142,6 +166,9 @@ class EncryptedConversations:
     async def _messages(self, conversation_id: str, query: Any) -> list[ConversationMessage]:
         async with self._db.session() as session:
             rows = (await session.execute(query)).all()
+        return self._opened(conversation_id, rows)
+
+    def _opened(self, conversation_id: str, rows: Iterable[Any]) -> list[ConversationMessage]:
         found = []
         for row in rows:
             plain = self._cipher.open(

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from builtin_plugins.chatbots.cipher import MessageCipher
 from builtin_plugins.chatbots.conversations import EncryptedConversations
 from builtin_plugins.chatbots.settings import SETTINGS_SECTION, ChatbotsSettings, load_key
+from builtin_plugins.chatbots.store import chatbot_ids_owned_by, owner_of
 from kernel.runtime import Kernel
 from kernel.services import ConversationMessage
 from kernel.stash import StashKey
 
-__all__ = ["ChatbotsRuntime", "ConversationService", "runtime_for"]
+__all__ = ["ChatbotsRuntime", "ConversationService", "Directory", "runtime_for"]
 
 
 class ChatbotsRuntime:
@@ -55,6 +56,19 @@ class ConversationService:
 
     async def recent(self, conversation_id: str, *, turns: int) -> list[ConversationMessage]:
         return await self._runtime.conversations.recent(conversation_id, turns=turns)
+
+
+class Directory:
+    """The ``ChatbotDirectory`` service: chatbot owners, read from SQL on each call."""
+
+    def __init__(self, runtime: ChatbotsRuntime) -> None:
+        self._runtime = runtime
+
+    async def owner_of(self, chatbot_id: str) -> str | None:
+        return await owner_of(self._runtime.kernel.stores.db, chatbot_id)
+
+    async def chatbot_ids_owned_by(self, owner_id: str) -> list[str]:
+        return await chatbot_ids_owned_by(self._runtime.kernel.stores.db, owner_id)
 
 
 _RUNTIME: StashKey[ChatbotsRuntime] = StashKey()

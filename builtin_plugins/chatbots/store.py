@@ -14,7 +14,15 @@ from builtin_plugins.chatbots.models import chatbots, conversations, messages
 from builtin_plugins.chatbots.payloads import Chatbot, Retrieval
 from kernel.storage.sql import Database
 
-__all__ = ["delete_chatbot", "get_chatbot", "insert_chatbot", "list_chatbots", "update_chatbot"]
+__all__ = [
+    "chatbot_ids_owned_by",
+    "delete_chatbot",
+    "get_chatbot",
+    "insert_chatbot",
+    "list_chatbots",
+    "owner_of",
+    "update_chatbot",
+]
 
 
 def _row_to_chatbot(row: Mapping[Any, Any]) -> Chatbot:
@@ -67,6 +75,22 @@ async def list_chatbots(db: Database, *, owner_id: str | None) -> list[Chatbot]:
     async with db.session() as session:
         rows = (await session.execute(query)).mappings().all()
     return [_row_to_chatbot(row) for row in rows]
+
+
+async def owner_of(db: Database, chatbot_id: str) -> str | None:
+    """The owner of ``chatbot_id``, or None when there is no such chatbot."""
+    async with db.session() as session:
+        found = await session.execute(
+            select(chatbots.c.owner_id).where(chatbots.c.id == chatbot_id)
+        )
+    owner: str | None = found.scalar_one_or_none()
+    return owner
+
+
+async def chatbot_ids_owned_by(db: Database, owner_id: str) -> list[str]:
+    async with db.session() as session:
+        found = await session.execute(select(chatbots.c.id).where(chatbots.c.owner_id == owner_id))
+    return list(found.scalars())
 
 
 async def update_chatbot(db: Database, chatbot_id: str, fields: Mapping[str, Any]) -> None:

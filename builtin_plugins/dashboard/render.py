@@ -4,9 +4,8 @@ and the answers to the dashboard's own exceptions (sign in again, CSRF refused, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
@@ -18,6 +17,9 @@ from builtin_plugins.dashboard.session import (
     SignInRequired,
     clear_session,
 )
+
+if TYPE_CHECKING:  # Jinja2 (~4 MiB) loads when the first page is rendered
+    from jinja2 import Environment
 
 __all__ = [
     "LOGIN_URL",
@@ -59,13 +61,21 @@ class Pages:
     """Renders the dashboard's templates."""
 
     def __init__(self) -> None:
-        self._env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self._loaded: Environment | None = None
+
+    @property
+    def _env(self) -> Environment:
+        if self._loaded is None:
+            from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+            self._loaded = Environment(
+                loader=FileSystemLoader(TEMPLATES),
+                autoescape=select_autoescape(default=True, default_for_string=True),
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+        return self._loaded
 
     def html(self, name: str, **context: Any) -> str:
         return self._env.get_template(name).render(**context)
@@ -90,24 +100,22 @@ def _change_password(request: Request[Any, Any, Any], _: Exception) -> Response[
     return redirect(request, PASSWORD_URL)
 
 
-def _error(status: int, message: str) -> Response[str]:
-    return Pages().page("error.html", status=status, message=message, viewer=None, csrf=None)
+def exception_handlers(pages: Pages) -> ExceptionHandlersMap:
+    """The dashboard router's handlers for its own exceptions (pages render the errors)."""
 
+    def error(status: int, message: str) -> Response[str]:
+        return pages.page("error.html", status=status, message=message, viewer=None, csrf=None)
 
-def _csrf(_: Request[Any, Any, Any], __: Exception) -> Response[str]:
-    return _error(403, "This form has expired or did not come from this dashboard. Reload it.")
+    def csrf(_: Request[Any, Any, Any], __: Exception) -> Response[str]:
+        return error(403, "This form has expired or did not come from this dashboard. Reload it.")
 
+    def api_failure(_: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+        answer = exc.answer if isinstance(exc, ApiFailure) else None
+        return error(answer.status if answer else 500, str(exc))
 
-def _api_failure(_: Request[Any, Any, Any], exc: Exception) -> Response[str]:
-    answer = exc.answer if isinstance(exc, ApiFailure) else None
-    return _error(answer.status if answer else 500, str(exc))
-
-
-def exception_handlers() -> ExceptionHandlersMap:
-    """The dashboard router's handlers for its own exceptions."""
     return {
         SignInRequired: _sign_in,
         PasswordChangeRequired: _change_password,
-        CsrfRefused: _csrf,
-        ApiFailure: _api_failure,
+        CsrfRefused: csrf,
+        ApiFailure: api_failure,
     }

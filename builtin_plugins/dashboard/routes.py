@@ -9,9 +9,22 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
+from builtin_plugins.dashboard.pages_attestation import ATTESTATION_HANDLERS
+from builtin_plugins.dashboard.pages_audit import AUDIT_HANDLERS
 from builtin_plugins.dashboard.pages_auth import AUTH_HANDLERS
+from builtin_plugins.dashboard.pages_budgets import BUDGET_HANDLERS
+from builtin_plugins.dashboard.pages_chatbots import CHATBOT_HANDLERS
+from builtin_plugins.dashboard.pages_conversations import CONVERSATION_HANDLERS
+from builtin_plugins.dashboard.pages_document_files import DOCUMENT_FILE_HANDLERS
+from builtin_plugins.dashboard.pages_documents import DOCUMENTS_HANDLERS
+from builtin_plugins.dashboard.pages_key_edit import KEY_EDIT_HANDLERS
 from builtin_plugins.dashboard.pages_keys import KEYS_HANDLERS
 from builtin_plugins.dashboard.pages_overview import OVERVIEW_HANDLERS
+from builtin_plugins.dashboard.pages_playground import PLAYGROUND_HANDLERS
+from builtin_plugins.dashboard.pages_plugins import PLUGINS_HANDLERS
+from builtin_plugins.dashboard.pages_sandbox import SANDBOX_HANDLERS
+from builtin_plugins.dashboard.pages_usage import USAGE_HANDLERS
+from builtin_plugins.dashboard.pages_users import USERS_HANDLERS
 from builtin_plugins.dashboard.render import Pages, exception_handlers
 
 __all__ = ["PREFIX", "STATIC", "dashboard_router"]
@@ -36,8 +49,26 @@ def dashboard_router() -> Router:
     )
     return Router(
         path=PREFIX,
-        route_handlers=[*AUTH_HANDLERS, *OVERVIEW_HANDLERS, *KEYS_HANDLERS, assets],
+        route_handlers=[
+            *AUTH_HANDLERS,
+            *OVERVIEW_HANDLERS,
+            *KEYS_HANDLERS,
+            *KEY_EDIT_HANDLERS,
+            *USAGE_HANDLERS,
+            *BUDGET_HANDLERS,
+            *PLUGINS_HANDLERS,
+            *SANDBOX_HANDLERS,
+            *ATTESTATION_HANDLERS,
+            *USERS_HANDLERS,
+            *AUDIT_HANDLERS,
+            *CHATBOT_HANDLERS,
+            *PLAYGROUND_HANDLERS,
+            *CONVERSATION_HANDLERS,
+            *DOCUMENTS_HANDLERS,
+            *DOCUMENT_FILE_HANDLERS,
+            assets,
+        ],
         dependencies={"pages": Provide(provide_pages, sync_to_thread=False)},
-        exception_handlers=exception_handlers(),
+        exception_handlers=exception_handlers(pages),
         include_in_schema=False,
     )

@@ -1,7 +1,9 @@
 """The life of one model call: guards admit it before routing and learn, once, how it ended.
 
 Guards (budgets, usage records) come from ``enclava_exchange_guards``. ``admit`` raises to refuse;
-guards admitted before a refusal still get ``finish``. ``finish`` is shielded from the client
+guards admitted before a refusal still get ``finish``. The request's deferred KV steps (block
+check, throttle: :mod:`kernel.admission`) go out with the first guard's own steps, or after the
+last guard when none sent them: one KV round trip either way. ``finish`` is shielded from the client
 going away, so a reservation is always settled.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from kernel.admission import run_pending
 from kernel.errors import EnclavaError, error_of_answer
 from kernel.exchange import Exchange, ExchangeGuard, TokenUsage
 
@@ -84,6 +87,7 @@ async def admit(guards: Sequence[ExchangeGuard], exchange: Exchange) -> Admissio
         for guard in guards:
             await guard.admit(exchange)
             admitted.append(guard)
+        await run_pending(exchange.admission)  # the checks' steps, if no guard sent them
     except BaseException as exc:
         admission = Admission(exchange, admitted)
         if isinstance(exc, EnclavaError):

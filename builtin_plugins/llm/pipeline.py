@@ -84,6 +84,7 @@ class Pipeline:
 
     async def _complete(self, exchange: Exchange, routes: list[Route]) -> Answer:
         async def attempt(route: Route) -> tuple[UpstreamCall, UpstreamResult]:
+            exchange.provider = route.provider.name  # the last one tried: who failed, if all do
             call = Router.call(
                 route,
                 exchange.endpoint,
@@ -206,6 +207,7 @@ class Pipeline:
         self, exchange: Exchange, routes: list[Route], keep_usage: bool
     ) -> tuple[Route, UpstreamCall, AsyncIterator[bytes], bytes]:
         async def attempt(route: Route) -> tuple[UpstreamCall, AsyncIterator[bytes], bytes]:
+            exchange.provider = route.provider.name  # the last one tried: who failed, if all do
             call = Router.call(
                 route,
                 "/chat/completions",

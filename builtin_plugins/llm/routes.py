@@ -17,6 +17,7 @@ from builtin_plugins.llm.gateway import Gateway
 from builtin_plugins.llm.openapi import chat_doc, embeddings_doc
 from builtin_plugins.llm.pipeline import Answer
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
+from kernel.admission import DEFERRED_OPT, admitted_first
 from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
 from kernel.exchange import Exchange
 from kernel.gate import request_context
@@ -41,6 +42,7 @@ def _exchange(ctx: RequestContext, body: bytes, endpoint: Endpoint, **fields: An
         endpoint=endpoint,
         principal=ctx.principal,
         body=body,
+        admission=ctx.admission,
         **fields,
     )
 
@@ -79,6 +81,7 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
         status_code=200,
         opt={
             "enclava_scope": "chat.completions",
+            DEFERRED_OPT: True,
             "enclava_model": "body",
             "enclava_json_body": True,
             OPERATION_DOC: chat_doc(),
@@ -87,21 +90,22 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
     async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
         """Create a chat completion (OpenAI-compatible; ``stream: true`` for SSE)."""
         ctx = _context(request)
-        body = await request.body()
-        view = decode_view(body, ChatView)
-        exchange = _exchange(
-            ctx,
-            body,
-            "/chat/completions",
-            model=view.model,
-            stream=view.stream,
-            max_tokens=view.max_completion_tokens or view.max_tokens,
-        )
-        region = _key_region(ctx.principal)
-        if not view.stream:
-            return _response(await gateway.complete(exchange, key_region=region))
-        keep_usage = bool(view.stream_options and view.stream_options.include_usage)
-        return await _stream(gateway, exchange, keep_usage, region)
+        async with admitted_first(ctx.admission):
+            body = await request.body()
+            view = decode_view(body, ChatView)
+            exchange = _exchange(
+                ctx,
+                body,
+                "/chat/completions",
+                model=view.model,
+                stream=view.stream,
+                max_tokens=view.max_completion_tokens or view.max_tokens,
+            )
+            region = _key_region(ctx.principal)
+            if not view.stream:
+                return _response(await gateway.complete(exchange, key_region=region))
+            keep_usage = bool(view.stream_options and view.stream_options.include_usage)
+            return await _stream(gateway, exchange, keep_usage, region)
 
     return chat_completions
 
@@ -112,6 +116,7 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
         status_code=200,
         opt={
             "enclava_scope": "embeddings",
+            DEFERRED_OPT: True,
             "enclava_model": "body",
             "enclava_json_body": True,
             OPERATION_DOC: embeddings_doc(),
@@ -120,11 +125,12 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
     async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
         """Create embeddings (string or list input; float or base64)."""
         ctx = _context(request)
-        body = await request.body()
-        view = decode_view(body, EmbeddingsView)
-        exchange = _exchange(ctx, body, "/embeddings", model=view.model, stream=False)
-        answer = await gateway.complete(exchange, key_region=_key_region(ctx.principal))
-        return _response(answer)
+        async with admitted_first(ctx.admission):
+            body = await request.body()
+            view = decode_view(body, EmbeddingsView)
+            exchange = _exchange(ctx, body, "/embeddings", model=view.model, stream=False)
+            answer = await gateway.complete(exchange, key_region=_key_region(ctx.principal))
+            return _response(answer)
 
     return embeddings
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from builtin_plugins.metrics.families import Families
 from builtin_plugins.metrics.labels import ModelLabels
 from kernel.exchange import UsageRecord
 from kernel.types import ApiSurface
+
+if TYPE_CHECKING:
+    from builtin_plugins.metrics.families import Families
 
 __all__ = ["REFUSALS", "HttpObserver", "LastErrors", "UsageMetrics"]
 

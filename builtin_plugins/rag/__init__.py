@@ -1,7 +1,8 @@
 """RAG: confidential document collections with hybrid retrieval.
 
-Collections belong to a user. Uploaded originals are stored encrypted in the file store; ingest
-jobs in SQL extract their text (type sniffed from the content), cut it into token-aware chunks,
+Collections belong to a user, who may share them with other users (readers or editors).
+Uploaded originals are stored encrypted in the file store; ingest jobs in SQL extract their
+text (type sniffed from the content), cut it into token-aware chunks,
 embed them (a local ONNX model, or a provider model through the gateway) and store the chunk
 text encrypted in SQL and the vectors — dense and sparse, with ids and owner/collection/document
 fields only — in the vector store. Search fuses dense and sparse ranks in Qdrant (RRF). The
@@ -16,6 +17,7 @@ from builtin_plugins.rag.cli import rag_command
 from builtin_plugins.rag.retriever import RagRetriever
 from builtin_plugins.rag.routes_internal import INTERNAL_ROUTES
 from builtin_plugins.rag.routes_public import PUBLIC_ROUTES
+from builtin_plugins.rag.routes_shares import SHARE_ROUTES
 from builtin_plugins.rag.runtime import SECTION, runtime_for
 from builtin_plugins.rag.settings import RagSettings
 from kernel.hookspecs import hookimpl
@@ -52,7 +54,7 @@ async def enclava_shutdown(kernel: Kernel) -> None:
 
 @hookimpl
 def enclava_routes(kernel: Kernel) -> RouteSet:
-    return RouteSet(public=PUBLIC_ROUTES, internal=INTERNAL_ROUTES)
+    return RouteSet(public=PUBLIC_ROUTES, internal=[*INTERNAL_ROUTES, *SHARE_ROUTES])
 
 
 @hookimpl

@@ -1,9 +1,10 @@
-"""``enclava rag ingest|search``: a client of a running server's public API.
+"""``enclava rag ingest|search|cancel``: a client of a running server's public API.
 
 The server is ``--url`` or ``ENCLAVA_URL``; the API key comes from ``ENCLAVA_API_KEY`` or
 ``OPENAI_API_KEY`` (never a flag, so it stays out of shell history). ``ingest`` uploads each
 file (directories are walked), then follows every document's job, printing a line per change
-and the overall count; it exits 1 naming the files that failed.
+and the overall count; it exits 1 naming the files that failed or whose job was cancelled.
+``cancel`` cancels the ingest jobs of documents by id.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from kernel.types import CliCommand
+
+if TYPE_CHECKING:  # httpx (with click and rich under it) loads only when the command runs
+    import httpx
 
 __all__ = ["rag_command"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _API = "/api/v1/rag"
-_TERMINAL = {"indexed", "failed"}
+_TERMINAL = {"indexed", "failed", "cancelled"}
 _POLL_SECONDS = 0.5
 
 
@@ -49,7 +51,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--mode", choices=("hybrid", "dense", "sparse"), default="hybrid", help="ranking used"
     )
-    for action in (ingest, search):
+    cancel = actions.add_parser("cancel", help="Cancel the ingest jobs of documents.")
+    cancel.add_argument("documents", nargs="+", metavar="DOCUMENT_ID", help="document ids")
+    for action in (ingest, search, cancel):
         action.add_argument("--url", help="server base URL (default: $ENCLAVA_URL)")
         action.add_argument(
             "--timeout", type=float, default=600.0, help="seconds to wait for the server"
@@ -63,6 +67,8 @@ def _client(args: argparse.Namespace) -> httpx.Client:
         raise CliError("no server: pass --url or set ENCLAVA_URL")
     if not key:
         raise CliError("no API key: set ENCLAVA_API_KEY (or OPENAI_API_KEY)")
+    import httpx
+
     return httpx.Client(
         base_url=url.rstrip("/"),
         headers={"Authorization": f"Bearer {key}"},
@@ -137,7 +143,10 @@ def _ingest(args: argparse.Namespace) -> int:
         if not args.no_wait:
             failed += _follow(client, jobs)
     if failed:
-        print(f"enclava: {len(failed)} file(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"enclava: {len(failed)} file(s) failed or were cancelled: {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     print(f"{len(jobs)} document(s) {'queued' if args.no_wait else 'indexed'}")
     return EXIT_OK
@@ -161,7 +170,7 @@ def _follow(client: httpx.Client, jobs: dict[str, str]) -> list[str]:
                 print(line, flush=True)
             if job["state"] in _TERMINAL:
                 del pending[document_id]
-                if job["state"] == "failed":
+                if job["state"] != "indexed":
                     failed.append(name)
         if pending:
             time.sleep(_POLL_SECONDS)
@@ -186,9 +195,31 @@ def _search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cancel(args: argparse.Namespace) -> int:
+    refused: list[str] = []
+    with _client(args) as client:
+        for document_id in args.documents:
+            try:
+                document = _checked(client.post(f"{_API}/documents/{document_id}/cancel"))
+            except CliError as exc:
+                print(f"{document_id}: not cancelled: {exc}", flush=True)
+                refused.append(document_id)
+                continue
+            print(f"{document['name']}: {document['job']['state']}", flush=True)
+    if refused:
+        print(
+            f"enclava: {len(refused)} job(s) not cancelled: {', '.join(refused)}", file=sys.stderr
+        )
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
+    import httpx
+
+    actions = {"ingest": _ingest, "search": _search, "cancel": _cancel}
     try:
-        return _ingest(args) if args.rag_action == "ingest" else _search(args)
+        return actions[args.rag_action](args)
     except CliError as exc:
         print(f"enclava: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -201,7 +232,8 @@ def rag_command() -> CliCommand:
     """The ``rag`` command group."""
     return CliCommand(
         name="rag",
-        help="Upload documents to and search RAG collections of a running server.",
+        help="Upload documents to, search, and cancel ingest jobs in RAG collections of a "
+        "running server.",
         configure=_configure,
         run=_run,
     )

@@ -9,6 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date, datetime, time
+from itertools import zip_longest
+from typing import Any
 
 import msgspec
 
@@ -44,6 +47,7 @@ def extract(kind: Kind, data: bytes) -> list[Section]:
     readers = {
         "pdf": _pdf,
         "docx": _docx,
+        "xlsx": _xlsx,
         "html": _html,
         "markdown": _markdown,
         "text": _text,
@@ -102,6 +106,50 @@ def _docx(data: bytes) -> list[Section]:
             lines.append(" | ".join(cell.text for cell in row.cells))
     sections.append(Section(text="\n".join(lines), heading=heading))
     return sections
+
+
+def _xlsx(data: bytes) -> list[Section]:
+    """One section per worksheet, headed by its name (formulas give their cached values)."""
+    import openpyxl  # type: ignore[import-untyped]
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        return [
+            Section(text=_sheet_text(sheet), heading=sheet.title) for sheet in workbook.worksheets
+        ]
+    finally:
+        workbook.close()
+
+
+def _sheet_text(sheet: Any) -> str:
+    """The first non-empty row names the columns; every later row becomes ``name: value, …``
+    (the names give each value its meaning, for the embedding and the keyword ranks alike)."""
+    header: list[str] | None = None
+    lines: list[str] = []
+    for row in sheet.iter_rows(values_only=True):
+        cells = [_cell(value) for value in row]
+        if not any(cells):
+            continue
+        if header is None:
+            header = cells
+            continue
+        pairs = zip_longest(header, cells, fillvalue="")
+        lines.append(", ".join(f"{n}: {v}" if n else v for n, v in pairs if v))
+    if header is None:
+        return ""
+    return "\n".join([sheet.title, *(lines or [", ".join(c for c in header if c)])])
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return " ".join(str(value).split())
 
 
 def _html(data: bytes) -> list[Section]:

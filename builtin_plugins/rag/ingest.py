@@ -3,7 +3,9 @@
 The job is idempotent, so a restarted one simply runs again: it replaces the document's chunk
 rows and points. Chunk rows (encrypted) are written before the points, so every search hit
 finds its text. Any failure — unreadable file, embedding error, store down — marks the job
-``failed`` with its reason; nothing is ever indexed with a substitute vector.
+``failed`` with its reason; nothing is ever indexed with a substitute vector. Every stage and
+batch is a step of the claimed attempt (:class:`~builtin_plugins.rag.jobs.JobRun`): a cancelled
+job stops at its next step and removes what it wrote.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from builtin_plugins.rag.embedding import (
     sparse_document,
 )
 from builtin_plugins.rag.extract import extract
+from builtin_plugins.rag.jobs import JobCancelled, JobRun
 from builtin_plugins.rag.sniff import CONTENT_TYPES, Kind
 from builtin_plugins.rag.store import (
     CollectionRow,
@@ -30,7 +33,6 @@ from builtin_plugins.rag.store import (
     get_collection,
     get_document,
     replace_chunks,
-    set_job,
     update_collection,
 )
 from kernel.errors import EnclavaError, NotFoundError
@@ -66,35 +68,49 @@ async def embed_texts(
 async def ingest(runtime: RagRuntime, document_id: str) -> None:
     """Run the job of ``document_id`` if it is still queued."""
     db = runtime.kernel.stores.db
-    if not await claim_job(db, document_id):
+    attempt = await claim_job(db, document_id)
+    if attempt is None:
         return
     document = await get_document(db, document_id)
     collection = None if document is None else await get_collection(db, document.collection_id)
     if document is None or collection is None:
         return
+    meter = runtime.kernel.components.meter
+    run = JobRun(runtime, document_id, attempt)
     try:
-        count = await _run(runtime, collection, document)
+        count = await _run(runtime, collection, document, run)
+    except JobCancelled:
+        if await run.stopped():
+            meter.rag_ingest("cancelled")
+        return
     except EnclavaError as exc:
-        await set_job(db, document_id, "failed", progress=0, error=exc.message)
+        if await run.finish("failed", progress=0, error=exc.message):
+            meter.rag_ingest("failed")
         return
     except Exception as exc:
         log.exception("rag ingest of document %s failed", document_id)
-        await set_job(db, document_id, "failed", progress=0, error=f"internal error: {exc}"[:300])
+        if await run.finish("failed", progress=0, error=f"internal error: {exc}"[:300]):
+            meter.rag_ingest("failed")
         return
-    await set_job(db, document_id, "indexed", progress=100, chunk_count=count)
+    if not await run.finish("indexed", progress=100, chunks=count):
+        if await run.stopped():  # cancelled after its last batch
+            meter.rag_ingest("cancelled")
+        return
+    meter.rag_ingest("indexed")
 
 
-async def _run(runtime: RagRuntime, collection: CollectionRow, document: DocumentRow) -> int:
-    db = runtime.kernel.stores.db
+async def _run(
+    runtime: RagRuntime, collection: CollectionRow, document: DocumentRow, run: JobRun
+) -> int:
     data = await runtime.kernel.stores.files.get(document.file_id, owner=document.owner_id)
     kind = _KINDS.get(document.content_type, "text")
     sections = await anyio.to_thread.run_sync(extract, kind, data)
-    await set_job(db, document.id, "chunking", progress=10)
+    await run.step("chunking", 10)
     chunker = Chunker(
         runtime.tokenizer, size=collection.chunk_size, overlap=collection.chunk_overlap
     )
     chunks = await anyio.to_thread.run_sync(chunker.chunks, sections)
-    await set_job(db, document.id, "embedding", progress=20)
+    await run.step("embedding", 20)
     dense: list[list[float]] = []
     step = 256
     for start in range(0, len(chunks), step):
@@ -102,11 +118,11 @@ async def _run(runtime: RagRuntime, collection: CollectionRow, document: Documen
             await embed_texts(runtime, collection, [c.text for c in chunks[start : start + step]])
         )
         done = min(len(chunks), start + step)
-        await set_job(db, document.id, "embedding", progress=20 + 70 * done // len(chunks))
+        await run.step("embedding", 20 + 70 * done // len(chunks))
     if len(dense) != len(chunks):
         raise EmbeddingError("the embedding model returned too few vectors")
     collection = await _ensure_vectors(runtime, collection, len(dense[0]) if dense else 0)
-    await _store(runtime, collection, document, chunks, dense)
+    await _store(runtime, collection, document, chunks, dense, run)
     return len(chunks)
 
 
@@ -137,6 +153,7 @@ async def _store(
     document: DocumentRow,
     chunks: list[Chunk],
     dense: list[list[float]],
+    run: JobRun,
 ) -> None:
     from builtin_plugins.rag.runtime import vector_collection
 
@@ -171,5 +188,7 @@ async def _store(
     with contextlib.suppress(NotFoundError):
         await vectors.delete_where(name, point_filter(document))
     await replace_chunks(runtime.kernel.stores.db, document.id, rows)
+    await run.check()
     for start in range(0, len(points), _UPSERT_BATCH):
         await vectors.upsert_hybrid(name, points[start : start + _UPSERT_BATCH])
+        await run.check()

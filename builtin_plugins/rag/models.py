@@ -1,4 +1,5 @@
-"""The plugin's tables: collections (owned), documents, their ingest jobs, encrypted chunks."""
+"""The plugin's tables: collections (owned, shared with other users), documents, their ingest
+jobs, encrypted chunks."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
 )
 
-__all__ = ["metadata", "rag_chunks", "rag_collections", "rag_documents", "rag_jobs"]
+__all__ = [
+    "metadata",
+    "rag_chunks",
+    "rag_collection_shares",
+    "rag_collections",
+    "rag_documents",
+    "rag_jobs",
+]
 
 metadata = MetaData()
 
@@ -59,6 +68,8 @@ rag_jobs = Table(
     Column("state", String(16), nullable=False),
     Column("progress", Integer, nullable=False),
     Column("error", Text, nullable=True),
+    # Raised by every claim: a run whose attempt is no longer current stops (cancel, reprocess).
+    Column("attempt", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_rag_jobs_document", "document_id", unique=True),
@@ -76,4 +87,16 @@ rag_chunks = Table(
     Column("nonce", LargeBinary, nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
     Index("ix_rag_chunks_document", "document_id", "position"),
+)
+
+rag_collection_shares = Table(
+    "rag_collection_shares",
+    metadata,
+    Column("collection_id", String(32), ForeignKey("rag_collections.id"), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_by", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("collection_id", "user_id"),
+    Index("ix_rag_collection_shares_user", "user_id"),
 )

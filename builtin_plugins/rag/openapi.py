@@ -44,7 +44,7 @@ EVENTS_DOC = OperationDoc(
             content={"text/event-stream": {"type": "string"}},
             description=(
                 "`progress` events whose data is the job (`id`, `state`, `progress`, `error`), "
-                "until the job is indexed or failed; `deleted` if the document goes."
+                "until the job is indexed, failed or cancelled; `deleted` if the document goes."
             ),
         )
     }

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from builtin_plugins.rag.shares import ShareRow
 from builtin_plugins.rag.store import CollectionRow, DocumentRow
 from kernel.services import Passage, RetrievalMode
 
@@ -20,10 +21,14 @@ __all__ = [
     "JobView",
     "SearchRequest",
     "SearchResults",
+    "ShareList",
+    "ShareRequest",
+    "ShareView",
     "UpdateCollection",
     "UploadResult",
     "collection_view",
     "document_view",
+    "share_view",
 ]
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -48,8 +53,12 @@ class UpdateCollection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 
 class CollectionView(msgspec.Struct, kw_only=True):
+    """``access``: what the caller may do — ``owner``, ``admin``, ``editor`` or ``reader``
+    (the last two through a share)."""
+
     id: str
     owner_id: str
+    access: str
     name: str
     description: str
     embedding: str
@@ -70,7 +79,8 @@ class CollectionPage(msgspec.Struct, kw_only=True):
 
 
 class JobView(msgspec.Struct, kw_only=True):
-    """``state``: queued → extracting → chunking → embedding → indexed | failed."""
+    """``state``: queued → extracting → chunking → embedding → indexed | failed; a queued or
+    running job can be ``cancelled`` (no chunks kept; reprocess runs it again)."""
 
     id: str
     state: str
@@ -124,15 +134,38 @@ class SearchResults(msgspec.Struct, kw_only=True):
     data: list[Passage]
 
 
+class ShareRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``reader``: list, search, download; ``editor``: also upload, reprocess, cancel, delete
+    documents."""
+
+    role: Literal["reader", "editor"] = "reader"
+
+
+class ShareView(msgspec.Struct, kw_only=True):
+    collection_id: str
+    user_id: str
+    email: str | None
+    role: str
+    created_by: str | None
+    created_at: datetime
+
+
+class ShareList(msgspec.Struct, kw_only=True):
+    data: list[ShareView]
+
+
 def _utc(stamp: datetime) -> datetime:
     """SQLite hands back naive datetimes; every answer states UTC (``…Z``) all the same."""
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
-def collection_view(row: CollectionRow, *, documents: int, chunks: int) -> CollectionView:
+def collection_view(
+    row: CollectionRow, *, access: str, documents: int, chunks: int
+) -> CollectionView:
     return CollectionView(
         id=row.id,
         owner_id=row.owner_id,
+        access=access,
         name=row.name,
         description=row.description,
         embedding=row.embedding_kind,
@@ -143,6 +176,17 @@ def collection_view(row: CollectionRow, *, documents: int, chunks: int) -> Colle
         chunk_count=chunks,
         created_at=_utc(row.created_at),
         updated_at=_utc(row.updated_at),
+    )
+
+
+def share_view(row: ShareRow, email: str | None) -> ShareView:
+    return ShareView(
+        collection_id=row.collection_id,
+        user_id=row.user_id,
+        email=email,
+        role=row.role,
+        created_by=row.created_by,
+        created_at=_utc(row.created_at),
     )
 
 

@@ -8,6 +8,7 @@ Texts come from the encrypted chunk rows, decrypted only for the answer.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 import anyio.to_thread
@@ -85,7 +86,9 @@ async def search_collections(
     mode: RetrievalMode,
     document_id: str | None = None,
 ) -> list[Passage]:
-    """The best ``top_k`` passages of ``collections`` (already checked readable)."""
+    """The best ``top_k`` passages of ``collections`` (already checked readable); its latency
+    goes to the kernel's meter."""
+    started = time.perf_counter()
     with runtime.kernel.components.tracer.span(
         "rag.retrieve", mode=mode, collections=len(collections), top_k=top_k
     ) as span:
@@ -99,6 +102,7 @@ async def search_collections(
             document_id=document_id,
         )
         span.set_attribute("passages", len(passages))
+    runtime.kernel.components.meter.rag_query(mode, time.perf_counter() - started)
     return passages
 
 

@@ -1,7 +1,8 @@
 """``/api/v1/rag``: what an API key may do with its owner's collections.
 
-Listing and search need the scope ``rag.search``, uploads ``rag.write``; a key reaches only its
-owner's collections, and only those its ``allowed_collections`` admits.
+Listing and search need the scope ``rag.search``, uploads and cancelling jobs ``rag.write``; a
+key reaches only its owner's collections and those shared with its owner, and only those its
+``allowed_collections`` admits.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from builtin_plugins.rag import operations
+from builtin_plugins.rag import jobs, operations
 from builtin_plugins.rag.access import caller, readable_collection, readable_document
 from builtin_plugins.rag.openapi import UPLOAD_DOC
 from builtin_plugins.rag.payloads import (
@@ -23,7 +24,7 @@ from builtin_plugins.rag.payloads import (
     document_view,
 )
 from builtin_plugins.rag.retriever import search_collection
-from builtin_plugins.rag.routes_internal import collection_answer
+from builtin_plugins.rag.routes_internal import collection_answers
 from builtin_plugins.rag.runtime import runtime_for
 from builtin_plugins.rag.store import list_collections
 from builtin_plugins.rag.upload import UPLOAD_BODY_OPT
@@ -46,12 +47,13 @@ async def public_collections(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> CollectionPage:
-    """The key owner's collections that the key may use, newest first."""
+    """The key owner's collections (own and shared with them) that the key may use, newest
+    first."""
     principal = caller(request)
     policy = kernel.service(KeyPolicy)
     runtime = runtime_for(kernel)
     rows, _ = await list_collections(
-        kernel.stores.db, owner_id=principal.owner_id, limit=10_000, offset=0
+        kernel.stores.db, owner_id=principal.owner_id, limit=10_000, offset=0, shared=True
     )
     allowed = []
     for row in rows:
@@ -61,7 +63,7 @@ async def public_collections(
             continue
         allowed.append(row)
     page = allowed[offset : offset + limit]
-    views = [await collection_answer(runtime, row) for row in page]
+    views = await collection_answers(runtime, principal, page)
     return CollectionPage(data=views, total=len(allowed), limit=limit, offset=offset)
 
 
@@ -90,7 +92,7 @@ async def public_upload(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], collection_id: FromPath[str]
 ) -> UploadResult:
     """Upload files into one collection; one ingest job per document."""
-    row = await readable_collection(kernel, caller(request), collection_id)
+    row = await readable_collection(kernel, caller(request), collection_id, "write")
     return await operations.upload(runtime_for(kernel), request, row)
 
 
@@ -102,4 +104,18 @@ async def public_document(
     return document_view(await readable_document(kernel, caller(request), document_id))
 
 
-PUBLIC_ROUTES = [public_collections, public_search, public_upload, public_document]
+@post(
+    "/rag/documents/{document_id:str}/cancel",
+    status_code=200,
+    opt={"enclava_scope": "rag.write"},
+)
+async def public_cancel(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], document_id: FromPath[str]
+) -> DocumentView:
+    """Cancel a queued or running ingest job (409 once it ended)."""
+    document = await readable_document(kernel, caller(request), document_id, "write")
+    await jobs.cancel(runtime_for(kernel), document)
+    return document_view(await readable_document(kernel, caller(request), document_id))
+
+
+PUBLIC_ROUTES = [public_collections, public_search, public_upload, public_document, public_cancel]

@@ -1,9 +1,11 @@
 """What a file is, from its bytes (never its name): the kinds the extractors read.
 
 Binary formats are recognised by their signature (``%PDF-``, a ZIP holding
-``word/document.xml``); anything else must be UTF-8 text and is told apart by its content:
-HTML markup, a JSON document, JSON Lines (every line a JSON value), CSV (a delimiter repeated
-evenly on every line), Markdown (headings, fences, lists) or plain text.
+``word/document.xml`` or ``xl/workbook.xml``); an OLE2 compound file (a password-protected
+Office document, or a legacy ``.doc``/``.xls``) is refused with that reason. Anything else
+must be UTF-8 text and is told apart by its content: HTML markup, a JSON document, JSON Lines
+(every line a JSON value), CSV (a delimiter repeated evenly on every line), Markdown (headings,
+fences, lists) or plain text.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from kernel.errors import UnsupportedMediaTypeError
 
 __all__ = ["CONTENT_TYPES", "Kind", "decode_text", "sniff"]
 
-Kind = Literal["pdf", "docx", "html", "markdown", "text", "csv", "json", "jsonl"]
+Kind = Literal["pdf", "docx", "xlsx", "html", "markdown", "text", "csv", "json", "jsonl"]
 CONTENT_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "html": "text/html",
     "markdown": "text/markdown",
     "text": "text/plain",
@@ -34,6 +37,8 @@ CONTENT_TYPES: dict[str, str] = {
 _HTML = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<\?xml[^>]*>\s*<html)", re.I)
 _MARKDOWN = re.compile(r"^(#{1,6} \S|```|\s*[-*+] \S|\s*\d+\. \S|> \S)|\[[^\]]+\]\([^)]+\)", re.M)
 _SAMPLE = 64 * 1024
+# Encrypted OOXML files are not ZIPs but OLE2 compound files, like pre-2007 Office files.
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def decode_text(data: bytes) -> str:
@@ -44,7 +49,7 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnsupportedMediaTypeError(
-            "the file is neither a supported binary format (PDF, DOCX) nor UTF-8 text"
+            "the file is neither a supported binary format (PDF, DOCX, XLSX) nor UTF-8 text"
         ) from None
 
 
@@ -56,6 +61,11 @@ def sniff(data: bytes) -> Kind:
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
         return _zip_kind(data)
+    if data.startswith(_OLE2):
+        raise UnsupportedMediaTypeError(
+            "the file is an encrypted (password-protected) Office document or a legacy "
+            ".doc/.xls file; remove the password or save it as DOCX/XLSX"
+        )
     if _HTML.match(data[:_SAMPLE]):
         return "html"
     text = decode_text(data)
@@ -83,8 +93,8 @@ def _zip_kind(data: bytes) -> Kind:
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names:
-        raise UnsupportedMediaTypeError("XLSX spreadsheets are not supported; export as CSV")
-    raise UnsupportedMediaTypeError("ZIP archives other than DOCX are not supported")
+        return "xlsx"
+    raise UnsupportedMediaTypeError("ZIP archives other than DOCX and XLSX are not supported")
 
 
 def _is_jsonl(text: str) -> bool:

@@ -12,18 +12,28 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
-from builtin_plugins.rag.models import rag_chunks, rag_collections, rag_documents, rag_jobs
+from builtin_plugins.rag.models import (
+    rag_chunks,
+    rag_collection_shares,
+    rag_collections,
+    rag_documents,
+    rag_jobs,
+)
 from kernel.storage.sql import Database
 
 __all__ = [
     "ACTIVE",
+    "CANCELLABLE",
     "ChunkRow",
     "CollectionRow",
     "DocumentRow",
     "JobState",
+    "advance_job",
+    "cancel_job",
     "claim_job",
+    "clear_chunks",
     "collection_stats",
     "delete_collection_row",
     "delete_document_rows",
@@ -31,6 +41,7 @@ __all__ = [
     "get_document",
     "insert_collection",
     "insert_document",
+    "job_attempt",
     "list_collections",
     "list_documents",
     "load_chunks",
@@ -42,8 +53,11 @@ __all__ = [
     "update_collection",
 ]
 
-JobState = Literal["queued", "extracting", "chunking", "embedding", "indexed", "failed"]
+JobState = Literal[
+    "queued", "extracting", "chunking", "embedding", "indexed", "failed", "cancelled"
+]
 ACTIVE: tuple[JobState, ...] = ("extracting", "chunking", "embedding")
+CANCELLABLE: tuple[JobState, ...] = ("queued", *ACTIVE)
 
 
 def new_id() -> str:
@@ -129,14 +143,21 @@ async def get_collection(db: Database, collection_id: str) -> CollectionRow | No
 
 
 async def list_collections(
-    db: Database, *, owner_id: str | None, limit: int, offset: int
+    db: Database, *, owner_id: str | None, limit: int, offset: int, shared: bool = False
 ) -> tuple[list[CollectionRow], int]:
-    """Newest first; every owner's when ``owner_id`` is None."""
+    """Newest first; every owner's when ``owner_id`` is None; with ``shared``, also those
+    shared with the user ``owner_id``."""
     query = select(rag_collections)
     counted = select(func.count()).select_from(rag_collections)
     if owner_id is not None:
-        query = query.where(rag_collections.c.owner_id == owner_id)
-        counted = counted.where(rag_collections.c.owner_id == owner_id)
+        mine: Any = rag_collections.c.owner_id == owner_id
+        if shared:
+            with_me = select(rag_collection_shares.c.collection_id).where(
+                rag_collection_shares.c.user_id == owner_id
+            )
+            mine = or_(mine, rag_collections.c.id.in_(with_me))
+        query = query.where(mine)
+        counted = counted.where(mine)
     query = query.order_by(rag_collections.c.created_at.desc(), rag_collections.c.id)
     async with db.session() as session:
         rows = (await session.execute(query.limit(limit).offset(offset))).all()
@@ -199,15 +220,92 @@ async def list_documents(
     return [DocumentRow(**dict(row._mapping)) for row in rows], int(total)
 
 
-async def claim_job(db: Database, document_id: str) -> bool:
-    """Move a queued job to ``extracting``; False when another worker (or replica) has it."""
+async def claim_job(db: Database, document_id: str) -> int | None:
+    """Move a queued job to ``extracting`` and return its new attempt number; None when another
+    worker (or replica) has it, or it is no longer queued."""
     async with db.session() as session:
         result = await session.execute(
             update(rag_jobs)
             .where(rag_jobs.c.document_id == document_id, rag_jobs.c.state == "queued")
-            .values(state="extracting", progress=0, error=None, updated_at=_now())
+            .values(
+                state="extracting",
+                progress=0,
+                error=None,
+                attempt=rag_jobs.c.attempt + 1,
+                updated_at=_now(),
+            )
+        )
+        if not getattr(result, "rowcount", 0):
+            return None
+        found = await session.execute(
+            select(rag_jobs.c.attempt).where(rag_jobs.c.document_id == document_id)
+        )
+    return int(found.scalar_one())
+
+
+async def advance_job(
+    db: Database,
+    document_id: str,
+    attempt: int,
+    state: JobState,
+    *,
+    progress: int,
+    error: str | None = None,
+    chunk_count: int | None = None,
+) -> bool:
+    """Record a running attempt's step; False (nothing written) when that attempt is no longer
+    the job's running one — it was cancelled, reprocessed, or the document deleted."""
+    async with db.session() as session:
+        result = await session.execute(
+            update(rag_jobs)
+            .where(
+                rag_jobs.c.document_id == document_id,
+                rag_jobs.c.attempt == attempt,
+                rag_jobs.c.state.in_(ACTIVE),
+            )
+            .values(state=state, progress=progress, error=error, updated_at=_now())
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        if chunk_count is not None:
+            await session.execute(
+                update(rag_documents)
+                .where(rag_documents.c.id == document_id)
+                .values(chunk_count=chunk_count)
+            )
+    return True
+
+
+async def cancel_job(db: Database, document_id: str) -> bool:
+    """Mark a queued or running job ``cancelled``; False when it already ended."""
+    async with db.session() as session:
+        result = await session.execute(
+            update(rag_jobs)
+            .where(rag_jobs.c.document_id == document_id, rag_jobs.c.state.in_(CANCELLABLE))
+            .values(state="cancelled", progress=0, error=None, updated_at=_now())
         )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def job_attempt(db: Database, document_id: str) -> tuple[str, int] | None:
+    """(state, attempt) of the document's job; None once the document is gone."""
+    async with db.session() as session:
+        found = await session.execute(
+            select(rag_jobs.c.state, rag_jobs.c.attempt).where(
+                rag_jobs.c.document_id == document_id
+            )
+        )
+        row = found.first()
+    return None if row is None else (str(row.state), int(row.attempt))
+
+
+async def clear_chunks(db: Database, document_id: str) -> None:
+    """Remove the document's chunk rows (its vectors are the caller's to remove)."""
+    async with db.session() as session:
+        await session.execute(delete(rag_chunks).where(rag_chunks.c.document_id == document_id))
+        await session.execute(
+            update(rag_documents).where(rag_documents.c.id == document_id).values(chunk_count=0)
+        )
 
 
 async def set_job(
@@ -279,5 +377,11 @@ async def delete_document_rows(db: Database, document_ids: Sequence[str]) -> Non
 
 
 async def delete_collection_row(db: Database, collection_id: str) -> None:
+    """The collection and its shares."""
     async with db.session() as session:
+        await session.execute(
+            delete(rag_collection_shares).where(
+                rag_collection_shares.c.collection_id == collection_id
+            )
+        )
         await session.execute(delete(rag_collections).where(rag_collections.c.id == collection_id))

@@ -1,4 +1,6 @@
 """The rate-limit request check: one atomic ``KV.throttle`` per request, headers on every answer.
+On a route that admits a model call the throttle is a step of the request's single admission
+round trip (:mod:`kernel.admission`), taken before anything is forwarded.
 
 Which bucket a request draws from, first match wins:
 
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from builtin_plugins.rate_limit.settings import ANONYMOUS_BUCKET, RateLimitSettings
 from kernel.errors import RateLimitError
-from kernel.storage.kv import Throttle
+from kernel.storage.kv import StepResult, Throttle, ThrottleStep
 from kernel.types import ApiSurface, CheckPhase, Principal, RequestContext
 
 if TYPE_CHECKING:
@@ -94,11 +96,24 @@ class RateLimitCheck:
     async def check(self, request: Request[Any, Any, Any], context: RequestContext) -> None:
         """Take one request from the bucket; RateLimitError (429) when it is empty."""
         key, limit = self.bucket(request, context)
+        admission = context.admission
+        if admission is not None:
+            step = ThrottleStep(key=key, limit=limit, period=PERIOD)
+            admission.defer(step, lambda result: _decide(result, context))
+            return
         result = await self._kernel.stores.kv.throttle(key, limit=limit, period=PERIOD)
-        context.response_headers.update(rate_limit_headers(result))
-        if not result.allowed:
-            wait = max(1, math.ceil(result.retry_after))
-            raise RateLimitError(
-                f"Rate limit reached for requests: limit {limit} per minute. Try again in {wait}s.",
-                retry_after=result.retry_after,
-            )
+        _decide(result, context)
+
+
+def _decide(result: StepResult, context: RequestContext) -> None:
+    """Headers on every answer; RateLimitError (429) when the bucket refused."""
+    if not isinstance(result, Throttle):
+        raise TypeError(f"a throttle step answered {result!r}")
+    context.response_headers.update(rate_limit_headers(result))
+    if not result.allowed:
+        wait = max(1, math.ceil(result.retry_after))
+        raise RateLimitError(
+            f"Rate limit reached for requests: limit {result.limit} per minute. "
+            f"Try again in {wait}s.",
+            retry_after=result.retry_after,
+        )

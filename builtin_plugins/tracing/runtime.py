@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from typing import TYPE_CHECKING
 
 from builtin_plugins.tracing.settings import TracingSettings
-from builtin_plugins.tracing.tracer import OtelTracer
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
+
+if TYPE_CHECKING:  # OpenTelemetry (~10 MiB) loads only when tracing is enabled
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from builtin_plugins.tracing.tracer import OtelTracer
 
 __all__ = ["SECTION", "TracingRuntime"]
 
@@ -65,6 +65,8 @@ class TracingRuntime:
                 " ENCLAVA_TRACING_OTLP_ENDPOINT (OTLP over HTTP, e.g."
                 " http://collector:4318/v1/traces) or ENCLAVA_TRACING_ENABLED=false"
             )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
         return OTLPSpanExporter(endpoint=settings.otlp_endpoint)
 
     def start(self) -> None:
@@ -84,6 +86,13 @@ class TracingRuntime:
             threading.Thread(target=old.shutdown, name="tracing-shutdown", daemon=True).start()
         if not settings.enabled:
             return
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+        from builtin_plugins.tracing.tracer import OtelTracer
+
         provider = TracerProvider(
             resource=Resource.create({SERVICE_NAME: settings.service_name}),
             sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),

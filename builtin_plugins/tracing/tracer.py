@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from kernel.observe import CLIENT_CLOSED
 from kernel.tracing import AttributeValue, RequestTrace, SpanHandle
 
 __all__ = ["OtelTracer"]
@@ -23,7 +24,8 @@ _INSTRUMENTATION = "enclava"
 
 
 class _RequestSpan:
-    """The root span of one request."""
+    """The root span of one request: status error from 500, and when the client went away
+    before the last body chunk (error code ``client_closed``)."""
 
     __slots__ = ("_span", "trace_id")
 
@@ -37,7 +39,9 @@ class _RequestSpan:
             span.set_attribute("http.status_code", status)
         if error_code:
             span.set_attribute("enclava.error_code", error_code)
-        if status >= 500:
+        if error_code == CLIENT_CLOSED:
+            span.set_status(StatusCode.ERROR, "the client closed the connection mid-response")
+        elif status >= 500:
             span.set_status(StatusCode.ERROR)
         span.end()
 

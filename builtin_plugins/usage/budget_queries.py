@@ -9,16 +9,22 @@ from builtin_plugins.usage.queries import RecordFilter, recorded_cost
 from builtin_plugins.usage.runtime import runtime_for
 from builtin_plugins.usage.status import budget_status
 from kernel.runtime import Kernel
-from kernel.services import BudgetStatus, KeyPolicy
+from kernel.services import BudgetStatus, ChatbotDirectory, KeyPolicy, ServiceMissingError
 from kernel.types import Principal
 
 __all__ = ["UsageBudgetQueries", "owners_of_user"]
 
 
 async def owners_of_user(kernel: Kernel, user_id: str) -> list[tuple[OwnerType, str]]:
-    """The user and every key of that user: whom their budgets may be on."""
+    """The user, every key and every chatbot of that user: whom their budgets may be on."""
     keys = await kernel.service(KeyPolicy).key_ids_owned_by(user_id)
-    return [("user", user_id), *(("api_key", key) for key in keys)]
+    owners: list[tuple[OwnerType, str]] = [("user", user_id), *(("api_key", k) for k in keys)]
+    try:
+        directory = kernel.service(ChatbotDirectory)
+    except ServiceMissingError:  # the chatbots plugin is disabled: no chatbot spends
+        return owners
+    owners.extend(("chatbot", bot) for bot in await directory.chatbot_ids_owned_by(user_id))
+    return owners
 
 
 class UsageBudgetQueries:
@@ -31,7 +37,7 @@ class UsageBudgetQueries:
         runtime = runtime_for(self._kernel)
         owners = await owners_of_user(self._kernel, principal.owner_id)
         budgets = await budgets_for(self._kernel.stores.db, owners)
-        user = principal.owner_id  # owns every key budget found above
+        user = principal.owner_id  # owns every key and chatbot budget found above
         return [await budget_status(runtime, budget, user=user) for budget in budgets]
 
     async def spent_since(self, owner_id: str, since: datetime) -> int:

@@ -26,11 +26,12 @@ __all__ = [
     "update_budget",
 ]
 
-OwnerType = Literal["user", "api_key", "plugin"]
+OwnerType = Literal["user", "api_key", "plugin", "chatbot"]
 
 
 class Budget(msgspec.Struct, frozen=True, kw_only=True):
-    """A spending limit on a user (every key and session of theirs) or on one API key."""
+    """A spending limit on a user (every key and session of theirs), one API key, one chatbot
+    (every call through it, whoever makes it) or one sandboxed plugin."""
 
     id: str
     owner_type: OwnerType

@@ -58,9 +58,12 @@ class CostBound:
             completion=limits.choices * per_choice,
         )
 
-    async def max_tokens(self, exchange: Exchange, hard: list[Budget], choices: int) -> int:
+    async def max_tokens(
+        self, exchange: Exchange, hard: list[tuple[Budget, str | None]], choices: int
+    ) -> int:
         """The per-choice cap to forward for a request that sets none (at least 1: a budget
-        that cannot pay one token a choice refuses the reservation)."""
+        that cannot pay one token a choice refuses the reservation); ``hard``: each hard budget
+        with the user whose hash tag its counter carries (:func:`.ledger.slot_of`)."""
         runtime = self._runtime
         await self._known(exchange.model)
         prompt = self.prompt(exchange)
@@ -69,8 +72,7 @@ class CostBound:
         if context is not None and context > prompt:
             cap = context - prompt  # also what a strict provider accepts with this prompt
         now = runtime.clock()
-        user = None if exchange.principal is None else exchange.principal.owner_id
-        room = min([await self._room(budget, now, user) for budget in hard])
+        room = min([await self._room(budget, now, user) for budget, user in hard])
         affordable = runtime.prices.affordable(
             exchange.model, price_moment(exchange, now), prompt=prompt, micros=max(room, 0)
         )

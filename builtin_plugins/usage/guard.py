@@ -1,14 +1,18 @@
 """The exchange guard: reserve against budgets before forwarding, settle and record after.
 
-``admit`` looks up the budgets of the caller's user and key (SQL, briefly cached) and reserves
-the most the call can cost (:mod:`.cost_bound`: every choice, the forwarded completion cap, the
-prompt counted by bytes, at the dearest provider's price) on every budget with one atomic KV
-operation. Under a hard budget a request without ``max_tokens`` gets one injected into the
-forwarded body (and ``x-enclava-max-tokens``), so the reservation bounds what the provider can
-bill. A hard budget without room refuses with 402 ``insufficient_quota``; so does a model nobody
-has priced, when a hard budget applies. KV or SQL down: 503, never "allow". ``finish`` settles
-the reservation with the real cost (see :mod:`.records`), writes one audit event the first time a
-budget passes its warning threshold in a period, and queues the usage record.
+``admit`` looks up the budgets of the caller's user and key, and of the chatbot it talks
+through (SQL, briefly cached) and reserves the most the call can cost (:mod:`.cost_bound`: every
+choice, the forwarded completion cap, the prompt counted by bytes, at the dearest provider's
+price) on every budget with one atomic KV operation per hash tag. That is one: a chatbot's
+counters carry its owner's tag and only its owner's keys and sessions invoke it, except when an
+admin talks to another user's chatbot (then the admin's budgets, then the chatbot's, the first
+given back when the second refuses). Under a hard budget a request without ``max_tokens`` gets
+one injected into the forwarded body (and ``x-enclava-max-tokens``), so the reservation bounds
+what the provider can bill. A hard budget without room refuses with 402 ``insufficient_quota``;
+so does a model nobody has priced, when a hard budget applies. KV or SQL down: 503, never
+"allow". ``finish`` settles the reservation with the real cost (see :mod:`.records`), writes one
+audit event the first time a budget passes its warning threshold in a period, and queues the
+usage record.
 
 Settlement always charges the real cost. Should it exceed the reservation (a provider ignoring
 ``max_tokens``, a tokenizer outside the bound's reasoning), the counters show the overspend, the
@@ -26,6 +30,7 @@ from builtin_plugins.usage.cost_bound import CostBound
 from builtin_plugins.usage.ledger import Hold
 from builtin_plugins.usage.records import build_record
 from builtin_plugins.usage.runtime import UsageRuntime
+from kernel.admission import Admission
 from kernel.errors import InsufficientQuotaError, InvalidRequestError
 from kernel.exchange import CompletionLimits, Exchange
 from kernel.types import AuditEvent, AuditOutcome
@@ -60,7 +65,7 @@ class UsageGuard:
         if principal is None:
             return
         runtime = self._runtime
-        budgets = await runtime.budgets_for(principal)
+        budgets = await runtime.budgets_for(principal, exchange.chatbot_id)
         if not budgets:
             return
         try:
@@ -70,9 +75,48 @@ class UsageGuard:
             await self.finish(exchange)  # refusals are recorded too (nothing was forwarded)
             raise
 
-    async def _reserve(self, exchange: Exchange, budgets: list[Budget]) -> Hold:
+    async def _groups(
+        self, exchange: Exchange, budgets: list[Budget]
+    ) -> list[tuple[str | None, list[Budget]]]:
+        """``budgets`` by the user whose hash tag their counters carry: the caller's user for
+        theirs and their key's, the chatbot's owner for the chatbot's."""
+        user = None if exchange.principal is None else exchange.principal.owner_id
+        chatbot = [budget for budget in budgets if budget.owner_type == "chatbot"]
+        owner = user
+        if chatbot:
+            owner = await self._runtime.chatbot_owner(chatbot[0].owner_id) or user
+        if owner == user:
+            return [(user, budgets)]
+        own = [budget for budget in budgets if budget.owner_type != "chatbot"]
+        return [(user, own), (owner, chatbot)] if own else [(owner, chatbot)]
+
+    async def _hold(
+        self,
+        groups: list[tuple[str | None, list[Budget]]],
+        amount: int,
+        admission: Admission | None,
+    ) -> tuple[Hold, ...]:
+        """One reservation per hash tag, all or none: a refusal gives back those made before.
+        The first goes out with the request's pending ``admission`` (one KV round trip)."""
+        ledger, now = self._runtime.ledger, self._runtime.clock()
+        holds: list[Hold] = []
+        try:
+            for user, group in groups:
+                hold = await ledger.reserve(group, amount, now, user=user, admission=admission)
+                holds.append(hold)
+        except Exception:
+            for hold in holds:
+                try:
+                    await ledger.settle(hold, 0)
+                except Exception:  # stays charged: over-counting is the safe side
+                    log.exception("usage: giving back a reservation failed")
+            raise
+        return tuple(holds)
+
+    async def _reserve(self, exchange: Exchange, budgets: list[Budget]) -> tuple[Hold, ...]:
         limits = exchange.completion_limits()
-        hard = [budget for budget in budgets if budget.hard]
+        groups = await self._groups(exchange, budgets)
+        hard = [(budget, user) for user, group in groups for budget in group if budget.hard]
         inject = None
         if hard and limits.choices and limits.max_tokens is None:
             inject = await self._bound.max_tokens(exchange, hard, limits.choices)
@@ -85,12 +129,10 @@ class UsageGuard:
                     "cannot use it; an administrator must set its price first."
                 )
             estimate = 0
-        runtime = self._runtime
-        user = None if exchange.principal is None else exchange.principal.owner_id
-        hold = await runtime.ledger.reserve(budgets, estimate, runtime.clock(), user=user)
+        holds = await self._hold(groups, estimate, exchange.admission)
         if inject is not None:
             exchange.inject_max_tokens(inject)
-        return hold
+        return holds
 
     async def finish(self, exchange: Exchange) -> None:
         """Settle, warn and queue the record; never raises."""
@@ -101,15 +143,15 @@ class UsageGuard:
 
     async def _finish(self, exchange: Exchange) -> None:
         runtime = self._runtime
-        hold: Hold | None = exchange.state.get(STATE_KEY)
+        holds: tuple[Hold, ...] = exchange.state.get(STATE_KEY, ())
 
         fallback = 0
-        if hold is not None:
-            fallback = hold.amount
+        if holds:
+            fallback = holds[0].amount
         elif exchange.usage is None and exchange.first_token is not None:
             fallback = await self.estimate(exchange) or 0  # a cut stream: charged its estimate
         record = build_record(exchange, runtime.prices, runtime.clock(), fallback)
-        if hold is not None:
+        for hold in holds:
             try:
                 totals = await runtime.ledger.settle(hold, record.cost_micros)
                 if record.cost_micros > hold.amount:

@@ -6,13 +6,17 @@ money is spent for, ``u:<user id>`` (a user's budgets and the budgets of every k
 ``p:<plugin id>`` for a plugin's own budgets: one reservation only ever touches the budgets of one
 user (their own and their key's) or of one plugin, so its counters share a Redis Cluster slot and
 stay one atomic script. A key budget's counter needs its key's owner, which a request knows
-(``Principal.owner_id``); the first seed also stores it at ``usage:budget-slot:<id>`` so a
-reader without a principal (an admin viewing the budget) finds the counter.
+(``Principal.owner_id``); a chatbot budget's counter carries its chatbot's owner's tag (the
+user whose keys invoke it; the caller passes that owner). The first seed of either also stores
+the tag at ``usage:budget-slot:<id>`` so a reader without a principal (an admin viewing the
+budget) finds the counter.
 
 ``reserve`` adds the estimate to the counters of every budget that applies, all or none,
 refusing when a hard budget would pass its limit; ``settle`` adds ``actual - estimate``
 (negative gives back). So concurrent requests can pass a hard limit by no more than what they
-reserved, and an unreachable KV refuses (503).
+reserved, and an unreachable KV refuses (503). Settlements of concurrent requests are sent
+together, one KV round trip (:mod:`.settlements`); each reservation holds until its own is
+applied.
 
 Counters heal themselves: every reservation requires its counters to exist (one atomic KV
 operation), and a missing one (first use, a restarted in-process KV, a Redis restarted empty or
@@ -35,8 +39,10 @@ import msgspec
 from builtin_plugins.usage.budget_store import Budget
 from builtin_plugins.usage.money import format_micros
 from builtin_plugins.usage.periods import Period, PeriodWindow, window
+from builtin_plugins.usage.settlements import SettlementBatch
+from kernel.admission import Admission
 from kernel.errors import InsufficientQuotaError, StoreUnavailableError
-from kernel.storage.kv import KV, Reservation, tagged
+from kernel.storage.kv import KV, Reservation, Reserve, Reserved, tagged
 
 __all__ = ["BudgetLedger", "Counter", "Hold", "slot_of"]
 
@@ -49,8 +55,8 @@ _NOUN = {"daily": "day", "weekly": "week", "monthly": "month", "total": "budget"
 
 
 def slot_of(budget: Budget, user: str | None) -> str | None:
-    """The hash tag of ``budget``'s counters: its user's (for a key budget, ``user``, the key's
-    owner; None when unknown) or its plugin's."""
+    """The hash tag of ``budget``'s counters: its user's (for a key or chatbot budget,
+    ``user``, the key's or chatbot's owner; None when unknown) or its plugin's."""
     if budget.owner_type == "plugin":
         return f"p:{budget.owner_id}"
     if budget.owner_type == "user":
@@ -93,6 +99,8 @@ class BudgetLedger:
         self._zone = zone
         self._currency = currency
         self._recorded = recorded
+        self._settlements = SettlementBatch(kv)
+        """Concurrent settlements share one KV round trip."""
         self._in_flight: dict[str, int] = {}
         """What this replica's unsettled reservations hold on each counter (part of a seed)."""
         self._windows: dict[Period, PeriodWindow] = {}
@@ -115,11 +123,11 @@ class BudgetLedger:
     def _counter(self, budget: Budget, now: datetime, user: str | None) -> Counter:
         slot = slot_of(budget, user)
         if slot is None:
-            raise ValueError(f"the counter of key budget {budget.id} needs the key's owner")
+            raise ValueError(f"the counter of budget {budget.id} needs its owner's user id")
         return self.counter(budget, now, slot)
 
     async def _seed(self, counter: Counter) -> None:
-        if counter.budget.owner_type == "api_key":
+        if counter.budget.owner_type in ("api_key", "chatbot"):
             # Before the counter exists, so a reader that finds no pointer finds no counter.
             await self._kv.set(_slot_pointer(counter.budget), counter.slot.encode())
         spent = await self._recorded(counter.budget, counter.window)
@@ -137,11 +145,19 @@ class BudgetLedger:
                 self._in_flight.pop(counter.key, None)
 
     async def reserve(
-        self, budgets: Sequence[Budget], amount: int, now: datetime, *, user: str | None
+        self,
+        budgets: Sequence[Budget],
+        amount: int,
+        now: datetime,
+        *,
+        user: str | None,
+        admission: Admission | None = None,
     ) -> Hold:
         """Reserve ``amount`` on every budget (those of ``user`` and of their key, or of one
         plugin: one hash tag, one atomic KV script); InsufficientQuotaError when a hard one is
-        spent, StoreUnavailableError when a missing counter cannot be seeded."""
+        spent, StoreUnavailableError when a missing counter cannot be seeded. With the request's
+        pending ``admission`` the first attempt is its last step (one KV round trip with the
+        block check and the throttle; a refusal of theirs raises first)."""
         counters = tuple(self._counter(budget, now, user) for budget in budgets)
         if not counters:
             return Hold(counters=(), amount=amount)
@@ -155,7 +171,7 @@ class BudgetLedger:
             )
             for c in counters
         ]
-        result = await self._kv.reserve(items)
+        result = await self._first_reserve(items, admission)
         for _ in range(_SEED_ATTEMPTS):
             if result.missing is None:
                 break
@@ -171,6 +187,16 @@ class BudgetLedger:
         self._hold(counters, amount)
         return Hold(counters=counters, amount=amount)
 
+    async def _first_reserve(
+        self, items: list[Reservation], admission: Admission | None
+    ) -> Reserved:
+        if admission is None or not admission.pending:
+            return await self._kv.reserve(items)
+        (result,) = await admission.run([Reserve(tuple(items))])
+        if not isinstance(result, Reserved):
+            raise TypeError(f"a reserve step answered {result!r}")
+        return result
+
     async def settle(self, hold: Hold, actual: int) -> tuple[int, ...]:
         """Replace the reservation by ``actual``; the counters after it (0 for one that was
         missing: its next seed reads the settled record from SQL)."""
@@ -181,7 +207,7 @@ class BudgetLedger:
             items = [
                 Reservation(key=c.key, amount=delta, ttl=c.ttl, must_exist=True) for c in present
             ]
-            result = await self._kv.reserve(items)
+            result = await self._settlements.reserve(items)
             if result.missing is None:
                 totals = dict(zip((c.key for c in present), result.totals, strict=True))
                 return tuple(totals.get(c.key, 0) for c in hold.counters)
@@ -217,7 +243,7 @@ class BudgetLedger:
 
     def _message(self, counter: Counter, spent: int, amount: int) -> str:
         budget = counter.budget
-        owner = "API key" if budget.owner_type == "api_key" else "user"
+        owner = {"api_key": "API key", "chatbot": "chatbot"}.get(budget.owner_type, "user")
         noun = _NOUN[budget.period]
         scope = "in total" if budget.period == "total" else f"this {noun}"
         return (

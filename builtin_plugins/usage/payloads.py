@@ -42,7 +42,8 @@ Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
 
 
 class BudgetInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``POST /budgets``: a limit in accounting micro-units on a user, an API key or a plugin."""
+    """``POST /budgets``: a limit in accounting micro-units on a user, an API key, a chatbot or
+    a plugin."""
 
     owner_type: OwnerType
     owner_id: Ident

@@ -42,6 +42,7 @@ class RecordFilter(msgspec.Struct, frozen=True, kw_only=True):
     end: datetime | None = None
     user_id: str | None = None
     key_id: str | None = None
+    chatbot_id: str | None = None
     provider: str | None = None
     model: str | None = None
 
@@ -51,7 +52,7 @@ class RecordFilter(msgspec.Struct, frozen=True, kw_only=True):
             where.append(_c.created_at >= self.start)
         if self.end is not None:
             where.append(_c.created_at < self.end)
-        for name in ("user_id", "key_id", "provider", "model"):
+        for name in ("user_id", "key_id", "chatbot_id", "provider", "model"):
             value = getattr(self, name)
             if value is not None:
                 where.append(_c[name] == value)

@@ -1,7 +1,8 @@
 """Usage records off the hot path: a bounded queue, batched inserts, forwarded to other sinks.
 
-``put`` waits while the queue is full (back-pressure, never a silent drop). A writer task takes
-the first waiting record, waits out the flush interval, then inserts everything queued in
+``put`` waits while the queue is full (back-pressure, never a silent drop); the kernel's meter
+is told the depth (records not yet stored) after each put and each stored batch. A writer task
+takes the first waiting record, waits out the flush interval, then inserts everything queued in
 batches of ``batch_size``, one transaction each, and hands each stored batch to every usage
 sink; while records keep coming it flushes on a fixed cadence (every interval from the first
 flush, not an interval after the last insert ended, so a slow insert does not stretch the
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from builtin_plugins.usage.models import usage_records
 from kernel.exchange import UsageRecord, UsageSink
+from kernel.observe import Meter, no_meter
 from kernel.storage.sql import Database
 
 __all__ = ["UsageRecorder", "record_values"]
@@ -71,12 +73,14 @@ class UsageRecorder:
         batch_size: int,
         queue_size: int,
         sinks: Callable[[], Sequence[UsageSink]],
+        meter: Callable[[], Meter] = no_meter,
     ) -> None:
         self._db = db
         self._zone = zone
         self._interval = interval
         self._batch_size = batch_size
         self._sinks = sinks
+        self._meter = meter
         self._queue: asyncio.Queue[UsageRecord] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._held: list[UsageRecord] = []
@@ -91,6 +95,7 @@ class UsageRecorder:
     async def put(self, record: UsageRecord) -> None:
         """Queue ``record``; waits while the queue is full."""
         await self._queue.put(record)
+        self._meter().usage_queue(self.pending)
 
     def start(self) -> None:
         if self._task is None:
@@ -119,6 +124,7 @@ class UsageRecorder:
                 batch = self._held[: self._batch_size]
                 await self._write(batch)
                 del self._held[: len(batch)]
+                self._meter().usage_queue(self.pending)
 
     def _take(self) -> None:
         while not self._queue.empty():

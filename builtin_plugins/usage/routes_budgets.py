@@ -1,9 +1,11 @@
-"""``/api-internal/v1/budgets``: admins attach budgets to users, keys and sandboxed plugins
+"""``/api-internal/v1/budgets``: admins attach budgets to users, keys, chatbots
+(``owner_type = "chatbot"``: every call through it, whoever makes it) and sandboxed plugins
 (``owner_type = "plugin"``, ``owner_id`` = its name: what its ``llm-chat`` calls spend); users
 read their own.
 
-A user sees budgets on their account and on their own keys; another user's budget answers 404,
-exactly like a missing one. Every change is audited and reaches every replica at once.
+A user sees budgets on their account, their own keys and their own chatbots; another user's
+budget answers 404, exactly like a missing one. Every change is audited and reaches every
+replica at once.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from builtin_plugins.usage.runtime import UsageRuntime
 from builtin_plugins.usage.status import budget_status
 from kernel.audit import event_from_context
 from kernel.dependencies import NamedDependency
-from kernel.errors import NotFoundError
+from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.gate import request_context
 from kernel.roles import is_admin
 
@@ -93,7 +95,9 @@ async def create_budget(
     usage: NamedDependency[UsageRuntime],
     data: JSONBody[BudgetInput],
 ) -> BudgetView:
-    """Attach a budget to a user or an API key (admins)."""
+    """Attach a budget to a user, an API key, a chatbot or a plugin (admins)."""
+    if data.owner_type == "chatbot" and await usage.chatbot_owner(data.owner_id) is None:
+        raise InvalidRequestError(f"No chatbot with id '{data.owner_id}'.", param="owner_id")
     budget = await insert_budget(
         usage.kernel.stores.db, msgspec.structs.asdict(data), caller(request).owner_id
     )

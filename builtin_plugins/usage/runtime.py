@@ -24,6 +24,7 @@ from builtin_plugins.usage.settings import UsageSettings
 from kernel.exchange import UsageSink
 from kernel.plugin_runtime import PluginRuntime
 from kernel.runtime import Kernel
+from kernel.services import ChatbotDirectory, ServiceMissingError
 from kernel.types import ModelPrice, Principal
 
 __all__ = ["CHANGED_CHANNEL", "SECTION", "UsageRuntime", "owners_of", "runtime_for"]
@@ -35,14 +36,17 @@ _CATALOG_EVERY = 1.0
 Catalog = dict[str, list[tuple[Target, ModelPrice | None]]]
 
 
-def owners_of(principal: Principal) -> list[tuple[OwnerType, str]]:
-    """The budget owners a principal spends for: its user, and its key when it is one; a
-    sandboxed plugin calling the gateway itself spends its own budget only."""
+def owners_of(principal: Principal, chatbot_id: str | None = None) -> list[tuple[OwnerType, str]]:
+    """The budget owners a principal spends for: its user, its key when it is one, and the
+    chatbot it talks through; a sandboxed plugin calling the gateway itself spends its own
+    budget only."""
     if principal.kind == "plugin":
         return [("plugin", principal.id)]
     owners: list[tuple[OwnerType, str]] = [("user", principal.owner_id)]
     if principal.kind == "api_key":
         owners.append(("api_key", principal.id))
+    if chatbot_id is not None:
+        owners.append(("chatbot", chatbot_id))
     return owners
 
 
@@ -66,6 +70,7 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
         self._contexts: dict[str, int | None] = {}
         self._catalog_read = 0.0
         self._budgets: dict[tuple[tuple[OwnerType, str], ...], tuple[float, list[Budget]]] = {}
+        self._chatbot_owners: dict[str, str] = {}
         self._ledger: tuple[UsageSettings, BudgetLedger] | None = None
         self._recorder: UsageRecorder | None = None
 
@@ -89,7 +94,8 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
         return self._recorder
 
     async def _recorded(self, budget: Budget, period: PeriodWindow) -> int:
-        owner = {"key_id" if budget.owner_type == "api_key" else "user_id": budget.owner_id}
+        column = {"api_key": "key_id", "chatbot": "chatbot_id"}.get(budget.owner_type, "user_id")
+        owner = {column: budget.owner_id}
         # Spend before the budget existed never counted in KV, so the seed skips it too.
         start = budget.created_at if period.start is None else max(period.start, budget.created_at)
         scope = RecordFilter(start=start, end=period.end, **owner)
@@ -109,6 +115,7 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
                 batch_size=settings.batch_size,
                 queue_size=settings.queue_size,
                 sinks=self._sinks,
+                meter=lambda: self.kernel.components.meter,
             )
             self._recorder.start()
         await self.reload_prices()
@@ -174,9 +181,12 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
         if stored:
             await self.announce()
 
-    async def budgets_for(self, principal: Principal) -> list[Budget]:
-        """Budgets ``principal`` spends against (cached briefly; SQL down → 503)."""
-        owners = tuple(owners_of(principal))
+    async def budgets_for(
+        self, principal: Principal, chatbot_id: str | None = None
+    ) -> list[Budget]:
+        """Budgets ``principal`` spends against, through ``chatbot_id`` when given (cached
+        briefly; SQL down → 503)."""
+        owners = tuple(owners_of(principal, chatbot_id))
         ttl = self.settings.budget_cache_seconds
         now = time.monotonic()
         cached = self._budgets.get(owners)
@@ -188,6 +198,22 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
                 self._budgets.clear()
             self._budgets[owners] = (now + ttl, budgets)
         return budgets
+
+    async def chatbot_owner(self, chatbot_id: str) -> str | None:
+        """The user owning ``chatbot_id`` (cached: an owner never changes); None when it is
+        gone or the chatbots plugin is disabled."""
+        owner = self._chatbot_owners.get(chatbot_id)
+        if owner is None:
+            try:
+                directory = self.kernel.service(ChatbotDirectory)
+            except ServiceMissingError:
+                return None
+            owner = await directory.owner_of(chatbot_id)
+            if owner is not None:
+                if len(self._chatbot_owners) >= 10_000:
+                    self._chatbot_owners.clear()
+                self._chatbot_owners[chatbot_id] = owner
+        return owner
 
     async def announce(self) -> None:
         """Apply a price or budget change here, then on every replica."""

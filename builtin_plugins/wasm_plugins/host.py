@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -208,15 +209,19 @@ class WasmHost:
         """One call into an active plugin, counting traps towards auto-disable."""
         plugin = self.runnable(name)
         installed = self.plugins[name]
+        meter = self.kernel.components.meter
+        started = time.perf_counter()
         try:
             result = await plugin.call(kind, payload)
         except CallFailed as exc:
+            meter.plugin_call(name, kind, exc.reason, time.perf_counter() - started)
             plugin.logs.write("error", f"{kind} failed ({exc.reason}): {exc.message}")
             if exc.trapped:
                 installed.consecutive_traps += 1
                 if installed.consecutive_traps >= self.settings.max_consecutive_traps:
                     await self._auto_disable(installed, exc)
             raise
+        meter.plugin_call(name, kind, "ok", time.perf_counter() - started)
         installed.consecutive_traps = 0
         return result
 

@@ -12,7 +12,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import wasmtime
@@ -53,11 +53,15 @@ class Timer(Protocol):
 
 
 class CurrentCall:
-    """The call running on this thread: its deadline and its instance's timer."""
+    """The call running on this thread: its deadline, its instance's timer and the plugin
+    configuration that instance was created with (what ``config-get`` answers)."""
 
-    def __init__(self, deadline: Deadline, timer: Timer) -> None:
+    def __init__(
+        self, deadline: Deadline, timer: Timer, config: Mapping[str, Any] | None = None
+    ) -> None:
         self.deadline = deadline
         self.timer = timer
+        self.config: Mapping[str, Any] = config or {}
         self.cut_short = False
         """A sleep was cut to end at the deadline: the guest's answer, if any, came too late."""
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import msgspec
 import wasmtime
 from wasmtime.component import Linker, LinkerInstance, Variant
 
+from kernel.sandbox.abi import add_host_func
 from kernel.sandbox.clocks import add_clocks
 from kernel.sandbox.deadline import CallScope, DeadlineExceeded
 from kernel.sandbox.logs import LogBuffer
@@ -80,14 +82,53 @@ class HostContext:
         except DeadlineExceeded:
             coro.close()
             raise
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future: Future[T] = Future()
+        started: list[asyncio.Task[None]] = []
+        try:
+            self.loop.call_soon_threadsafe(_start, self.loop, coro, future, started)
+        except RuntimeError:  # the loop is closed
+            coro.close()
+            raise
         try:
             return future.result(budget)
         except TimeoutError:
             future.cancel()
+            self.loop.call_soon_threadsafe(_stop, started)
             if budget < timeout:
                 raise DeadlineExceeded(what) from None
             raise
+
+
+# run_coroutine_threadsafe takes three turns of the event loop (schedule, step, chain back);
+# this bridge takes two, and hands the answer straight to the waiting call thread.
+async def _bridge(coro: Coroutine[Any, Any, T], future: Future[T]) -> None:
+    try:
+        result = await coro
+    except BaseException as exc:  # the call thread re-raises it (CancelledError included)
+        if not future.done():
+            future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    if not future.done():
+        future.set_result(result)
+
+
+def _start(
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, T],
+    future: Future[T],
+    started: list[asyncio.Task[None]],
+) -> None:
+    if future.cancelled():  # the call thread gave up before the loop got here
+        coro.close()
+        return
+    started.append(loop.create_task(_bridge(coro, future)))
+
+
+def _stop(started: list[asyncio.Task[None]]) -> None:
+    for task in started:
+        task.cancel()
 
 
 # Every import returns result<string, string>, a tagged variant: wasmtime-py lowers untagged
@@ -203,7 +244,7 @@ def _base_functions(ctx: HostContext) -> dict[str, HostFunc]:
         ctx.logs.write(level if level in _LEVELS else "info", message)
 
     def config_get(key: str) -> Variant:
-        values = ctx.config()
+        values = ctx.calls.current().config  # the instance's own: the guest may cache it
         if key in values:
             return _ok(values[key])
         option = ctx.manifest.config.get(key)
@@ -245,5 +286,5 @@ def build_linker(engine: wasmtime.Engine, ctx: HostContext, imports: Iterable[st
     root: LinkerInstance
     with linker.root() as root, root.add_instance(HOST_INTERFACE) as host:
         for name, func in functions.items():
-            host.add_func(name, func)
+            add_host_func(host, name, func)
     return linker

@@ -52,6 +52,7 @@ class SandboxedPlugin:
             calls=context.calls,
             memory_bytes=manifest.limits.memory_mb * 1024 * 1024,
             logs=context.logs,
+            config=context.config,
         )
 
     def _deadline(self) -> Deadline:
@@ -130,7 +131,7 @@ class SandboxedPlugin:
             if kind == "describe" and instance.describe is not None:
                 answer = instance.describe(instance.store)
             else:
-                answer = instance.handle(instance.store, kind, payload)
+                answer = instance.call_handle(kind, payload)
         if call.cut_short and deadline.remaining() <= 0:
             raise wasmtime.WasmtimeError("deadline exceeded: the guest slept past it")
         return answer

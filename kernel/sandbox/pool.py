@@ -2,6 +2,9 @@
 
 An instance serves one call at a time; a trapped one is closed and never handed out again.
 Instances are created lazily on a call thread, within the deadline of the call that needs one.
+Each instance keeps the plugin configuration it was created with, and ``config-get`` answers
+from it, so a guest may cache what it read (the SDK does); an idle instance whose configuration
+is no longer the plugin's current one is closed instead of handed out.
 
 Memory is capped per instance, memories and tables together. Wasmtime's store limits bound each
 linear memory and each table separately, so a store gets one linear memory (what every
@@ -13,10 +16,13 @@ more is refused when it is loaded, with the rule in the message.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import wasmtime
 from wasmtime.component import Component, Func, Linker
 
+from kernel.sandbox.abi import FastHandle, fast_handle
 from kernel.sandbox.deadline import CallScope, CurrentCall, Deadline, Timer
 from kernel.sandbox.engine import SandboxEngine
 from kernel.sandbox.logs import LogBuffer
@@ -52,16 +58,29 @@ class WarmInstance:
     """A live instance: its Store, the ``handle`` and ``describe`` exports and its timer."""
 
     def __init__(
-        self, store: wasmtime.Store, handle: Func, describe: Func | None, timer: Timer
+        self,
+        store: wasmtime.Store,
+        handle: Func,
+        describe: Func | None,
+        timer: Timer,
+        config: Mapping[str, Any],
     ) -> None:
         self.store = store
         self.handle = handle
         self.describe = describe
+        self.config = config
         self._timer = timer
+        self._fast: FastHandle | None = fast_handle(handle, store)
+
+    def call_handle(self, kind: str, request: str) -> object:
+        """``handle(kind, request)``: through the string ABI's fast path when its type allows."""
+        if self._fast is not None:
+            return self._fast(self.store, kind, request)
+        return self.handle(self.store, kind, request)
 
     def call(self, deadline: Deadline) -> CurrentCall:
         """The :class:`CurrentCall` of a call on this instance ending at ``deadline``."""
-        return CurrentCall(deadline, self._timer)
+        return CurrentCall(deadline, self._timer, self.config)
 
     def close(self) -> None:
         """Release the Store (and the instance's memory)."""
@@ -88,6 +107,7 @@ class InstancePool:
         calls: CallScope,
         memory_bytes: int,
         logs: LogBuffer,
+        config: Callable[[], Mapping[str, Any]],
     ) -> None:
         self._engine = engine
         self._component = component
@@ -95,6 +115,7 @@ class InstancePool:
         self._calls = calls
         self._memory_bytes = max(0, memory_bytes - TABLE_BYTES)
         self._logs = logs
+        self._config = config
         self._idle: list[WarmInstance] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -115,11 +136,11 @@ class InstancePool:
         store.set_epoch_deadline(self._engine.ticks(deadline.remaining()))
         return store
 
-    def _create(self, deadline: Deadline) -> WarmInstance:
+    def _create(self, deadline: Deadline, config: Mapping[str, Any]) -> WarmInstance:
         store = self._store(deadline)
         try:
             timer = self._engine.timers.instantiate(store)
-            with self._calls.running(CurrentCall(deadline, timer)):
+            with self._calls.running(CurrentCall(deadline, timer, config)):
                 instance = self._linker.instantiate(store, self._component)
             handle = instance.get_func(store, "handle")
             if handle is None:
@@ -130,17 +151,28 @@ class InstancePool:
         except BaseException:
             store.close()
             raise
-        return WarmInstance(store, handle, instance.get_func(store, "describe"), timer)
+        describe = instance.get_func(store, "describe")
+        return WarmInstance(store, handle, describe, timer, config)
 
     def take(self, deadline: Deadline) -> WarmInstance:
-        """An idle instance, or a new one instantiated before ``deadline`` (blocking: call on a
-        call thread, inside ``SandboxEngine.running`` so the epoch advances)."""
-        with self._lock:
-            if self._closed:
-                raise wasmtime.WasmtimeError("the plugin is unloaded")
-            if self._idle:
-                return self._idle.pop()
-        return self._create(deadline)
+        """An idle instance created with the current configuration, or a new one instantiated
+        before ``deadline`` (blocking: call on a call thread, inside ``SandboxEngine.running``
+        so the epoch advances)."""
+        config = dict(self._config())
+        stale: list[WarmInstance] = []
+        try:
+            with self._lock:
+                if self._closed:
+                    raise wasmtime.WasmtimeError("the plugin is unloaded")
+                while self._idle:
+                    instance = self._idle.pop()
+                    if instance.config == config:
+                        return instance
+                    stale.append(instance)
+        finally:
+            for instance in stale:
+                instance.close()
+        return self._create(deadline, config)
 
     def give(self, instance: WarmInstance) -> None:
         """Return a healthy instance for reuse."""

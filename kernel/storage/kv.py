@@ -8,6 +8,12 @@ Redis Cluster: an operation on several keys (only :meth:`KV.reserve`) runs on on
 keys must share a hash tag, the text between the first ``{`` and the next ``}``
 (:func:`hash_tag`, :func:`tagged`). Every backend refuses keys that do not (ValueError), so a
 layout that would fail on a cluster fails in memory too. The prefix stays outside the braces.
+
+:meth:`KV.admit` runs a request's admission steps (a block check, a throttle, a budget
+reservation) in one round trip, stopping at the first refusal; :meth:`KV.reserve_many` runs
+independent reservations (batched settlements) in one round trip. On a single Redis each is one
+script; on a cluster the steps are grouped by slot and the groups sent concurrently (one round
+trip of latency), see :mod:`kernel.storage.kv_redis`.
 """
 
 from __future__ import annotations
@@ -23,16 +29,23 @@ from kernel.errors import ConfigError
 
 __all__ = [
     "KV",
+    "Absent",
+    "AdmitStep",
+    "Admitted",
     "MessageHandler",
     "Reservation",
+    "Reserve",
     "Reserved",
+    "StepResult",
     "Subscription",
     "Throttle",
+    "ThrottleStep",
     "WindowCount",
     "gcra_interval_us",
     "hash_tag",
     "open_kv",
     "require_one_slot",
+    "step_passed",
     "tagged",
 ]
 
@@ -80,6 +93,48 @@ class Reserved(msgspec.Struct, frozen=True):
     totals: tuple[int, ...]
     refused: int | None = None
     missing: int | None = None
+
+
+class Absent(msgspec.Struct, frozen=True):
+    """Admission step: refuse unless ``key`` is absent (a block marker). Its result is True."""
+
+    key: str
+
+
+class ThrottleStep(msgspec.Struct, frozen=True, kw_only=True):
+    """Admission step: :meth:`KV.throttle` on ``key``; refuses when the bucket refuses. Its
+    result is the :class:`Throttle`."""
+
+    key: str
+    limit: int
+    period: float
+    cost: int = 1
+
+
+class Reserve(msgspec.Struct, frozen=True):
+    """Admission step: :meth:`KV.reserve` of ``items`` (one hash tag); refuses when not
+    ``allowed`` (over a limit or a ``must_exist`` counter missing). Its result is the
+    :class:`Reserved`."""
+
+    items: tuple[Reservation, ...]
+
+
+AdmitStep = Absent | ThrottleStep | Reserve
+StepResult = bool | Throttle | Reserved
+
+
+class Admitted(msgspec.Struct, frozen=True):
+    """Result of :meth:`KV.admit`: one entry per step that counts, in order, up to and including
+    the first refusing step (``refused``, its index; None when every step passed). Steps after a
+    refusal did not run (or, on a cluster, were undone) and have no entry."""
+
+    results: tuple[StepResult, ...]
+    refused: int | None = None
+
+
+def step_passed(result: StepResult) -> bool:
+    """Whether one step's result lets the request through."""
+    return result if isinstance(result, bool) else result.allowed
 
 
 def gcra_interval_us(*, limit: int, period: float, cost: int) -> int:
@@ -166,6 +221,17 @@ class KV(Protocol):
         """Atomically add every item's amount to its counter, or none of them when one would
         exceed its limit (budget reservations and settlements across replicas). ValueError
         unless the keys share a hash tag (:func:`require_one_slot`)."""
+        ...
+
+    async def admit(self, steps: Sequence[AdmitStep]) -> Admitted:
+        """Run ``steps`` in order, stopping at the first that refuses (a blocked client takes
+        no token, a throttled one reserves nothing), in one round trip. Each step is atomic; on
+        a single Redis or in memory the whole call is. ValueError as the single-step methods."""
+        ...
+
+    async def reserve_many(self, batches: Sequence[Sequence[Reservation]]) -> list[Reserved]:
+        """:meth:`reserve` for each batch, independently (a refusal stops nothing), in one
+        round trip: batched settlements."""
         ...
 
     async def publish(self, channel: str, message: bytes) -> None:

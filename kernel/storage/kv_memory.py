@@ -13,14 +13,21 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from kernel.storage.kv import (
+    Absent,
+    AdmitStep,
+    Admitted,
     MessageHandler,
     Reservation,
+    Reserve,
     Reserved,
+    StepResult,
     Subscription,
     Throttle,
+    ThrottleStep,
     WindowCount,
     gcra_interval_us,
     require_one_slot,
+    step_passed,
 )
 
 __all__ = ["MemoryKV"]
@@ -66,6 +73,15 @@ def _gcra(
         retry_after=0.0,
     )
     return allowed, new_tat
+
+
+def _checked(step: AdmitStep) -> int:
+    """A throttle step's interval (0 for other steps); ValueError for an invalid step."""
+    if isinstance(step, ThrottleStep):
+        return gcra_interval_us(limit=step.limit, period=step.period, cost=step.cost)
+    if isinstance(step, Reserve):
+        require_one_slot([item.key for item in step.items])
+    return 0
 
 
 class _MemorySubscription:
@@ -155,6 +171,9 @@ class MemoryKV:
         """Atomically take ``cost`` from a GCRA bucket of ``limit`` per ``period`` seconds (burst =
         ``limit``); refused requests take nothing. ValueError unless ``1 <= cost <= limit``."""
         interval = gcra_interval_us(limit=limit, period=period, cost=cost)
+        return self._throttle(key, interval, limit, cost)
+
+    def _throttle(self, key: str, interval: int, limit: int, cost: int) -> Throttle:
         now = time.monotonic()
         entry = self._live(key, now)
         now_us = round(now * 1_000_000)
@@ -182,6 +201,32 @@ class MemoryKV:
         exceed its limit (mirrors ``_RESERVE_LUA`` in :mod:`kernel.storage.kv_redis`); keys must
         share a hash tag, as on Redis Cluster."""
         require_one_slot([item.key for item in items])
+        return self._reserve(items)
+
+    async def admit(self, steps: Sequence[AdmitStep]) -> Admitted:
+        """Run ``steps`` in order until one refuses; atomic (no await in between)."""
+        checked = [_checked(step) for step in steps]  # ValueError before anything runs
+        results: list[StepResult] = []
+        for step, interval in zip(steps, checked, strict=True):
+            result: StepResult
+            if isinstance(step, Absent):
+                result = self._live(step.key, time.monotonic()) is None
+            elif isinstance(step, ThrottleStep):
+                result = self._throttle(step.key, interval, step.limit, step.cost)
+            else:
+                result = self._reserve(step.items)
+            results.append(result)
+            if not step_passed(result):
+                return Admitted(results=tuple(results), refused=len(results) - 1)
+        return Admitted(results=tuple(results))
+
+    async def reserve_many(self, batches: Sequence[Sequence[Reservation]]) -> list[Reserved]:
+        """:meth:`reserve` for each batch, independently; atomic as a whole here."""
+        for batch in batches:
+            require_one_slot([item.key for item in batch])
+        return [self._reserve(batch) for batch in batches]
+
+    def _reserve(self, items: Sequence[Reservation]) -> Reserved:
         now = time.monotonic()
         entries = [self._live(item.key, now) for item in items]
         for index, (item, entry) in enumerate(zip(items, entries, strict=True)):

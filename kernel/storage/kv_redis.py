@@ -1,12 +1,14 @@
 """Redis KV backend: the store replicas share for windows, budgets, toggles and revocations.
 
-Counters, throttles and compare-and-set run as Lua scripts so they stay atomic across replicas.
+Counters, throttles, compare-and-set, reservations and admissions run as Lua scripts
+(:mod:`kernel.storage.kv_lua`) so they stay atomic across replicas.
 Any failure to reach Redis becomes :class:`~kernel.errors.StoreUnavailableError` so callers fail
 closed.
 
-With ``cluster`` the client is redis-py's RedisCluster: every single-key command and script goes
-to the node owning the key's slot, the one multi-key script (reserve) needs its keys under one
-hash tag (checked before sending), and pub/sub uses a node chosen by the channel's slot (Redis
+With ``cluster`` the client is redis-py's RedisCluster (:mod:`kernel.storage.kv_cluster`): every
+single-key command and script goes to the node owning the key's slot, a reservation needs its
+keys under one hash tag (checked before sending), admissions and batched reservations send one
+script per slot concurrently, and pub/sub uses a node chosen by the channel's slot (Redis
 Cluster forwards PUBLISH to every node, so any node's subscribers hear it).
 """
 
@@ -27,14 +29,38 @@ from redis.backoff import NoBackoff
 
 from kernel.errors import StoreUnavailableError
 from kernel.storage.kv import (
+    AdmitStep,
+    Admitted,
     MessageHandler,
     Reservation,
+    Reserve,
     Reserved,
+    StepResult,
     Subscription,
     Throttle,
     WindowCount,
     gcra_interval_us,
     require_one_slot,
+    step_passed,
+)
+from kernel.storage.kv_cluster import (
+    ClusterGate,
+    admit_by_slot,
+    cluster_client,
+    reserve_many_by_slot,
+)
+from kernel.storage.kv_lua import (
+    ADMIT_LUA,
+    CAS_LUA,
+    INCR_WINDOW_LUA,
+    RESERVE_LUA,
+    THROTTLE_LUA,
+    decode_reserved,
+    decode_steps,
+    decode_throttle,
+    encode_steps,
+    reserve_args,
+    ttl_ms,
 )
 
 __all__ = ["RedisKV"]
@@ -52,85 +78,6 @@ _UNREACHABLE = (
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 5.0
 _POLL_INTERVAL = 5.0
-_PUBSUB_HEADROOM = 32
-"""Connections per cluster node beyond ``max_connections``: each subscription holds one."""
-
-# INCRBY leaves a new key without a TTL (-1), so one check covers "new" and "never expired".
-_INCR_WINDOW_LUA = """
-local count = redis.call('INCRBY', KEYS[1], ARGV[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
-return {count, ttl}
-"""
-
-# GCRA in integer microseconds on Redis' clock (replicas' clocks may disagree); mirrors _gcra in
-# kv_memory. ARGV: interval_us, limit, cost. %d keeps 16-digit TATs out of exponent notation.
-_THROTTLE_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval, limit, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tolerance = interval * limit
-local tat = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now)
-local new_tat = tat + interval * cost
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, math.floor((now - tat + tolerance) / interval), tat - now, allow_at - now}
-end
-local px = math.max(1, math.ceil((new_tat - now) / 1000))
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', px))
-return {1, math.floor((now - allow_at) / interval), new_tat - now, 0}
-"""
-
-# ARGV: expect_absent ('1'/'0'), expected, value, ttl_ms ('0' = no expiry).
-_CAS_LUA = """
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current then return 0 end
-elseif current ~= ARGV[2] then
-  return 0
-end
-if ARGV[4] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-else
-  redis.call('SET', KEYS[1], ARGV[3])
-end
-return 1
-"""
-
-# All-or-nothing adds; mirrors MemoryKV.reserve. ARGV per key: amount, limit ('' = none),
-# ttl_ms ('0' = none), must_exist ('1' or '0'). Counters stay integers (INCRBY); limits compare
-# as Lua numbers, exact below 2^53. Answers {allowed, refused index, totals, missing index}.
-_RESERVE_LUA = """
-local current = {}
-for i = 1, #KEYS do
-  local value = redis.call('GET', KEYS[i])
-  if not value and ARGV[4 * i] == '1' then
-    return {0, 0, {}, i}
-  end
-  current[i] = tonumber(value) or 0
-end
-for i = 1, #KEYS do
-  local amount, limit = tonumber(ARGV[4 * i - 3]), ARGV[4 * i - 2]
-  if limit ~= '' and amount > 0 and current[i] + amount > tonumber(limit) then
-    return {0, i, current, 0}
-  end
-end
-local totals = {}
-for i = 1, #KEYS do
-  totals[i] = redis.call('INCRBY', KEYS[i], ARGV[4 * i - 3])
-  if ARGV[4 * i - 1] ~= '0' and redis.call('PTTL', KEYS[i]) < 0 then
-    redis.call('PEXPIRE', KEYS[i], ARGV[4 * i - 1])
-  end
-end
-return {1, 0, totals, 0}
-"""
-
-
-def _ttl_ms(ttl: float) -> int:
-    return max(1, round(ttl * 1000))
 
 
 @contextlib.contextmanager
@@ -265,19 +212,13 @@ class RedisKV:
         retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
         self._pool: aioredis.BlockingConnectionPool | None = None
         self._client: aioredis.Redis | RedisCluster
-        self._gate: asyncio.Semaphore | None = None
+        self._gate: ClusterGate | None = None
         if cluster:
-            # The cluster client refuses (MaxConnectionsError) instead of waiting when a node's
-            # connections are all busy; the gate makes commands wait, as the single pool does.
-            self._gate = asyncio.Semaphore(max_connections)
-            self._client = RedisCluster.from_url(
-                url,
-                max_connections=max_connections + _PUBSUB_HEADROOM,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                health_check_interval=30,
-                retry=retry,
+            client = cluster_client(
+                url, max_connections=max_connections, timeout=timeout, retry=retry
             )
+            self._gate = ClusterGate(client, max_connections, timeout)
+            self._client = client
         else:
             self._pool = aioredis.BlockingConnectionPool.from_url(
                 url,
@@ -289,30 +230,23 @@ class RedisKV:
                 retry=retry,
             )
             self._client = aioredis.Redis(connection_pool=self._pool)
-        self._incr_window = self._client.register_script(_INCR_WINDOW_LUA)
-        self._cas = self._client.register_script(_CAS_LUA)
-        self._throttle = self._client.register_script(_THROTTLE_LUA)
-        self._reserve = self._client.register_script(_RESERVE_LUA)
+        self._incr_window = self._client.register_script(INCR_WINDOW_LUA)
+        self._cas = self._client.register_script(CAS_LUA)
+        self._throttle = self._client.register_script(THROTTLE_LUA)
+        self._reserve = self._client.register_script(RESERVE_LUA)
+        self._admit = self._client.register_script(ADMIT_LUA)
         self._subscriptions: set[_RedisSubscription] = set()
 
     def _command(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Around each command: Redis errors become StoreUnavailableError; on a cluster, see
-        :meth:`_cluster_command`."""
+        """Around each command: Redis errors become StoreUnavailableError; on a cluster, wait
+        for a free connection first (:class:`~kernel.storage.kv_cluster.ClusterGate`)."""
         return _ERRORS if self._gate is None else self._cluster_command(self._gate)
 
     @contextlib.asynccontextmanager
-    async def _cluster_command(self, gate: asyncio.Semaphore) -> AsyncIterator[None]:
-        """Wait (up to ``timeout``) for a free connection and learn the slot map before the
-        first command, so a burst of first commands does not storm the nodes with MOVED
-        redirects (whose reconnects made redis-py resend commands that had already run)."""
+    async def _cluster_command(self, gate: ClusterGate) -> AsyncIterator[None]:
         with _store_errors():
-            async with asyncio.timeout(self._timeout):
-                await gate.acquire()
-            try:
-                await self._ready()
+            async with gate.command():
                 yield
-            finally:
-                gate.release()
 
     async def _ready(self) -> None:
         if isinstance(self._client, RedisCluster):
@@ -326,7 +260,7 @@ class RedisKV:
 
     async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
         """Store ``value``; ``ttl`` in seconds, None keeps it until deleted."""
-        px = None if ttl is None else _ttl_ms(ttl)
+        px = None if ttl is None else ttl_ms(ttl)
         async with self._command():
             await self._client.set(self._prefix + key, value, px=px)
 
@@ -339,26 +273,18 @@ class RedisKV:
     async def incr_window(self, key: str, *, window: float, amount: int = 1) -> WindowCount:
         """Atomically add ``amount``; the first increment starts a window of ``window`` seconds."""
         async with self._command():
-            count, ttl_ms = await self._incr_window(
-                keys=[self._prefix + key], args=[amount, _ttl_ms(window)]
+            count, left_ms = await self._incr_window(
+                keys=[self._prefix + key], args=[amount, ttl_ms(window)]
             )
-        return WindowCount(count=int(count), reset_in=int(ttl_ms) / 1000)
+        return WindowCount(count=int(count), reset_in=int(left_ms) / 1000)
 
     async def throttle(self, key: str, *, limit: int, period: float, cost: int = 1) -> Throttle:
         """Atomically take ``cost`` from a GCRA bucket of ``limit`` per ``period`` seconds (burst =
         ``limit``); refused requests take nothing. ValueError unless ``1 <= cost <= limit``."""
         interval = gcra_interval_us(limit=limit, period=period, cost=cost)
         async with self._command():
-            allowed, remaining, reset_us, retry_us = await self._throttle(
-                keys=[self._prefix + key], args=[interval, limit, cost]
-            )
-        return Throttle(
-            allowed=int(allowed) == 1,
-            limit=limit,
-            remaining=int(remaining),
-            reset_after=int(reset_us) / 1e6,
-            retry_after=int(retry_us) / 1e6,
-        )
+            answer = await self._throttle(keys=[self._prefix + key], args=[interval, limit, cost])
+        return decode_throttle(answer, limit)
 
     async def compare_and_set(
         self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
@@ -368,7 +294,7 @@ class RedisKV:
             "1" if expected is None else "0",
             b"" if expected is None else expected,
             value,
-            0 if ttl is None else _ttl_ms(ttl),
+            0 if ttl is None else ttl_ms(ttl),
         ]
         async with self._command():
             swapped = await self._cas(keys=[self._prefix + key], args=args)
@@ -380,21 +306,41 @@ class RedisKV:
         if not items:
             return Reserved(allowed=True, totals=())
         require_one_slot([item.key for item in items])
-        args: list[int | str] = []
-        for item in items:
-            limit = "" if item.limit is None else item.limit
-            ttl = 0 if item.ttl is None else _ttl_ms(item.ttl)
-            args += [item.amount, limit, ttl, int(item.must_exist)]
         async with self._command():
-            allowed, refused, totals, missing = await self._reserve(
-                keys=[self._prefix + item.key for item in items], args=args
+            answer = await self._reserve(
+                keys=[self._prefix + item.key for item in items], args=reserve_args(items)
             )
-        return Reserved(
-            allowed=int(allowed) == 1,
-            totals=tuple(int(total) for total in totals),
-            refused=int(refused) - 1 if int(refused) else None,
-            missing=int(missing) - 1 if int(missing) else None,
-        )
+        return decode_reserved(answer)
+
+    async def admit(self, steps: Sequence[AdmitStep]) -> Admitted:
+        """Run ``steps`` in order until one refuses: one script on a single Redis; on a
+        cluster one per slot, sent together (:func:`~kernel.storage.kv_cluster.admit_by_slot`)."""
+        if self._gate is not None:
+            encode_steps(steps, self._prefix, stop=True)  # ValueError before any group runs
+            return await admit_by_slot(steps, self._prefix, self._run_steps, self.reserve_many)
+        results = await self._run_steps(steps, True)
+        if results and not step_passed(results[-1]):
+            return Admitted(results=tuple(results), refused=len(results) - 1)
+        return Admitted(results=tuple(results))
+
+    async def reserve_many(self, batches: Sequence[Sequence[Reservation]]) -> list[Reserved]:
+        """:meth:`reserve` for each batch, independently: one script on a single Redis, one
+        per slot on a cluster."""
+        if self._gate is not None:
+            for batch in batches:
+                require_one_slot([item.key for item in batch])
+            return await reserve_many_by_slot(batches, self._prefix, self._run_steps)
+        results = await self._run_steps([Reserve(tuple(batch)) for batch in batches], False)
+        return [r for r in results if isinstance(r, Reserved)]
+
+    async def _run_steps(self, steps: Sequence[AdmitStep], stop: bool) -> list[StepResult]:
+        """``steps`` as one admission script (one slot on a cluster)."""
+        keys, args = encode_steps(steps, self._prefix, stop=stop)
+        if not steps:
+            return []
+        async with self._command():
+            answers = await self._admit(keys=keys, args=args)
+        return decode_steps(steps, answers)
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Deliver ``message`` to every subscriber of ``channel`` on every replica."""

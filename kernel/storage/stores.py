@@ -101,6 +101,12 @@ def open_stores(settings: Settings) -> Stores:
     db = open_sql(settings)
     kv = open_configured_kv(settings)
     lazy = cfg.server.workers > 1  # several workers: the embedded store is never used
-    vectors = open_vector_store(cfg.qdrant.url, cfg.qdrant.api_key, data_dir, lazy_lock=lazy)
+    vectors = open_vector_store(
+        cfg.qdrant.url,
+        cfg.qdrant.api_key,
+        data_dir,
+        lazy_lock=lazy,
+        embedded_engine=cfg.qdrant.embedded_engine,
+    )
     files = open_file_store(data_dir, cfg.files.key)
     return Stores(db, kv, vectors, files)

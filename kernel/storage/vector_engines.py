@@ -1,7 +1,8 @@
-"""How the vectors seam reaches Qdrant: a server over HTTP, or the embedded engine in a directory.
+"""How qdrant-client reaches Qdrant: a server over HTTP, or its local mode in a directory.
 
 Each engine creates the qdrant-client lazily (``connect``), answers readiness without it
-(``probe``) and releases what it holds (``release``).
+(``probe``) and releases what it holds (``release``). :class:`DirectoryLock` keeps a second
+process out of an embedded data directory (the local mode's and qdrant-edge-py's alike).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kernel.errors import ConfigError, StoreUnavailableError, os_reason
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
 
-__all__ = ["EmbeddedEngine", "Engine", "ServerEngine"]
+__all__ = ["DirectoryLock", "EmbeddedEngine", "Engine", "ServerEngine"]
 
 _PROBE_TIMEOUT = aiohttp.ClientTimeout(total=3)
 
@@ -69,52 +70,67 @@ class ServerEngine:
         return None
 
 
-class EmbeddedEngine:
-    """Qdrant local mode in ``path``; an exclusive lock keeps other processes out.
-
-    The lock is taken at open (a second process fails at boot), or with ``lazy`` at the first
-    use: ``--workers N`` without the rag plugin opens the store in every worker and never uses it.
-    """
+class DirectoryLock:
+    """An exclusive ``flock`` on ``path/.enclava.lock``, taken at once or, with ``lazy``, by
+    ``acquire`` at the first use (``--workers N`` without the rag plugin opens the store in
+    every worker and never uses it)."""
 
     def __init__(self, path: Path, *, lazy: bool = False) -> None:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._path = path
+        self.path = path
         self._lazy = lazy
         self._released = False
-        self._lock_fd: int | None = None
+        self._fd: int | None = None
         if not lazy:
-            self._lock()
+            self.acquire()
 
-    def _lock(self) -> None:
-        fd = os.open(self._path / ".enclava.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    def acquire(self) -> None:
+        """Take the lock if not held; StoreUnavailableError when closed or held elsewhere."""
+        if self._released:
+            raise StoreUnavailableError("vectors", reason="embedded store is closed")
+        if self._fd is not None:
+            return
+        fd = os.open(self.path / ".enclava.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
             reason = "embedded data directory is in use by another process"
             raise StoreUnavailableError("vectors", reason=reason) from None
-        self._lock_fd = fd
+        self._fd = fd
+
+    def probe(self) -> None:
+        """StoreUnavailableError unless the lock is held (or still to take) and the directory
+        is usable."""
+        held = self._fd is not None or (self._lazy and not self._released)
+        if not held or not os.access(self.path, os.R_OK | os.W_OK | os.X_OK):
+            raise StoreUnavailableError("vectors", reason="embedded data directory unusable")
+
+    def release(self) -> None:
+        self._released = True
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class EmbeddedEngine:
+    """qdrant-client's local mode in ``path``, behind a :class:`DirectoryLock`."""
+
+    def __init__(self, path: Path, *, lazy: bool = False) -> None:
+        self._lock = DirectoryLock(path, lazy=lazy)
 
     def connect(self) -> AsyncQdrantClient:
         from qdrant_client import AsyncQdrantClient
 
-        if self._released:
-            raise StoreUnavailableError("vectors", reason="embedded store is closed")
-        if self._lock_fd is None:
-            self._lock()
+        self._lock.acquire()
         try:
-            return AsyncQdrantClient(path=str(self._path))
+            return AsyncQdrantClient(path=str(self._lock.path))
         except RuntimeError as exc:
             reason = "embedded data directory is in use by another process"
             raise StoreUnavailableError("vectors", reason=reason) from exc
 
     async def probe(self) -> None:
-        held = self._lock_fd is not None or (self._lazy and not self._released)
-        if not held or not os.access(self._path, os.R_OK | os.W_OK | os.X_OK):
-            raise StoreUnavailableError("vectors", reason="embedded data directory unusable")
+        self._lock.probe()
 
     def release(self) -> None:
-        self._released = True
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lock.release()

@@ -1,15 +1,17 @@
 """The vectors seam: one small typed interface over Qdrant, server or embedded.
 
-``open_vector_store`` picks the engine: with a URL, a Qdrant server through
-``AsyncQdrantClient(url=...)``; without one, Qdrant in process via qdrant-client local mode
-(``AsyncQdrantClient(path=data/qdrant)``), which speaks the same client API. DESIGN.md (section 5)
-names qdrant-edge-py, Qdrant's Rust engine in process, as the faster embedded engine to adopt
-behind this seam when measurements call for it; callers only see :class:`VectorStore`.
+``open_vector_store`` picks the backend. With a URL: a Qdrant server through qdrant-client's
+``AsyncQdrantClient(url=...)`` (:mod:`kernel.storage.vector_client`). Without one, Qdrant in
+this process: by default qdrant-edge-py, Qdrant's Rust engine as a Python extension
+(:mod:`kernel.storage.vector_edge`, one shard per collection under ``data/qdrant-edge``), or,
+with ``qdrant.embedded_engine = "local"``, qdrant-client's local mode under ``data/qdrant``
+(the server's client code, pure Python; bench/rag.py measures both). Callers only see
+:class:`VectorStore`, and one contract test suite runs on every backend.
 
-qdrant-client takes over a second and ~80 MB to import, so the client is created on the first
-vector operation, not at boot: ``ping`` asks a server's ``/readyz`` over plain HTTP and checks
-an embedded store's directory and lock (taken at open, so a second process fails at boot;
-with ``lazy_lock``, as ``--workers N`` opens it, at the first vector operation instead).
+Neither engine is imported at boot (qdrant-client takes ~1 s and ~80 MB): the first vector
+operation does. ``ping`` asks a server's ``/readyz`` over plain HTTP and checks an embedded
+store's directory and lock (taken at open, so a second process fails at boot; with
+``lazy_lock``, as ``--workers N`` opens it, at the first vector operation instead).
 Point ids are arbitrary strings, mapped to UUIDv5 for Qdrant; the original id rides in the
 payload under ``_id`` and is restored on the way out. Backend failures become
 :class:`~kernel.errors.StoreUnavailableError` (store ``"vectors"``); a missing collection is
@@ -18,33 +20,26 @@ payload under ``_id`` and is restored on the way out. Backend failures become
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
-from kernel.errors import (
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    StoreUnavailableError,
-)
-from kernel.storage.vector_engines import EmbeddedEngine, ServerEngine
-from kernel.storage.vector_engines import Engine as _Engine
-
-if TYPE_CHECKING:
-    from qdrant_client import AsyncQdrantClient
-    from qdrant_client.http.models import ScoredPoint
+from kernel.errors import InvalidRequestError
 
 __all__ = [
     "DENSE",
+    "RRF_K",
     "SPARSE",
     "Distance",
+    "EmbeddedEngineName",
     "HybridPoint",
+    "Layout",
     "SparseVector",
+    "VectorBackend",
     "VectorHit",
     "VectorPoint",
     "VectorStore",
@@ -52,24 +47,27 @@ __all__ = [
 ]
 
 Distance = Literal["cosine", "dot", "euclid", "manhattan"]
-_ID_KEY = "_id"
+DISTANCES: frozenset[str] = frozenset({"cosine", "dot", "euclid", "manhattan"})
+EmbeddedEngineName = Literal["edge", "local"]
+Layout = Literal["plain", "hybrid"]
+ID_KEY = "_id"
 DENSE = "dense"
 """Name of the dense vector in a hybrid collection."""
 SPARSE = "sparse"
 """Name of the sparse (term weight) vector in a hybrid collection, scored with Qdrant's IDF."""
+RRF_K = 2
+"""Reciprocal rank fusion constant: a point at rank r (from 1) of a list scores 1 / (r + k - 1)
+there, as Qdrant's server and qdrant-client's local mode both define it."""
+PREFETCH_FACTOR = 4
+"""Each side of a fused search fetches this many times ``limit`` candidates."""
 Filter = dict[str, str | int | bool]
 # Fixed forever: stored point ids are derived from it.
 _ID_NAMESPACE = uuid.UUID("5d0c2f4e-7a43-4b8e-9d2a-0c6f3e9b1a57")
-_DISTANCES: dict[str, str] = {
-    "cosine": "Cosine",
-    "dot": "Dot",
-    "euclid": "Euclid",
-    "manhattan": "Manhattan",
-}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")
 
 
 class VectorPoint(msgspec.Struct, frozen=True):
-    """A vector to store; ``payload`` must not use the reserved key ``_id``."""
+    """A vector to store; ``payload`` keys starting with ``_`` (such as ``_id``) are reserved."""
 
     id: str
     vector: list[float]
@@ -100,155 +98,111 @@ class HybridPoint(msgspec.Struct, frozen=True):
     payload: dict[str, Any] = {}
 
 
+class StoredPoint(msgspec.Struct, frozen=True):
+    """What a backend writes: the Qdrant id, the vector(s) and the payload with ``_id``."""
+
+    uid: str
+    dense: list[float]
+    sparse: SparseVector | None
+    payload: dict[str, Any]
+
+
+class RawHit(msgspec.Struct, frozen=True):
+    """What a backend answers: the stored payload (with ``_id``) and the score."""
+
+    uid: str
+    score: float
+    payload: dict[str, Any]
+
+
+class VectorBackend(Protocol):
+    """One way to reach Qdrant; the store validates input and maps ids before calling it.
+
+    ``layout`` ``plain`` is one unnamed dense vector; ``hybrid`` is ``DENSE`` plus an
+    IDF-weighted ``SPARSE``. A missing collection raises NotFoundError."""
+
+    async def ensure(self, name: str, layout: Layout, dimensions: int, distance: Distance) -> None:
+        """Create unless it exists; ConflictError if it exists with another layout."""
+
+    async def upsert(self, name: str, points: list[StoredPoint]) -> None: ...
+
+    async def query(
+        self,
+        name: str,
+        *,
+        dense: list[float] | None,
+        sparse: SparseVector | None,
+        named: bool,
+        limit: int,
+        must: Filter | None,
+        score_threshold: float | None,
+    ) -> list[RawHit]:
+        """Nearest by one vector, or both fused by RRF (``RRF_K``, ``PREFETCH_FACTOR``)."""
+
+    async def delete(self, name: str, uids: list[str]) -> None: ...
+
+    async def delete_where(self, name: str, must: Filter) -> None: ...
+
+    async def count(self, name: str) -> int: ...
+
+    async def drop(self, name: str) -> bool: ...
+
+    async def probe(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class VectorStore:
     """Collections of vectors with payload filters; one instance per process, closed at exit."""
 
-    def __init__(self, engine: _Engine, *, embedded: bool) -> None:
-        self._engine = engine
-        self._client: AsyncQdrantClient | None = None
+    def __init__(self, backend: VectorBackend, *, embedded: bool) -> None:
+        self._backend = backend
         self._embedded = embedded
 
     @property
-    def _qdrant(self) -> AsyncQdrantClient:
-        if self._client is None:
-            self._client = self._engine.connect()
-        return self._client
-
-    @property
     def embedded(self) -> bool:
-        """True when Qdrant runs in this process (local mode), False for a server."""
+        """True when Qdrant runs in this process, False for a server."""
         return self._embedded
 
     async def ensure_collection(
         self, name: str, *, dimensions: int, distance: Distance = "cosine"
     ) -> None:
         """Create ``name`` unless it exists; ConflictError if it exists with other parameters."""
-        from qdrant_client.http import models
-
-        if distance not in _DISTANCES:
-            raise InvalidRequestError(f"unknown vector distance {distance!r}")
-        wanted = models.Distance(_DISTANCES[distance])
-        params = models.VectorParams(size=dimensions, distance=wanted)
-        with self._guard(name):
-            if not await self._qdrant.collection_exists(name):
-                try:
-                    await self._qdrant.create_collection(name, vectors_config=params)
-                    return
-                except Exception:
-                    # Another process may have created it first; only then is this fine.
-                    if not await self._qdrant.collection_exists(name):
-                        raise
-            info = await self._qdrant.get_collection(name)
-        existing = info.config.params.vectors
-        if not isinstance(existing, models.VectorParams):
-            raise ConflictError(f"vector collection '{name}' uses named vectors")
-        if existing.size != dimensions or existing.distance != wanted:
-            raise ConflictError(
-                f"vector collection '{name}' exists with {existing.size} dimensions "
-                f"({existing.distance.value}), not {dimensions} ({wanted.value})"
-            )
-
-    async def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
-        """Insert or replace ``points`` (matched by id) in collection ``name``."""
-        from qdrant_client.http import models
-
-        if not points:
-            return
-        structs = []
-        for point in points:
-            if _ID_KEY in point.payload:
-                raise InvalidRequestError(f"payload key '{_ID_KEY}' is reserved")
-            payload = {**point.payload, _ID_KEY: point.id}
-            structs.append(
-                models.PointStruct(id=_point_id(point.id), vector=point.vector, payload=payload)
-            )
-        with self._guard(name):
-            await self._qdrant.upsert(name, points=structs, wait=True)
-
-    async def search(
-        self,
-        name: str,
-        vector: list[float],
-        *,
-        limit: int = 10,
-        must: Filter | None = None,
-    ) -> list[VectorHit]:
-        """The ``limit`` nearest points, best first, whose payload equals every item of ``must``."""
-        query_filter = _filter(must)
-        with self._guard(name):
-            response = await self._qdrant.query_points(
-                name, query=vector, query_filter=query_filter, limit=limit, with_payload=True
-            )
-        return [_hit(point) for point in response.points]
-
-    async def delete(self, name: str, ids: Sequence[str]) -> None:
-        """Remove the points with these ids; unknown ids are ignored."""
-        from qdrant_client.http import models
-
-        if not ids:
-            return
-        selector = models.PointIdsList(points=[_point_id(point_id) for point_id in ids])
-        with self._guard(name):
-            await self._qdrant.delete(name, points_selector=selector, wait=True)
-
-    async def count(self, name: str) -> int:
-        """Exact number of points in collection ``name``."""
-        with self._guard(name):
-            result = await self._qdrant.count(name, exact=True)
-        return result.count
-
-    async def drop_collection(self, name: str) -> bool:
-        """Delete collection ``name`` and its points; True when it existed."""
-        with self._guard(name):
-            return await self._qdrant.delete_collection(name)
+        await self._backend.ensure(_name(name), "plain", _dimensions(dimensions), _dist(distance))
 
     async def ensure_hybrid_collection(
         self, name: str, *, dimensions: int, distance: Distance = "cosine"
     ) -> None:
         """Create ``name`` with a named dense vector and an IDF-weighted sparse one unless it
         exists; ConflictError if it exists with another layout."""
-        from qdrant_client.http import models
+        await self._backend.ensure(_name(name), "hybrid", _dimensions(dimensions), _dist(distance))
 
-        if distance not in _DISTANCES:
-            raise InvalidRequestError(f"unknown vector distance {distance!r}")
-        wanted = models.Distance(_DISTANCES[distance])
-        dense = {DENSE: models.VectorParams(size=dimensions, distance=wanted)}
-        sparse = {SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)}
-        with self._guard(name):
-            if not await self._qdrant.collection_exists(name):
-                try:
-                    await self._qdrant.create_collection(
-                        name, vectors_config=dense, sparse_vectors_config=sparse
-                    )
-                    return
-                except Exception:
-                    if not await self._qdrant.collection_exists(name):
-                        raise
-            info = await self._qdrant.get_collection(name)
-        existing = info.config.params.vectors
-        params = existing.get(DENSE) if isinstance(existing, dict) else None
-        if params is None or params.size != dimensions or params.distance != wanted:
-            raise ConflictError(f"vector collection '{name}' exists with another layout")
+    async def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        """Insert or replace ``points`` (matched by id) in collection ``name``."""
+        stored = [_stored(p.id, p.vector, None, p.payload) for p in points]
+        if stored:
+            await self._backend.upsert(_name(name), stored)
 
     async def upsert_hybrid(self, name: str, points: Sequence[HybridPoint]) -> None:
         """Insert or replace hybrid ``points`` (matched by id) in collection ``name``."""
-        from qdrant_client.http import models
+        stored = [_stored(p.id, p.dense, p.sparse, p.payload) for p in points]
+        if stored:
+            await self._backend.upsert(_name(name), stored)
 
-        structs = []
-        for point in points:
-            if _ID_KEY in point.payload:
-                raise InvalidRequestError(f"payload key '{_ID_KEY}' is reserved")
-            sparse = models.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
-            structs.append(
-                models.PointStruct(
-                    id=_point_id(point.id),
-                    vector={DENSE: point.dense, SPARSE: sparse},
-                    payload={**point.payload, _ID_KEY: point.id},
-                )
-            )
-        if structs:
-            with self._guard(name):
-                await self._qdrant.upsert(name, points=structs, wait=True)
+    async def search(
+        self, name: str, vector: list[float], *, limit: int = 10, must: Filter | None = None
+    ) -> list[VectorHit]:
+        """The ``limit`` nearest points, best first, whose payload equals every item of ``must``."""
+        raw = await self._backend.query(
+            _name(name),
+            dense=vector,
+            sparse=None,
+            named=False,
+            limit=_limit(limit),
+            must=must or None,
+            score_threshold=None,
+        )
+        return [_hit(hit) for hit in raw]
 
     async def hybrid_search(
         self,
@@ -261,136 +215,121 @@ class VectorStore:
         score_threshold: float | None = None,
     ) -> list[VectorHit]:
         """Best ``limit`` points of a hybrid collection: by the dense vector, the sparse one, or
-        both fused with reciprocal rank fusion in Qdrant (each side fetches ``4 * limit``)."""
-        from qdrant_client.http import models
-
-        query_filter = _filter(must)
-        queries: list[tuple[str, Any]] = []
-        if dense is not None:
-            queries.append((DENSE, dense))
-        if sparse is not None:
-            queries.append(
-                (SPARSE, models.SparseVector(indices=sparse.indices, values=sparse.values))
-            )
-        if not queries:
+        both fused with reciprocal rank fusion (each side fetches ``4 * limit``); the threshold
+        applies to the final score (the RRF score when fused)."""
+        if dense is None and sparse is None:
             raise InvalidRequestError("a vector search needs a dense or a sparse query")
-        with self._guard(name):
-            if len(queries) == 1:
-                using, query = queries[0]
-                response = await self._qdrant.query_points(
-                    name,
-                    query=query,
-                    using=using,
-                    query_filter=query_filter,
-                    limit=limit,
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
-            else:
-                prefetch = [
-                    models.Prefetch(query=q, using=u, filter=query_filter, limit=4 * limit)
-                    for u, q in queries
-                ]
-                response = await self._qdrant.query_points(
-                    name,
-                    prefetch=prefetch,
-                    query=models.FusionQuery(fusion=models.Fusion.RRF),
-                    limit=limit,
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
-        return [_hit(point) for point in response.points]
+        raw = await self._backend.query(
+            _name(name),
+            dense=dense,
+            sparse=sparse,
+            named=True,
+            limit=_limit(limit),
+            must=must or None,
+            score_threshold=score_threshold,
+        )
+        return [_hit(hit) for hit in raw]
+
+    async def delete(self, name: str, ids: Sequence[str]) -> None:
+        """Remove the points with these ids; unknown ids are ignored."""
+        if ids:
+            await self._backend.delete(_name(name), [point_uid(i) for i in ids])
 
     async def delete_where(self, name: str, must: Filter) -> None:
         """Remove every point whose payload equals every item of ``must`` (never everything)."""
-        from qdrant_client.http import models
-
-        query_filter = _filter(must)
-        if query_filter is None:
+        if not must:
             raise InvalidRequestError("delete_where needs at least one condition")
-        with self._guard(name):
-            await self._qdrant.delete(
-                name, points_selector=models.FilterSelector(filter=query_filter), wait=True
-            )
+        await self._backend.delete_where(_name(name), must)
+
+    async def count(self, name: str) -> int:
+        """Exact number of points in collection ``name``."""
+        return await self._backend.count(_name(name))
+
+    async def drop_collection(self, name: str) -> bool:
+        """Delete collection ``name`` and its points; True when it existed."""
+        return await self._backend.drop(_name(name))
 
     async def ping(self) -> None:
         """Raise StoreUnavailableError("vectors") unless the engine answers."""
-        await self._engine.probe()
+        await self._backend.probe()
 
     async def close(self) -> None:
-        """Release connections (server) or the data directory lock (embedded)."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        self._engine.release()
-
-    @contextmanager
-    def _guard(self, collection: str) -> Iterator[None]:
-        """Translate qdrant-client failures into the error tree."""
-        from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
-
-        try:
-            yield
-        except UnexpectedResponse as exc:
-            raise _from_status(exc.status_code, collection) from exc
-        except (ApiException, OSError) as exc:
-            raise StoreUnavailableError("vectors", reason=_reason(exc)) from exc
-        except ValueError as exc:
-            # Local mode reports missing collections and rejected input as ValueError.
-            if f"{collection} not found" in str(exc):
-                raise _not_found(collection) from exc
-            raise InvalidRequestError(f"vector store rejected the request: {exc}"[:300]) from exc
+        """Release connections (server), or flush and unlock the data directory (embedded)."""
+        await self._backend.close()
 
 
 def open_vector_store(
-    url: str, api_key: str, data_dir: Path, *, timeout: int = 10, lazy_lock: bool = False
+    url: str,
+    api_key: str,
+    data_dir: Path,
+    *,
+    timeout: int = 10,
+    lazy_lock: bool = False,
+    embedded_engine: EmbeddedEngineName = "edge",
 ) -> VectorStore:
-    """A Qdrant server store when ``url`` is set, else an embedded one under ``data_dir/qdrant``.
+    """A Qdrant server store when ``url`` is set, else an embedded one: qdrant-edge-py under
+    ``data_dir/qdrant-edge`` (``edge``) or qdrant-client's local mode under ``data_dir/qdrant``
+    (``local``).
 
     Raises ConfigError for an unusable URL, StoreUnavailableError if the embedded data is locked
     (with ``lazy_lock``, the embedded lock is taken, and may fail, at the first use instead).
     """
+    from kernel.storage.vector_client import ClientBackend
+    from kernel.storage.vector_engines import EmbeddedEngine, ServerEngine
+
     if url:
-        return VectorStore(ServerEngine(url, api_key, timeout=timeout), embedded=False)
-    return VectorStore(EmbeddedEngine(data_dir / "qdrant", lazy=lazy_lock), embedded=True)
+        engine = ServerEngine(url, api_key, timeout=timeout)
+        return VectorStore(ClientBackend(engine), embedded=False)
+    if embedded_engine == "local":
+        local = EmbeddedEngine(data_dir / "qdrant", lazy=lazy_lock)
+        return VectorStore(ClientBackend(local), embedded=True)
+    from kernel.storage.vector_edge import EdgeBackend
+
+    return VectorStore(EdgeBackend(data_dir / "qdrant-edge", lazy=lazy_lock), embedded=True)
 
 
-def _filter(must: Filter | None) -> Any:
-    """A Qdrant filter requiring every ``key == value`` of ``must``; None for no condition."""
-    from qdrant_client.http import models
-
-    if not must:
-        return None
-    return models.Filter(
-        must=[
-            models.FieldCondition(key=key, match=models.MatchValue(value=value))
-            for key, value in must.items()
-        ]
-    )
-
-
-def _point_id(point_id: str) -> str:
+def point_uid(point_id: str) -> str:
+    """The Qdrant id of the caller's ``point_id``."""
     return str(uuid.uuid5(_ID_NAMESPACE, point_id))
 
 
-def _hit(point: ScoredPoint) -> VectorHit:
-    payload = dict(point.payload or {})
-    original = payload.pop(_ID_KEY, point.id)
-    return VectorHit(id=str(original), score=point.score, payload=payload)
+def _stored(
+    point_id: str, dense: list[float], sparse: SparseVector | None, payload: dict[str, Any]
+) -> StoredPoint:
+    if any(key.startswith("_") for key in payload):
+        raise InvalidRequestError(
+            f"payload keys starting with '_' (such as '{ID_KEY}') are reserved"
+        )
+    if sparse is not None and len(sparse.indices) != len(sparse.values):
+        raise InvalidRequestError("a sparse vector needs one value per index")
+    return StoredPoint(point_uid(point_id), dense, sparse, {**payload, ID_KEY: point_id})
 
 
-def _not_found(collection: str) -> NotFoundError:
-    return NotFoundError(f"vector collection '{collection}' not found")
+def _hit(raw: RawHit) -> VectorHit:
+    payload = dict(raw.payload)
+    original = payload.pop(ID_KEY, raw.uid)
+    return VectorHit(id=str(original), score=raw.score, payload=payload)
 
 
-def _from_status(status: int | None, collection: str) -> Exception:
-    if status == 404:
-        return _not_found(collection)
-    if status in (400, 422):
-        return InvalidRequestError(f"vector store rejected the request (HTTP {status})")
-    return StoreUnavailableError("vectors", reason=f"HTTP {status}")
+def _name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise InvalidRequestError(f"invalid vector collection name {name[:40]!r}")
+    return name
 
 
-def _reason(exc: Exception) -> str:
-    source = getattr(exc, "source", None) or exc.__cause__ or exc
-    return type(source).__name__
+def _dist(distance: str) -> Distance:
+    if distance not in DISTANCES:
+        raise InvalidRequestError(f"unknown vector distance {distance!r}")
+    return distance  # type: ignore[return-value]
+
+
+def _dimensions(dimensions: int) -> int:
+    if not 1 <= dimensions <= 65536:
+        raise InvalidRequestError("vector dimensions must be between 1 and 65536")
+    return dimensions
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise InvalidRequestError("a vector search limit must be at least 1")
+    return limit

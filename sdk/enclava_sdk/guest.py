@@ -35,6 +35,7 @@ class _Imports:
     def __init__(self) -> None:
         self._host: Any = importlib.import_module("wit_world.imports.host")
         self._err: Any = importlib.import_module("componentize_py_types").Err
+        self._config: dict[str, str] = {}
 
     def _call(self, name: str, *args: Any) -> Any:
         try:
@@ -64,7 +65,11 @@ class _Imports:
         return str(self._call("llm_chat", request))
 
     def config_get(self, key: str) -> str:
-        return str(self._call("config_get", key))
+        # The host answers from the configuration this instance was created with and replaces
+        # instances when an admin changes it, so a value read once holds for the instance.
+        if key not in self._config:
+            self._config[key] = str(self._call("config_get", key))
+        return self._config[key]
 
 
 def world_for(module: ModuleType) -> type:

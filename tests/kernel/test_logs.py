@@ -13,52 +13,20 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import get
 from support.gateway import SHARED, gateway_factory
+from support.logs import Boom, json_entries, json_log_lines
 
 from kernel.cli import _server_logging
 from kernel.errors import ConfigError
-from kernel.hookspecs import hookimpl
-from kernel.logs import REQUEST_ID, JsonFormatter, RequestIdFilter, logging_config
-from kernel.runtime import Kernel
-from kernel.types import RouteSet
+from kernel.logs import REQUEST_ID, JsonFormatter, logging_config
 
 PROMPT = "confidential-prompt-93f1 please summarise the merger terms"
 
 
-class Boom:
-    PLUGIN_NAME = "boom"
-
-    @hookimpl
-    def enclava_routes(self, kernel: Kernel) -> RouteSet:
-        @get("/boom", sync_to_thread=False)
-        def boom() -> None:
-            raise RuntimeError("kaputt")
-
-        return RouteSet(root=[boom])
-
-
 @pytest.fixture
 def json_lines() -> Iterator[io.StringIO]:
-    """Every log record of this process, at DEBUG, as the JSON formatter writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with json_log_lines() as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
-def _parsed(stream: io.StringIO) -> list[dict[str, Any]]:
-    lines = [line for line in stream.getvalue().splitlines() if line]
-    return [json.loads(line) for line in lines]
 
 
 def test_a_record_is_one_json_object_with_the_request_id() -> None:
@@ -125,7 +93,7 @@ async def test_a_full_chat_never_logs_the_prompt(
         async with httpx.AsyncClient() as http:
             failed = await http.get(env.base_url.removesuffix("/api/v1") + "/boom")
     assert failed.status_code == 500
-    entries = _parsed(json_lines)
+    entries = json_entries(json_lines)
     # the client library (openai, in this process) logs its own requests: not the gateway's
     gateway_lines = [e for e in entries if not e["logger"].startswith(("openai", "httpx"))]
     assert gateway_lines

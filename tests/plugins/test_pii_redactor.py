@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from support.gateway import gateway_factory
+from support.identity import admin_headers
 
 from .conftest import Install
 
@@ -35,6 +36,35 @@ async def test_prompt_is_redacted_before_it_leaves(gateway: Any, install: Instal
                 f"{base}/plugins/pii_redactor/stats", headers={"Authorization": f"Bearer {gw.key}"}
             )
         assert stats.json() == {"redacted": {"ibans": 1, "emails": 1, "phones": 1}, "total": 3}
+
+
+async def test_a_config_change_reaches_the_filter_on_the_next_request(
+    gateway: Any, install: Install
+) -> None:
+    # The SDK reads each config key once per instance; the host answers from the configuration
+    # an instance was created with and replaces instances when an admin changes it.
+    env = install("pii_redactor", ENCLAVA_WASM_PLUGINS_AUTO_ENABLE="pii_redactor")
+    async with gateway(**env) as gw:
+        root = gw.base_url.removesuffix("/api/v1")
+        async with httpx.AsyncClient(base_url=root) as client:
+            admin = await admin_headers(gw.app, client)
+
+            async def configure(**values: bool) -> None:
+                url = "/api-internal/v1/wasm-plugins/pii_redactor/config"
+                answer = await client.put(url, headers=admin, json=values)
+                assert answer.status_code == 200, answer.text
+
+            async def reply() -> str:
+                sent = (await _chat(gw, "write to ada@example.org")).json()
+                return str(sent["choices"][0]["message"]["content"])
+
+            for _ in range(3):  # every warm instance has read the config
+                assert "[EMAIL]" in await reply()
+            await configure(emails=False)
+            for _ in range(3):
+                assert "ada@example.org" in await reply()
+            await configure(emails=True)
+            assert "[EMAIL]" in await reply()
 
 
 async def _chat(gw: Any, content: str) -> httpx.Response:

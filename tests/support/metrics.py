@@ -20,7 +20,12 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 async def scrape(base: str, token: str = TOKEN) -> tuple[str, Samples]:
     async with httpx.AsyncClient(base_url=base) as client:
-        response = await client.get("/metrics", headers={"authorization": f"Bearer {token}"})
+        return await scrape_with(client, token)
+
+
+async def scrape_with(client: httpx.AsyncClient, token: str = TOKEN) -> tuple[str, Samples]:
+    """``GET /metrics`` through ``client`` (whose base URL is the app's root), parsed."""
+    response = await client.get("/metrics", headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples: Samples = {}
@@ -28,6 +33,11 @@ async def scrape(base: str, token: str = TOKEN) -> tuple[str, Samples]:
         for sample in family.samples:
             samples.setdefault(sample.name, []).append((sample.labels, sample.value))
     return response.text, samples
+
+
+def family_types(text: str) -> dict[str, str]:
+    """Each family's name (without ``_total``) and type, as the parser reads them."""
+    return {family.name: family.type for family in text_string_to_metric_families(text)}
 
 
 def total(samples: Samples, name: str, **labels: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.chatbots import another_key, create_chatbot, internal, new_owner, public
 from support.gateway import Gateway
 
@@ -60,12 +61,32 @@ async def test_chatbot_policy_tightens_the_keys(gateway: Gateway) -> None:
             )
             assert refused.status_code >= 500, refused.text
             assert "verification" in refused.json()["error"]["message"].lower()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_the_playground_is_held_to_the_chatbots_verification(
+    gateway: Gateway, stream: bool
+) -> None:
+    # The gateway verifies answers itself, so a user's session carries the chatbot's policy
+    # like a key does: the answer that never verifies is withheld (a failure opens the
+    # provider's circuit, so one refusal per gateway).
+    async with gateway(trust=False, extra=[Verifiers()]) as env:
+        owner = await new_owner(env)
+        lax = await create_chatbot(env, owner, allowed_providers=["redpill"])
+        strict = await create_chatbot(
+            env, owner, allowed_providers=["redpill"], response_verification="strict"
+        )
+        body = {"message": "hi", "stream": stream}
         async with internal(env) as api:
-            played = await api.post(
-                f"/chatbots/{strict['id']}/chat", json={"message": "hi"}, headers=owner.headers
+            ok = await api.post(f"/chatbots/{lax['id']}/chat", json=body, headers=owner.headers)
+            withheld = await api.post(
+                f"/chatbots/{strict['id']}/chat", json=body, headers=owner.headers
             )
-            assert played.status_code == 403
-            assert played.json()["error"]["code"] == "verification_needs_api_key"
+    assert ok.status_code == 200, ok.text
+    assert "verification" not in ok.text.lower()
+    # strict: nothing of the answer before its verdict, streamed or not
+    assert withheld.status_code == 502, withheld.text
+    assert withheld.json()["error"]["code"] == "response_verification_failed"
 
 
 async def test_chatbot_policy_never_loosens_the_keys(gateway: Gateway) -> None:

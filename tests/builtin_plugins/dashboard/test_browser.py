@@ -7,13 +7,13 @@ under the test's ``tmp_path/screenshots``."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.chromium import playwright_page
 from support.gateway import SHARED, Gateway, gateway_factory
 
 from builtin_plugins.usage.runtime import UsageRuntime
@@ -22,17 +22,6 @@ from .conftest import PASSWORD, new_user
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
 LIVE_TIMEOUT_MS = 10_000
 """Longest wait for the SSE feed's next refresh (every 0.5 s here) to reach the page."""
 
@@ -43,22 +32,9 @@ def gateway(make_settings: Any, sqlite_url: str) -> Gateway:
 
 
 @pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Any]:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail(
-            "chromium is not installed: the dashboard browser test needs Debian's chromium "
-            "(apt-get install -y --no-install-recommends chromium; scripts/test.sh does it as root)"
-        )
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
-        page.set_default_timeout(10_000)
-        try:
-            yield page
-        finally:
-            await browser.close()
+async def page() -> AsyncIterator[Any]:
+    async with playwright_page("the dashboard browser test") as opened:
+        yield opened
 
 
 async def screenshots(page: Any, folder: Path, name: str) -> None:

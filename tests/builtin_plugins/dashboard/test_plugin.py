@@ -17,6 +17,8 @@ VENDORED = {
     "htmx/htmx.min.js": "htmx/LICENSE",
     "htmx-ext-sse/sse.min.js": "htmx-ext-sse/LICENSE",
     "pico/pico.min.css": "pico/LICENSE.md",
+    "uplot/uPlot.iife.min.js": "uplot/LICENSE",
+    "uplot/uPlot.min.css": "uplot/LICENSE",
 }
 
 

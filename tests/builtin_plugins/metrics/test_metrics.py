@@ -13,6 +13,7 @@ from support.metrics import ENABLED, TOKEN, Samples, scrape, total
 
 from kernel.app import create_app
 from kernel.errors import ConfigError
+from kernel.observe import NO_METER
 
 PROMPT = "the-secret-prompt-4711 tell me a story"
 
@@ -83,6 +84,7 @@ async def test_disabled_metrics_answer_404_and_observe_nothing(
     app = create_app(make_settings(sqlite_url))
     async with running(app) as client:
         assert app.state.kernel.components.request_observers == ()
+        assert app.state.kernel.components.meter is NO_METER
         sinks = app.state.kernel.components.usage_sinks
         assert [sink.name for sink in sinks] == ["provider-errors"]  # provider status only
         response = await client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})

@@ -1,6 +1,7 @@
 """Fixtures: the real app (every builtin plugin) on SQLite+memory, or PostgreSQL+Redis for the
 ``stack`` tests; users that log in through the app; API keys stored like the API does; document
-fixtures generated with the same libraries the extractors read (pypdfium2, python-docx)."""
+fixtures generated with the same libraries the extractors read (pypdfium2, python-docx,
+openpyxl)."""
 
 from __future__ import annotations
 
@@ -185,6 +186,21 @@ def make_docx(heading: str, paragraphs: list[str]) -> bytes:
     return out.getvalue()
 
 
+def make_xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:
+    """A workbook with one worksheet per entry, its rows as given (the first row names columns)."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 NewUser = Callable[..., Awaitable[tuple[str, dict[str, str]]]]
 
 
@@ -193,6 +209,7 @@ class Documents:
 
     pdf = staticmethod(make_pdf)
     docx = staticmethod(make_docx)
+    xlsx = staticmethod(make_xlsx)
 
 
 @pytest.fixture

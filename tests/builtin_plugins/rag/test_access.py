@@ -1,5 +1,6 @@
 """Owner isolation on every route: another user, or another owner's key, cannot list, read,
-search, download, reprocess or delete a collection or document (404, like a missing one);
+search, download, reprocess, cancel, share or delete a collection or document (404, like a
+missing one);
 admins reach everything; keys need their scopes and ``allowed_collections``."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ async def _owned_document(env: Any) -> tuple[str, dict[str, str], str, str]:
     return owner_id, headers, cid, document_id
 
 
-def _routes(cid: str, did: str) -> list[tuple[str, str, dict[str, Any]]]:
+def _routes(cid: str, did: str, intruder: str) -> list[tuple[str, str, dict[str, Any]]]:
     search = {"json": {"query": "vault code"}}
     upload = {"files": [("files", ("x.txt", b"intruder text", "text/plain"))]}
     return [
@@ -32,6 +33,10 @@ def _routes(cid: str, did: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"{INTERNAL}/documents/{did}/download", {}),
         ("GET", f"{INTERNAL}/documents/{did}/events", {}),
         ("POST", f"{INTERNAL}/documents/{did}/reprocess", {}),
+        ("POST", f"{INTERNAL}/documents/{did}/cancel", {}),
+        ("GET", f"{INTERNAL}/collections/{cid}/shares", {}),
+        ("PUT", f"{INTERNAL}/collections/{cid}/shares/{intruder}", {"json": {"role": "editor"}}),
+        ("DELETE", f"{INTERNAL}/collections/{cid}/shares/{intruder}", {}),
         ("DELETE", f"{INTERNAL}/documents/{did}", {}),
         ("DELETE", f"{INTERNAL}/collections/{cid}", {}),
     ]
@@ -40,10 +45,10 @@ def _routes(cid: str, did: str) -> list[tuple[str, str, dict[str, Any]]]:
 async def test_another_user_reaches_nothing(rag_env: Any) -> None:
     async with rag_env() as env:
         _, owner, cid, did = await _owned_document(env)
-        _, intruder = await env.user()
+        intruder_id, intruder = await env.user()
         listed = await env.client.get(f"{INTERNAL}/collections", headers=intruder)
         assert listed.json()["data"] == []
-        for method, url, extra in _routes(cid, did):
+        for method, url, extra in _routes(cid, did, intruder_id):
             response = await env.client.request(method, url, headers=intruder, **extra)
             assert response.status_code == 404, (method, url, response.text)
         still = await env.client.get(f"{INTERNAL}/documents/{did}", headers=owner)
@@ -69,7 +74,7 @@ async def test_admin_reaches_every_collection(rag_env: Any) -> None:
 
 async def test_keys_reach_their_owners_collections_only(rag_env: Any) -> None:
     async with rag_env() as env:
-        owner_id, _, cid, _ = await _owned_document(env)
+        owner_id, _, cid, did = await _owned_document(env)
         other_id, _ = await env.user()
         other_key = await env.key(other_id)
         owner_key = await env.key(owner_id)
@@ -82,6 +87,8 @@ async def test_keys_reach_their_owners_collections_only(rag_env: Any) -> None:
                 f"{PUBLIC}/collections/{cid}/search", json=search, headers=other_key
             ),
             await env.upload(other_key, cid, [("x.txt", b"intruder")], base=PUBLIC),
+            await env.client.post(f"{PUBLIC}/documents/{did}/cancel", headers=other_key),
+            await env.client.get(f"{PUBLIC}/documents/{did}", headers=other_key),
         ):
             assert response.status_code == 404, response.text
         listed = await env.client.get(f"{PUBLIC}/collections", headers=owner_key)

@@ -13,6 +13,7 @@ ZEBRA = "The zebra sleeps under the silver moon."
 VOLCANO = "Page two explains how volcanoes erupt with lava."
 TOMATO = "Tomatoes need sunlight and water every day."
 PASTA = b"# Cooking\n\nBoil the pasta for nine minutes in salted water.\n"
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # how a password-protected XLSX starts
 
 
 async def _upload_three(env: Any, headers: dict[str, str], cid: str, documents: Any) -> list[str]:
@@ -139,6 +140,7 @@ async def test_bad_files_get_their_own_error_and_others_go_in(rag_env: Any) -> N
                 ("empty.txt", b"   "),
                 ("broken.pdf", b"%PDF-1.7 this is not really a PDF"),
                 ("sheet.xlsx", _zip({"xl/workbook.xml": b"<workbook/>"})),
+                ("locked.xlsx", OLE2 + b"\x00" * 504),
                 ("good.txt", b"Badgers dig tunnels."),
             ],
         )
@@ -148,13 +150,18 @@ async def test_bad_files_get_their_own_error_and_others_go_in(rag_env: Any) -> N
         assert errors == {
             "binary.dat": "unsupported_media_type",
             "empty.txt": "unsupported_media_type",
-            "sheet.xlsx": "unsupported_media_type",
+            "locked.xlsx": "unsupported_media_type",
         }
+        locked = next(e for e in body["errors"] if e["name"] == "locked.xlsx")
+        assert "password-protected" in locked["message"]
         jobs = {d["name"]: d["id"] for d in body["documents"]}
-        assert set(jobs) == {"broken.pdf", "good.txt"}
+        assert set(jobs) == {"broken.pdf", "sheet.xlsx", "good.txt"}
         broken = await env.wait_indexed(headers, jobs["broken.pdf"])
         assert broken["job"]["state"] == "failed"
         assert "PDF" in broken["job"]["error"]
+        sheet = await env.wait_indexed(headers, jobs["sheet.xlsx"])
+        assert sheet["job"]["state"] == "failed"
+        assert "cannot read the XLSX file" in sheet["job"]["error"]
         assert (await env.wait_indexed(headers, jobs["good.txt"]))["job"]["state"] == "indexed"
 
 

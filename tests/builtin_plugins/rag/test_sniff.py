@@ -57,8 +57,13 @@ def test_refused(data: bytes, message: str) -> None:
         sniff(data)
 
 
-def test_xlsx_and_other_archives_are_refused() -> None:
-    with pytest.raises(UnsupportedMediaTypeError, match="XLSX"):
-        sniff(_zip("xl/workbook.xml"))
+def test_xlsx_by_its_members() -> None:
+    assert sniff(_zip("xl/workbook.xml")) == "xlsx"
+
+
+def test_encrypted_office_files_and_other_archives_are_refused() -> None:
+    ole2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+    with pytest.raises(UnsupportedMediaTypeError, match="password-protected"):
+        sniff(ole2)
     with pytest.raises(UnsupportedMediaTypeError, match="ZIP"):
         sniff(_zip("anything.txt"))

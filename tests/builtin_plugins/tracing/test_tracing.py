@@ -1,95 +1,27 @@
-"""Traces of real chats through the HTTP app, the Privatemode simulator upstream.
-
-The exporter is given to the real plugin through its seam (``TracingRuntime.use_exporter``)
-before the app starts; everything else — gate, llm, providers — runs as in production.
-"""
+"""Traces of real chats through the HTTP app, the Privatemode simulator upstream (the
+``traced`` fixture: support.tracing)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
-from litestar import Litestar, get
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from support.gateway import _api_key, provider_env
-from support.server import serving
+from support.logs import Boom, json_entries, json_log_lines
+from support.tracing import Traced, TracedGateway, one_span, parent_of
 
-from builtin_plugins.simulators.testing import SimulatorHandle, running_simulator
-from builtin_plugins.tracing.runtime import TracingRuntime
-from kernel.app import create_app
 from kernel.exchange import Exchange
 from kernel.hookspecs import hookimpl
-from kernel.logs import JsonFormatter, RequestIdFilter
-from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
 from kernel.tracing import NO_TRACER
-from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence, RouteSet
+from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence
 
 MODEL = "gpt-oss-120b"
-
-
-class Traced(msgspec.Struct):
-    base_url: str
-    key: str
-    privatemode: SimulatorHandle
-    kernel: Kernel
-    app: Litestar
-    exporter: InMemorySpanExporter
-
-    def spans(self) -> list[ReadableSpan]:
-        """Every span finished so far (flushed out of the batch processor first)."""
-        assert TracingRuntime.of(self.kernel).flush()
-        return list(self.exporter.get_finished_spans())
-
-
-async def _until_discovered(kernel: Kernel) -> None:
-    for _ in range(300):
-        providers = kernel.components.providers
-        healthy = bool(providers) and all(p.healthy for p in providers)
-        if healthy and all([await p.list_models() for p in providers]):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the provider never discovered its models")
-
-
-TracedGateway = Callable[..., contextlib.AbstractAsyncContextManager[Traced]]
-
-
-@pytest.fixture
-def traced(make_settings: Any, sqlite_url: str) -> TracedGateway:
-    """``async with traced(tracing=True, extra=(plugins...), **ENCLAVA_env) as env``."""
-
-    @contextlib.asynccontextmanager
-    async def run(
-        *, tracing: bool = True, extra: Sequence[object] = (), **env: str
-    ) -> AsyncIterator[Traced]:
-        async with running_simulator("privatemode") as pm:
-            settings = make_settings(
-                sqlite_url,
-                **provider_env("privatemode", pm),
-                ENCLAVA_TRACING_ENABLED="true" if tracing else "false",
-                **env,
-            )
-            app = create_app(settings, plugins=PluginManager(extra=list(extra)))
-            kernel: Kernel = app.state.kernel
-            exporter = InMemorySpanExporter()
-            TracingRuntime.of(kernel).use_exporter(exporter)
-            async with serving(app) as base:
-                key = await _api_key(app, base)
-                await _until_discovered(kernel)
-                yield Traced(f"{base}/api/v1", key, pm, kernel, app, exporter)
-
-    return run
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -140,18 +72,6 @@ class Steps:
         return [StrictVerifier()]
 
 
-class Boom:
-    PLUGIN_NAME = "boom"
-
-    @hookimpl
-    def enclava_routes(self, kernel: Kernel) -> RouteSet:
-        @get("/boom", sync_to_thread=False)
-        def boom() -> None:
-            raise RuntimeError("kaputt")
-
-        return RouteSet(root=[boom])
-
-
 def _hex(value: int, digits: int) -> str:
     return f"{value:0{digits}x}"
 
@@ -171,18 +91,8 @@ async def _post_chat(env: Traced, body: dict[str, Any], **headers: str) -> httpx
     return response
 
 
-def _one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
-    found = [span for span in spans if span.name == name]
-    assert len(found) == 1, [span.name for span in spans]
-    return found[0]
-
-
-def _parent(span: ReadableSpan) -> int | None:
-    return None if span.parent is None else span.parent.span_id
-
-
 def _assert_request_tree(spans: list[ReadableSpan]) -> tuple[ReadableSpan, ReadableSpan]:
-    root = _one(spans, "POST /api/v1/chat/completions")
+    root = one_span(spans, "POST /api/v1/chat/completions")
     assert root.kind is SpanKind.SERVER
     assert root.attributes is not None
     assert dict(root.attributes) == {
@@ -192,9 +102,9 @@ def _assert_request_tree(spans: list[ReadableSpan]) -> tuple[ReadableSpan, Reada
     }
     root_id = root.context.span_id
     for name in ("auth", "guards", "provider.attempt"):
-        assert _parent(_one(spans, name)) == root_id, name
+        assert parent_of(one_span(spans, name)) == root_id, name
     assert {span.context.trace_id for span in spans} == {root.context.trace_id}
-    attempt = _one(spans, "provider.attempt")
+    attempt = one_span(spans, "provider.attempt")
     assert dict(attempt.attributes or {}) == {
         "provider": "privatemode",
         "model": MODEL,
@@ -220,9 +130,9 @@ async def test_a_chat_is_one_trace_continuing_the_callers_and_sent_upstream(
     assert _hex(root.parent.span_id, 16) == PARENT_ID
     filters = [span for span in spans if span.name == "filters"]
     assert sorted(dict(s.attributes or {})["phase"] for s in filters) == ["request", "response"]
-    assert all(_parent(span) == root.context.span_id for span in filters)
-    verify = _one(spans, "attestation.verify")
-    assert _parent(verify) == root.context.span_id
+    assert all(parent_of(span) == root.context.span_id for span in filters)
+    verify = one_span(spans, "attestation.verify")
+    assert parent_of(verify) == root.context.span_id
     assert dict(verify.attributes or {})["outcome"] == "verified"
     # the provider got the trace: same trace id, the attempt's span as parent
     assert len(upstream) == 1
@@ -269,10 +179,10 @@ async def test_a_refused_request_is_traced_with_its_status_and_error_only(
             )
         assert response.status_code == 401
         spans = env.spans()
-    root = _one(spans, "POST /api/v1/chat/completions")
+    root = one_span(spans, "POST /api/v1/chat/completions")
     assert dict(root.attributes or {})["http.status_code"] == 401
-    auth = _one(spans, "auth")
-    assert _parent(auth) == root.context.span_id
+    auth = one_span(spans, "auth")
+    assert parent_of(auth) == root.context.span_id
     assert "sk-wrong" not in json.dumps([span.to_json() for span in spans])
 
 
@@ -292,17 +202,8 @@ async def test_tracing_off_produces_no_span_and_sends_no_traceparent(
 
 @pytest.fixture
 def json_lines() -> Iterator[io.StringIO]:
-    """Every log record of this process, as the JSON formatter writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
+    with json_log_lines() as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
 
 
 async def test_json_log_lines_of_a_traced_request_carry_its_trace_id(
@@ -315,7 +216,7 @@ async def test_json_log_lines_of_a_traced_request_carry_its_trace_id(
             plain = await client.get(root_url + "/boom")
         spans = env.spans()
     assert failed.status_code == plain.status_code == 500
-    entries = [json.loads(line) for line in json_lines.getvalue().splitlines() if line]
+    entries = json_entries(json_lines)
     crashes = {
         e["request_id"]: e for e in entries if e["message"].startswith("unhandled RuntimeError")
     }

@@ -243,4 +243,4 @@ async def test_bad_queries_are_refused(stack: Stack) -> None:
     assert [a.status_code for a in answers] == [400, 400, 400]
     error = answers[2].json()["error"]
     assert error["param"] == "owner_type"
-    assert error["message"].endswith("allowed values: api_key, plugin, user.")
+    assert error["message"].endswith("allowed values: api_key, chatbot, plugin, user.")

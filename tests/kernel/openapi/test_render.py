@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chromium import OFFLINE_FLAGS, chromium_binary
 from support.plugins import kernel_plugins
 from support.server import serving
 
@@ -19,21 +19,7 @@ from kernel.plugins import PluginManager
 
 _TAG_URL = re.compile(r"<(?:script|link|img)\b[^>]*?\b(?:src|href)=[\"']([^\"']+)", re.IGNORECASE)
 _CHAT_HEADING = re.compile(r"<h2[^>]*>(?:<a[^>]*></a>)?\s*ChatCompletions\s*</h2>")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # No name but the loopback address resolves: a fetch from a CDN would fail, as offline.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--virtual-time-budget=20000",
-    "--window-size=1280,900",
-)
+CHROMIUM_FLAGS = (*OFFLINE_FLAGS, "--virtual-time-budget=20000", "--window-size=1280,900")
 
 
 @pytest.fixture
@@ -89,12 +75,7 @@ async def _chromium(binary: str, profile: Path, *args: str) -> bytes:
 async def test_docs_page_renders_offline_in_chromium(
     make_settings: Any, sqlite_url: str, tmp_path: Path
 ) -> None:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail(
-            "chromium is not installed: the docs page test needs Debian's chromium "
-            "(apt-get install -y --no-install-recommends chromium; scripts/test.sh does it as root)"
-        )
+    binary = chromium_binary("the docs page test")
     plugins = PluginManager(load_entry_points=False)
     app = create_app(make_settings(sqlite_url), plugins=plugins)
     screenshot = tmp_path / "docs.png"

@@ -9,128 +9,99 @@ from pathlib import Path
 
 import pytest
 
-from kernel.errors import (
-    ConfigError,
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    StoreUnavailableError,
+from kernel.errors import ConfigError, ConflictError, StoreUnavailableError
+from kernel.storage.vectors import (
+    EmbeddedEngineName,
+    VectorPoint,
+    VectorStore,
+    open_vector_store,
 )
-from kernel.storage.vectors import VectorPoint, VectorStore, open_vector_store
 
 POINTS = [
     VectorPoint(id="doc-1#0", vector=[1.0, 0.0, 0.0], payload={"owner": "alice", "n": 1}),
-    VectorPoint(id="doc-1#1", vector=[0.9, 0.1, 0.0], payload={"owner": "alice", "n": 2}),
     VectorPoint(id="doc-2#0", vector=[0.0, 1.0, 0.0], payload={"owner": "bob", "n": 3}),
-    VectorPoint(id="doc-3#0", vector=[0.8, 0.0, 0.2], payload={"owner": "bob", "public": True}),
 ]
+ENGINES = {"edge": "qdrant-edge", "local": "qdrant"}
+
+
+@pytest.fixture(params=sorted(ENGINES))
+def engine(request: pytest.FixtureRequest) -> EmbeddedEngineName:
+    """Each embedded engine: qdrant-edge-py (the default) and qdrant-client's local mode."""
+    name: EmbeddedEngineName = request.param
+    return name
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[VectorStore]:
-    vectors = open_vector_store("", "", tmp_path)
+async def store(tmp_path: Path, engine: EmbeddedEngineName) -> AsyncIterator[VectorStore]:
+    vectors = open_vector_store("", "", tmp_path, embedded_engine=engine)
     yield vectors
     await vectors.close()
 
 
-async def test_embedded(store: VectorStore, tmp_path: Path) -> None:
+async def test_embedded(store: VectorStore, tmp_path: Path, engine: EmbeddedEngineName) -> None:
     assert store.embedded
-    assert (tmp_path / "qdrant").is_dir()
+    assert (tmp_path / ENGINES[engine]).is_dir()
     await store.ping()
 
 
-async def test_ensure_is_idempotent(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    await store.ensure_collection("chunks", dimensions=3)
-    assert await store.count("chunks") == 0
+def test_edge_is_the_default(tmp_path: Path) -> None:
+    open_vector_store("", "", tmp_path, lazy_lock=True)
+    assert (tmp_path / "qdrant-edge").is_dir()
+    assert not (tmp_path / "qdrant").exists()
 
 
-async def test_dimension_conflict(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    with pytest.raises(ConflictError, match="3 dimensions"):
-        await store.ensure_collection("chunks", dimensions=4)
-    with pytest.raises(ConflictError):
-        await store.ensure_collection("chunks", dimensions=3, distance="dot")
-
-
-async def test_upsert_search_filter(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    await store.upsert("chunks", POINTS)
-    assert await store.count("chunks") == 4
-
-    hits = await store.search("chunks", [1.0, 0.0, 0.0], limit=3)
-    assert [hit.id for hit in hits] == ["doc-1#0", "doc-1#1", "doc-3#0"]
-    assert hits[0].score == pytest.approx(1.0)
-    assert hits[0].payload == {"owner": "alice", "n": 1}
-
-    bobs = await store.search("chunks", [1.0, 0.0, 0.0], must={"owner": "bob"})
-    assert [hit.id for hit in bobs] == ["doc-3#0", "doc-2#0"]
-    public = await store.search("chunks", [1.0, 0.0, 0.0], must={"owner": "bob", "public": True})
-    assert [hit.id for hit in public] == ["doc-3#0"]
-    by_number = await store.search("chunks", [0.0, 1.0, 0.0], must={"n": 2})
-    assert [hit.id for hit in by_number] == ["doc-1#1"]
-    assert await store.search("chunks", [1.0, 0.0, 0.0], must={"owner": "carol"}) == []
-
-
-async def test_upsert_replaces_by_id(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    await store.upsert("chunks", POINTS)
-    await store.upsert("chunks", [VectorPoint(id="doc-1#0", vector=[0.0, 0.0, 1.0])])
-    assert await store.count("chunks") == 4
-    hits = await store.search("chunks", [0.0, 0.0, 1.0], limit=1)
-    assert hits[0].id == "doc-1#0"
-    assert hits[0].payload == {}
-
-
-async def test_delete(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    await store.upsert("chunks", POINTS)
-    await store.delete("chunks", ["doc-1#0", "doc-2#0", "never-stored"])
-    await store.delete("chunks", [])
-    assert await store.count("chunks") == 2
-    hits = await store.search("chunks", [1.0, 0.0, 0.0])
-    assert {hit.id for hit in hits} == {"doc-1#1", "doc-3#0"}
-
-
-async def test_drop_and_missing_collection(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    assert await store.drop_collection("chunks")
-    assert not await store.drop_collection("chunks")
-    with pytest.raises(NotFoundError):
-        await store.count("chunks")
-    with pytest.raises(NotFoundError):
-        await store.search("chunks", [1.0, 0.0, 0.0])
-    with pytest.raises(NotFoundError):
-        await store.upsert("chunks", POINTS)
-
-
-async def test_reserved_payload_key_and_bad_vector(store: VectorStore) -> None:
-    await store.ensure_collection("chunks", dimensions=3)
-    with pytest.raises(InvalidRequestError, match="reserved"):
-        await store.upsert("chunks", [VectorPoint(id="x", vector=[1.0, 0, 0], payload={"_id": 1})])
-    with pytest.raises(InvalidRequestError):
-        await store.upsert("chunks", [VectorPoint(id="x", vector=[1.0, 0.0])])
-
-
-async def test_reopen_persists(tmp_path: Path) -> None:
-    first = open_vector_store("", "", tmp_path)
+async def test_reopen_persists(tmp_path: Path, engine: EmbeddedEngineName) -> None:
+    first = open_vector_store("", "", tmp_path, embedded_engine=engine)
     await first.ensure_collection("chunks", dimensions=3)
     await first.upsert("chunks", POINTS)
     await first.close()
+    with pytest.raises(StoreUnavailableError):
+        await first.count("chunks")
 
-    second = open_vector_store("", "", tmp_path)
+    second = open_vector_store("", "", tmp_path, embedded_engine=engine)
     try:
-        assert await second.count("chunks") == 4
+        assert await second.count("chunks") == 2
         await second.ensure_collection("chunks", dimensions=3)
-        hits = await second.search("chunks", [0.0, 1.0, 0.0], limit=1)
+        with pytest.raises(ConflictError):
+            await second.ensure_collection("chunks", dimensions=4)
+        hits = await second.search("chunks", [0.0, 1.0, 0.0], limit=1, must={"owner": "bob"})
         assert hits[0].id == "doc-2#0"
     finally:
         await second.close()
 
 
-async def test_second_open_while_in_use(store: VectorStore, tmp_path: Path) -> None:
+async def test_second_open_while_in_use(
+    store: VectorStore, tmp_path: Path, engine: EmbeddedEngineName
+) -> None:
     with pytest.raises(StoreUnavailableError, match="in use"):
-        open_vector_store("", "", tmp_path)
+        open_vector_store("", "", tmp_path, embedded_engine=engine)
+
+
+async def test_lazy_lock_is_taken_at_first_use(tmp_path: Path, engine: EmbeddedEngineName) -> None:
+    holder = open_vector_store("", "", tmp_path, embedded_engine=engine)
+    lazy = open_vector_store("", "", tmp_path, embedded_engine=engine, lazy_lock=True)
+    try:
+        await lazy.ping()
+        with pytest.raises(StoreUnavailableError, match="in use"):
+            await lazy.ensure_collection("chunks", dimensions=3)
+    finally:
+        await lazy.close()
+        await holder.close()
+
+
+async def test_edge_keeps_no_half_collection(tmp_path: Path) -> None:
+    """A collection is built aside and renamed into place; a dropped one leaves no files."""
+    store = open_vector_store("", "", tmp_path)
+    try:
+        await store.ensure_hybrid_collection("h", dimensions=3)
+        assert sorted(p.name for p in (tmp_path / "qdrant-edge").iterdir()) == [
+            ".enclava.lock",
+            "h",
+        ]
+        assert await store.drop_collection("h")
+        assert [p.name for p in (tmp_path / "qdrant-edge").iterdir()] == [".enclava.lock"]
+    finally:
+        await store.close()
 
 
 def _closed_port() -> int:
@@ -163,7 +134,11 @@ def test_bad_server_url(tmp_path: Path) -> None:
 
 
 def test_import_is_lazy() -> None:
-    code = "import sys, kernel.storage.vectors; print('qdrant_client' in sys.modules)"
+    code = (
+        "import sys, kernel.storage.vectors, kernel.storage.vector_edge, "
+        "kernel.storage.vector_client; "
+        "print('qdrant_client' in sys.modules, 'qdrant_edge' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -172,25 +147,52 @@ def test_import_is_lazy() -> None:
         timeout=30,
         cwd=Path(__file__).parents[3],
     )
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "False False"
 
 
-def test_qdrant_client_is_loaded_only_when_vectors_are_used(tmp_path: Path) -> None:
-    """Boot and readiness never import qdrant-client (~80 MB, > 1 s); the first operation does."""
+@pytest.mark.parametrize(
+    ("engine", "module"), [("edge", "qdrant_edge"), ("local", "qdrant_client")]
+)
+def test_engine_is_loaded_only_when_vectors_are_used(
+    tmp_path: Path, engine: str, module: str
+) -> None:
+    """Boot and readiness import no engine (qdrant-client: ~80 MB, > 1 s); the first operation
+    loads the configured one only."""
     script = f"""
 import asyncio, sys
 from pathlib import Path
 from kernel.storage.vectors import VectorPoint, open_vector_store
 
 async def main():
-    store = open_vector_store("", "", Path({str(tmp_path)!r}))
+    store = open_vector_store("", "", Path({str(tmp_path)!r}), embedded_engine={engine!r})
     await store.ping()
-    assert "qdrant_client" not in sys.modules
+    assert "qdrant_client" not in sys.modules and "qdrant_edge" not in sys.modules
     await store.ensure_collection("c", dimensions=2)
     await store.upsert("c", [VectorPoint(id="a", vector=[1.0, 0.0])])
-    assert "qdrant_client" in sys.modules
+    assert {module!r} in sys.modules
+    assert {engine!r} == "local" or "qdrant_client" not in sys.modules
     await store.close()
 
 asyncio.run(main())
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(("engine", "directory"), sorted(ENGINES.items()))
+async def test_setting_picks_the_embedded_engine(
+    tmp_path: Path, engine: str, directory: str
+) -> None:
+    """``qdrant.embedded_engine`` (ENCLAVA_QDRANT_EMBEDDED_ENGINE) reaches the opened store."""
+    from kernel.settings import load_settings
+    from kernel.storage.stores import open_stores
+
+    env = {"ENCLAVA_DATA_DIR": str(tmp_path), "ENCLAVA_QDRANT_EMBEDDED_ENGINE": engine}
+    stores = open_stores(load_settings(env=env))
+    try:
+        await stores.vectors.ensure_collection("c", dimensions=2)
+        assert await stores.vectors.count("c") == 0
+        assert (tmp_path / directory / ".enclava.lock").exists()
+        other = next(d for e, d in ENGINES.items() if e != engine)
+        assert not (tmp_path / other).exists()
+    finally:
+        await stores.close()
