@@ -109,9 +109,7 @@ async def _streamed(
             content, status_code=answer.status, media_type=media, headers=SECURITY_HEADERS
         )
     headers = {**SECURITY_HEADERS, "cache-control": "no-cache", "x-accel-buffering": "no"}
-    return Stream(
-        answer.chunks(), status_code=200, media_type="text/event-stream", headers=headers
-    )
+    return Stream(answer.chunks(), status_code=200, media_type="text/event-stream", headers=headers)
 
 
 @post("/chatbots/{chatbot_id:str}/playground")
