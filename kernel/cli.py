@@ -181,7 +181,7 @@ def _serve_flags(serve: argparse.ArgumentParser, plugins: PluginManager | None) 
 
 
 def _migrate(_args: argparse.Namespace, ctx: Context) -> int:
-    asyncio.run(run_migrations(ctx.settings, ctx.plugins))
+    asyncio.run(run_migrations(ctx.settings, ctx.plugins, thorough=True))
     print("database is up to date")
     return EXIT_OK
 

@@ -15,11 +15,14 @@ from kernel.storage.stores import open_configured_kv, open_sql
 __all__ = ["plugin_table", "run_migrations", "toggle_plugin"]
 
 
-async def run_migrations(settings: Settings, plugins: PluginManager) -> None:
-    """Apply kernel and plugin migrations to the configured database."""
+async def run_migrations(
+    settings: Settings, plugins: PluginManager, *, thorough: bool = False
+) -> None:
+    """Apply kernel and plugin migrations to the configured database (``thorough``: always
+    through Alembic, as ``enclava migrate`` does)."""
     db = open_sql(settings)
     try:
-        await migrate.upgrade(db, plugins.migration_locations())
+        await migrate.upgrade(db, plugins.migration_locations(), thorough=thorough)
     finally:
         await db.close()
 

@@ -4,7 +4,8 @@ The kernel and each plugin own an Alembic version folder (a branch labelled with
 ``upgrade heads`` applies them all in dependency order. On PostgreSQL an advisory lock makes
 replicas starting together migrate one at a time. When ``alembic_version`` already holds exactly
 the heads read from the version files, nothing is pending and Alembic is not even imported
-(it and Mako cost ~11 MiB per process); any doubt (no table, another set) runs Alembic.
+(it and Mako cost ~11 MiB per process); any doubt (no table, another set) runs Alembic, and
+so does an explicit ``enclava migrate`` (``thorough=True``), which Alembic then logs.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ def _heads(locations: Sequence[str]) -> frozenset[str] | None:
     return frozenset(revision for revision, _ in pairs if revision not in parents)
 
 
-def _upgrade_sync(connection: Connection, locations: Sequence[str]) -> None:
-    heads = _heads(locations)
+def _upgrade_sync(connection: Connection, locations: Sequence[str], thorough: bool) -> None:
+    heads = None if thorough else _heads(locations)
     if heads and inspect(connection).has_table("alembic_version"):
         applied = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
         if frozenset(applied) == heads:
@@ -90,11 +91,12 @@ def _upgrade_sync(connection: Connection, locations: Sequence[str]) -> None:
     command.upgrade(cfg, "heads")
 
 
-async def upgrade(db: Database, locations: Sequence[str] = ()) -> None:
-    """Apply every pending revision of the kernel and of ``locations`` (plugin folders)."""
+async def upgrade(db: Database, locations: Sequence[str] = (), *, thorough: bool = False) -> None:
+    """Apply every pending revision of the kernel and of ``locations`` (plugin folders);
+    ``thorough`` asks Alembic even when the applied heads already match the version files."""
     async with db.reachable(), db.engine.begin() as conn:
         if db.dialect == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
             )
-        await conn.run_sync(_upgrade_sync, locations)
+        await conn.run_sync(_upgrade_sync, locations, thorough)

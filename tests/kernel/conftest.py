@@ -14,6 +14,7 @@ _SERVE_EXPORTS = (
     "ENCLAVA_SERVER_HOST",
     "ENCLAVA_SERVER_PORT",
     "ENCLAVA_SERVER_WORKERS",
+    "PROMETHEUS_MULTIPROC_DIR",  # serve --workers N shares metrics through files
 )
 
 

@@ -23,6 +23,7 @@ _EXPORTS = (
     "ENCLAVA_SERVER_HOST",
     "ENCLAVA_SERVER_PORT",
     "ENCLAVA_SERVER_WORKERS",
+    "PROMETHEUS_MULTIPROC_DIR",  # serve --workers N shares metrics through files
     "ENCLAVA_DEMO_ENABLED",
     *(f"ENCLAVA_DEMO_{kind}_PORT" for kind in ("PRIVATEMODE", "REDPILL")),
     *(
