@@ -5,6 +5,8 @@ more replicas over the same database and KV (used by tests/builtin_plugins/usage
 ``async with stack(replicas=2, **ENCLAVA_env) as env``: ``env.apps[i]`` run their lifespan on
 the test's loop and are reached over ASGI (``env.client(i)``, ``env.openai(i)``); ``env.key`` is
 an API key of ``env.user_id``; ``env.user`` and ``env.admin`` are internal JWT headers.
+Fixtures ``stack`` (SQLite+memory and PostgreSQL+Redis) and ``cluster_stack`` (PostgreSQL and a
+real three-master Redis Cluster) are imported by the conftest or test modules that use them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -185,3 +188,21 @@ async def chat(env: Env, index: int = 0, **fields: Any) -> Any:
     body = {"model": "gpt-oss-120b", "messages": MESSAGES, "max_tokens": 8, **fields}
     async with env.client(index) as client:
         return await client.post("/api/v1/chat/completions", headers=env.bearer(), json=body)
+
+
+@pytest.fixture(params=["sqlite+memory", "postgresql+redis"])
+def stack(request: pytest.FixtureRequest, make_settings: Any) -> Stack:
+    """``async with stack(replicas=1, **ENCLAVA_env) as env``."""
+    sql = "sqlite_url" if request.param.startswith("sqlite") else "postgres_url"
+    database_url = str(request.getfixturevalue(sql))
+    prefix = request.getfixturevalue("redis_prefix") if request.param.endswith("redis") else None
+    return stack_factory(make_settings, database_url, prefix)
+
+
+@pytest.fixture
+def cluster_stack(
+    make_settings: Any, postgres_url: str, redis_cluster_url: str, redis_cluster_prefix: str
+) -> Stack:
+    """``async with cluster_stack(replicas=1, **ENCLAVA_env) as env`` on Redis Cluster."""
+    run = stack_factory(make_settings, postgres_url, redis_cluster_prefix)
+    return functools.partial(run, ENCLAVA_REDIS_URL=redis_cluster_url)

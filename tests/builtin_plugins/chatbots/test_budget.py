@@ -6,31 +6,15 @@ its counters share one slot with its owner's user and key counters."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from typing import Any
 
 import httpx
-import pytest
-from support.usage import Env, Stack, create_budget, records, stack_factory
+from support.usage import Env, Stack, cluster_stack, create_budget, records, stack
+
+__all__ = ["cluster_stack", "stack"]  # fixtures
 
 QUESTION = [{"role": "user", "content": "Say hello in three words."}]
-
-
-@pytest.fixture(params=["sqlite+memory", "postgresql+redis"])
-def stack(request: pytest.FixtureRequest, make_settings: Any) -> Stack:
-    sql = "sqlite_url" if request.param.startswith("sqlite") else "postgres_url"
-    database_url = str(request.getfixturevalue(sql))
-    prefix = request.getfixturevalue("redis_prefix") if request.param.endswith("redis") else None
-    return stack_factory(make_settings, database_url, prefix)
-
-
-@pytest.fixture
-def cluster_stack(
-    make_settings: Any, postgres_url: str, redis_cluster_url: str, redis_cluster_prefix: str
-) -> Stack:
-    run = stack_factory(make_settings, postgres_url, redis_cluster_prefix)
-    return functools.partial(run, ENCLAVA_REDIS_URL=redis_cluster_url)
 
 
 async def _chatbot(env: Env, headers: dict[str, str] | None = None) -> str:
