@@ -1,15 +1,16 @@
 """Usage records off the hot path: a bounded queue, batched inserts, forwarded to other sinks.
 
-``put`` waits while the queue is full (back-pressure, never a silent drop); the kernel's meter
-is told the depth (records not yet stored) after each put and each stored batch. A writer task
-takes the first waiting record, waits out the flush interval, then inserts everything queued in
-batches of ``batch_size``, one transaction each, and hands each stored batch to every usage
-sink; while records keep coming it flushes on a fixed cadence (every interval from the first
-flush, not an interval after the last insert ended, so a slow insert does not stretch the
-window). A failed insert keeps its batch and is retried with backoff (the queue fills meanwhile, so
-finishing requests wait). ``stop`` writes what is left. A crash therefore loses at most the
-records of one flush interval plus one insert.
-"""
+``put`` waits while the queue is full (back-pressure, never a silent drop); the kernel's meter is
+told the depth (records not yet stored) after each put and each stored batch. A writer task takes
+the first waiting record, waits out the flush interval, then inserts everything queued in batches
+of ``batch_size``, one transaction each, and hands each stored batch to every usage sink; while
+records keep coming it flushes on a fixed cadence (every interval from the first flush, not an
+interval after the last insert ended, so a slow insert does not stretch the window). A failed
+insert keeps its batch and is retried with backoff (the queue fills meanwhile, so finishing
+requests wait); the backoff is cut short as soon as the database pool opens a new connection (the
+server is back: a readiness probe or a request reached it), so the records of an outage are stored
+within moments of recovery rather than after the next backoff step. ``stop`` writes what is left. A
+crash therefore loses at most the records of one flush interval plus one insert."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
+
 from builtin_plugins.usage.models import usage_records
 from kernel.exchange import UsageRecord, UsageSink
 from kernel.observe import Meter, no_meter
@@ -29,7 +32,7 @@ __all__ = ["UsageRecorder", "record_values"]
 
 log = logging.getLogger(__name__)
 _BACKOFF_MIN = 0.1
-_BACKOFF_MAX = 5.0
+_BACKOFF_MAX = 1.0
 
 
 def record_values(record: UsageRecord, zone: ZoneInfo) -> dict[str, Any]:
@@ -86,6 +89,8 @@ class UsageRecorder:
         self._held: list[UsageRecord] = []
         self._writing = asyncio.Lock()
         """Taken from the queue, not yet stored; written first, kept across failures."""
+        self._reconnected = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def pending(self) -> int:
@@ -99,11 +104,19 @@ class UsageRecorder:
 
     def start(self) -> None:
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            event.listen(self._db.engine.sync_engine, "connect", self._on_connect)
             self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    def _on_connect(self, _dbapi_connection: Any, _record: Any) -> None:
+        """A pool connection was opened: wake a writer waiting out its backoff."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._reconnected.set)
 
     async def stop(self) -> None:
         """Stop the writer and write every record still queued (one attempt)."""
         if self._task is not None:
+            event.remove(self._db.engine.sync_engine, "connect", self._on_connect)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -155,7 +168,9 @@ class UsageRecorder:
                     type(exc).__name__,
                     backoff,
                 )
-                await asyncio.sleep(backoff)
+                self._reconnected.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._reconnected.wait(), backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
 
     async def _write(self, batch: list[UsageRecord]) -> None:

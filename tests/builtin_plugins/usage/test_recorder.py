@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from builtin_plugins.usage import recorder as recorder_module
 from builtin_plugins.usage.models import usage_records
 from builtin_plugins.usage.recorder import UsageRecorder
 from kernel.exchange import UsageRecord
@@ -129,3 +130,30 @@ async def test_failed_insert_keeps_records(tmp_path: Path) -> None:
         await recorder.flush()
     assert recorder.pending == 1  # still held for the next attempt
     await unmigrated.close()
+
+
+async def test_backoff_ends_when_the_database_reconnects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Records of an outage are stored once the pool reconnects, not after the next backoff step."""
+    monkeypatch.setattr(recorder_module, "_BACKOFF_MIN", 3600.0)  # only a reconnect ends the wait
+    database = open_database(make_url(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}"))
+    recorder = _recorder(database, [])
+    recorder.start()
+    try:
+        await recorder.put(_record(1))
+        for _ in range(3000):  # no table yet: the first insert fails
+            if "retrying in 3600.0s" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+        await migrate.upgrade(database, [VERSIONS])
+        await database.engine.dispose()
+        await database.ping()  # a new pool connection, as a readiness probe makes after an outage
+        for _ in range(3000):
+            if not recorder.pending:
+                break
+            await asyncio.sleep(0.01)
+        assert [r for r, _ in await _stored(database)] == ["req_1"]
+    finally:
+        await recorder.stop()
+        await database.close()
