@@ -187,7 +187,7 @@ class BudgetStatus(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     name: str
-    owner_type: Literal["user", "api_key", "plugin"]
+    owner_type: Literal["user", "api_key", "plugin", "chatbot"]
     owner_id: str
     period: str
     period_start: datetime | None
