@@ -60,35 +60,48 @@ class HttpObserver:
 
 
 class UsageMetrics:
-    """:class:`~kernel.exchange.UsageSink` counting model calls, tokens, spend and timings."""
+    """:class:`~kernel.exchange.UsageSink` counting model calls, tokens, spend and timings.
+
+    Label children are cached per family and label values, as in :class:`HttpObserver`: every
+    value is bounded (:class:`~builtin_plugins.metrics.labels.ModelLabels`, kinds, statuses,
+    one currency), and a child is created on first use only, so no zero series appears.
+    """
 
     name = "metrics"
 
     def __init__(self, families: Families, labels: ModelLabels) -> None:
         self._families = families
         self._labels = labels
+        self._children: dict[tuple[str, ...], Any] = {}
 
     async def write(self, records: Sequence[UsageRecord]) -> None:
         await self._labels.refresh()
         for record in records:
             self._count(record)
 
+    def _child(self, family: str, *labels: str) -> Any:
+        key = (family, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self._families, family).labels(*labels)
+        return child
+
     def _count(self, record: UsageRecord) -> None:
-        families = self._families
+        child = self._child
         provider = self._labels.provider(record.provider)
         model = self._labels.model(record.model)
-        families.model_requests.labels(provider, model, record.kind, str(record.status)).inc()
-        families.upstream_duration.labels(provider, model).observe(record.latency_ms / 1000)
+        child("model_requests", provider, model, record.kind, str(record.status)).inc()
+        child("upstream_duration", provider, model).observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
-            families.first_token.labels(provider, model).observe(record.ttft_ms / 1000)
+            child("first_token", provider, model).observe(record.ttft_ms / 1000)
         if record.prompt_tokens:
-            families.tokens.labels(provider, model, "prompt").inc(record.prompt_tokens)
+            child("tokens", provider, model, "prompt").inc(record.prompt_tokens)
         if record.completion_tokens:
-            families.tokens.labels(provider, model, "completion").inc(record.completion_tokens)
+            child("tokens", provider, model, "completion").inc(record.completion_tokens)
         if record.cost_micros:
             # the accounting currency: one configured value, so one label value
             currency = record.currency if _CURRENCY.match(record.currency) else "other"
-            families.spend.labels(provider, model, currency).inc(record.cost_micros / MICROS)
+            child("spend", provider, model, currency).inc(record.cost_micros / MICROS)
 
 
 class LastErrors:

@@ -7,6 +7,7 @@ channel ``usage.changed``; every replica reloads prices and drops its budget cac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +26,8 @@ from kernel.exchange import UsageSink
 from kernel.plugin_runtime import PluginRuntime
 from kernel.runtime import Kernel
 from kernel.services import ChatbotDirectory, ServiceMissingError
-from kernel.types import ModelPrice, Principal
+from kernel.types import Principal
+from kernel.upstream import ModelPrice
 
 __all__ = ["CHANGED_CHANNEL", "SECTION", "UsageRuntime", "owners_of", "runtime_for"]
 
@@ -70,6 +72,8 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
         self._contexts: dict[str, int | None] = {}
         self._catalog_read = 0.0
         self._budgets: dict[tuple[tuple[OwnerType, str], ...], tuple[float, list[Budget]]] = {}
+        self._loading: dict[tuple[tuple[OwnerType, str], ...], asyncio.Future[list[Budget]]] = {}
+        self._budget_generation = 0
         self._chatbot_owners: dict[str, str] = {}
         self._ledger: tuple[UsageSettings, BudgetLedger] | None = None
         self._recorder: UsageRecorder | None = None
@@ -192,11 +196,25 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
         cached = self._budgets.get(owners)
         if cached is not None and cached[0] > now:
             return cached[1]
-        budgets = await budgets_for(self.kernel.stores.db, owners)
-        if ttl > 0:
+        loading = self._loading.get(owners)
+        if loading is None:  # concurrent misses share one query (a cache expiry under load)
+            loading = asyncio.ensure_future(self._load_budgets(owners, now + ttl))
+            self._loading[owners] = loading
+        return await asyncio.shield(loading)
+
+    async def _load_budgets(
+        self, owners: tuple[tuple[OwnerType, str], ...], expires: float
+    ) -> list[Budget]:
+        generation = self._budget_generation
+        try:
+            budgets = await budgets_for(self.kernel.stores.db, owners)
+        finally:
+            if self._loading.get(owners) is asyncio.current_task():
+                del self._loading[owners]
+        if self.settings.budget_cache_seconds > 0 and generation == self._budget_generation:
             if len(self._budgets) >= 10_000:
                 self._budgets.clear()
-            self._budgets[owners] = (now + ttl, budgets)
+            self._budgets[owners] = (expires, budgets)  # not when a change came meanwhile
         return budgets
 
     async def chatbot_owner(self, chatbot_id: str) -> str | None:
@@ -223,6 +241,8 @@ class UsageRuntime(PluginRuntime[UsageSettings]):
     async def on_changed(self, message: bytes) -> None:
         """Drop cached budgets and reload prices (any message: it only says "changed")."""
         self._budgets.clear()
+        self._loading.clear()  # a lookup begun before the change serves only its own callers
+        self._budget_generation += 1
         await self.reload_prices()
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from kernel.storage.kv import (
     Absent,
     AdmitStep,
@@ -26,13 +28,16 @@ from kernel.storage.kv import (
 
 __all__ = [
     "ADMIT_LUA",
+    "BATCH_LUA",
     "CAS_LUA",
     "INCR_WINDOW_LUA",
     "RESERVE_LUA",
     "THROTTLE_LUA",
+    "decode_batch",
     "decode_reserved",
     "decode_steps",
     "decode_throttle",
+    "encode_group",
     "encode_steps",
     "reserve_args",
     "ttl_ms",
@@ -124,39 +129,68 @@ THROTTLE_LUA = (
 )
 RESERVE_LUA = _RESERVE_FN + "return reserve(0, #KEYS, 0)\n"
 
+# The steps of one admission: ARGV[a + 1 .. last] (KEYS from k + 1), per step 'a' (refuse when
+# its key exists), 't', interval, limit, cost (one key), or 'r', n, then 4 ARGV per key (n keys).
+# Answers one entry per step that ran: {0 or 1} for 'a', the throttle or reserve answer otherwise;
+# ``stop`` ends it after the first refusing step.
+_STEPS_FN = """
+local function steps(stop, k, a, last)
+  local out = {}
+  while a < last do
+    local kind, result, passed = ARGV[a + 1], nil, false
+    if kind == 'a' then
+      k = k + 1
+      passed = redis.call('EXISTS', KEYS[k]) == 0
+      result = {passed and 1 or 0}
+      a = a + 1
+    elseif kind == 't' then
+      k = k + 1
+      local interval, limit = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+      result = throttle(KEYS[k], interval, limit, tonumber(ARGV[a + 4]))
+      passed = result[1] == 1
+      a = a + 4
+    else
+      local n = tonumber(ARGV[a + 2])
+      result = reserve(k, n, a + 2)
+      passed = result[1] == 1
+      k = k + n
+      a = a + 2 + 4 * n
+    end
+    out[#out + 1] = result
+    if stop and not passed then break end
+  end
+  return out
+end
+"""
+
 # ARGV[1]: '1' stops after the first refusing step, '0' runs every step (independent
-# reservations). Then per step, its KEYS taken in order: 'a' (refuse when KEYS exists), 't',
-# interval, limit, cost (one key), or 'r', n, then 4 ARGV per key (n keys). Answers one entry
-# per step that ran: {0 or 1} for 'a', the throttle or reserve answer otherwise.
-ADMIT_LUA = (
+# reservations); then the steps (see _STEPS_FN).
+ADMIT_LUA = _THROTTLE_FN + _RESERVE_FN + _STEPS_FN + "return steps(ARGV[1] == '1', 0, 1, #ARGV)\n"
+
+# Several admissions in one script (:mod:`kernel.storage.kv_batch`), each exactly as ADMIT_LUA
+# runs it, one after the other. Per group ARGV: stop ('1'/'0'), its KEYS count, its steps' ARGV
+# count, then those ARGV; its KEYS follow the previous group's. Answers one ADMIT_LUA answer per
+# group, as one JSON string of integers (%d: exact below 2^53), which msgspec decodes in one call
+# where redis-py would parse every nested reply element in Python.
+BATCH_LUA = (
     _THROTTLE_FN
     + _RESERVE_FN
+    + _STEPS_FN
     + """
-local stop = ARGV[1] == '1'
-local k, a, out = 0, 1, {}
-while a < #ARGV do
-  local kind, result, passed = ARGV[a + 1], nil, false
-  if kind == 'a' then
-    k = k + 1
-    passed = redis.call('EXISTS', KEYS[k]) == 0
-    result = {passed and 1 or 0}
-    a = a + 1
-  elseif kind == 't' then
-    k = k + 1
-    result = throttle(KEYS[k], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))
-    passed = result[1] == 1
-    a = a + 4
-  else
-    local n = tonumber(ARGV[a + 2])
-    result = reserve(k, n, a + 2)
-    passed = result[1] == 1
-    k = k + n
-    a = a + 2 + 4 * n
-  end
-  out[#out + 1] = result
-  if stop and not passed then break end
+local function json(v)
+  if type(v) ~= 'table' then return string.format('%d', v) end
+  local parts = {}
+  for i = 1, #v do parts[i] = json(v[i]) end
+  return '[' .. table.concat(parts, ',') .. ']'
 end
-return out
+local k, a, out = 0, 0, {}
+while a < #ARGV do
+  local nkeys, nargs = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  out[#out + 1] = steps(ARGV[a + 1] == '1', k, a + 3, a + 3 + nargs)
+  k = k + nkeys
+  a = a + 3 + nargs
+end
+return json(out)
 """
 )
 
@@ -195,6 +229,21 @@ def encode_steps(
             keys += [prefix + item.key for item in step.items]
             args += ["r", len(step.items), *reserve_args(step.items)]
     return keys, args
+
+
+def encode_group(
+    steps: Sequence[AdmitStep], prefix: str, *, stop: bool
+) -> tuple[list[str], list[int | str]]:
+    """KEYS and ARGV of one group of :data:`BATCH_LUA`; ValueError for an invalid step."""
+    keys, args = encode_steps(steps, prefix, stop=stop)
+    args[0:1] = [args[0], len(keys), len(args) - 1]
+    return keys, args
+
+
+def decode_batch(answer: bytes) -> list[Any]:
+    """The per-group answers of :data:`BATCH_LUA`."""
+    groups: list[Any] = msgspec.json.decode(answer)
+    return groups
 
 
 def decode_throttle(answer: Sequence[Any], limit: int) -> Throttle:

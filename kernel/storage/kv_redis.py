@@ -43,6 +43,7 @@ from kernel.storage.kv import (
     require_one_slot,
     step_passed,
 )
+from kernel.storage.kv_batch import ScriptBatch
 from kernel.storage.kv_cluster import (
     ClusterGate,
     admit_by_slot,
@@ -51,13 +52,16 @@ from kernel.storage.kv_cluster import (
 )
 from kernel.storage.kv_lua import (
     ADMIT_LUA,
+    BATCH_LUA,
     CAS_LUA,
     INCR_WINDOW_LUA,
     RESERVE_LUA,
     THROTTLE_LUA,
+    decode_batch,
     decode_reserved,
     decode_steps,
     decode_throttle,
+    encode_group,
     encode_steps,
     reserve_args,
     ttl_ms,
@@ -235,6 +239,9 @@ class RedisKV:
         self._throttle = self._client.register_script(THROTTLE_LUA)
         self._reserve = self._client.register_script(RESERVE_LUA)
         self._admit = self._client.register_script(ADMIT_LUA)
+        self._batch_script = self._client.register_script(BATCH_LUA)
+        # A single Redis coalesces concurrent admissions and settlements into one script call.
+        self._batch = ScriptBatch(self._send_batch) if self._gate is None else None
         self._subscriptions: set[_RedisSubscription] = set()
 
     def _command(self) -> contextlib.AbstractAsyncContextManager[None]:
@@ -334,13 +341,27 @@ class RedisKV:
         return [r for r in results if isinstance(r, Reserved)]
 
     async def _run_steps(self, steps: Sequence[AdmitStep], stop: bool) -> list[StepResult]:
-        """``steps`` as one admission script (one slot on a cluster)."""
-        keys, args = encode_steps(steps, self._prefix, stop=stop)
+        """``steps`` as one admission script (one slot on a cluster); on a single Redis
+        batched with the concurrent ones (:class:`~kernel.storage.kv_batch.ScriptBatch`)."""
+        encode = encode_steps if self._batch is None else encode_group
+        keys, args = encode(steps, self._prefix, stop=stop)  # ValueError before sending
         if not steps:
             return []
+        if self._batch is not None:
+            return decode_steps(steps, await self._batch.run(keys, args))
         async with self._command():
             answers = await self._admit(keys=keys, args=args)
         return decode_steps(steps, answers)
+
+    async def _send_batch(self, keys: list[str], args: list[int | str]) -> Sequence[Any]:
+        """EVALSHA straight away (a single Redis only); the script loads on NOSCRIPT."""
+        script = self._batch_script
+        async with self._command():
+            try:
+                answer: bytes = await self._client.evalsha(script.sha, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                answer = await script(keys=keys, args=args)
+        return decode_batch(answer)
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Deliver ``message`` to every subscriber of ``channel`` on every replica."""
@@ -371,6 +392,8 @@ class RedisKV:
         """Stop every subscription and close the connection pool."""
         for subscription in list(self._subscriptions):
             await subscription.close()
+        if self._batch is not None:
+            await self._batch.close()
         await self._client.aclose()
         if self._pool is not None:
             await self._pool.aclose()

@@ -14,7 +14,7 @@ from builtin_plugins.metrics.families import Families
 from builtin_plugins.metrics.feed import UsageMetrics
 from builtin_plugins.metrics.labels import OTHER, ModelLabels
 from kernel.exchange import UsageRecord
-from kernel.types import ModelInfo
+from kernel.upstream import ModelInfo
 
 
 class FakeProvider:
