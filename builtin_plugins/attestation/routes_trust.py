@@ -1,14 +1,15 @@
 """The trust policy for admins: ``GET /api-internal/v1/attestation/trust`` lists every rule in
 force (settings, trust anchor, added), ``POST`` appends one (audited) and re-attests refused
-models in the background."""
+models in the background, ``DELETE …/trust/{rule_id}`` removes an added one (audited) and
+re-attests every model before answering, so none is served on the removed rule's word."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
-from litestar.params import JSONBody
+from litestar import Request, delete, get, post
+from litestar.params import FromPath, JSONBody
 
 from builtin_plugins.attestation.allowlist import AllowlistStore, StoredRule
 from builtin_plugins.attestation.policy import HOW_TO_ALLOW, TrustRule
@@ -17,7 +18,7 @@ from builtin_plugins.attestation.service import service_of
 from builtin_plugins.attestation.settings import TCB_STATUSES
 from kernel.audit import event_from_context
 from kernel.dependencies import NamedDependency
-from kernel.errors import InvalidRequestError
+from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.gate import request_context
 from kernel.runtime import Kernel
 
@@ -70,18 +71,38 @@ async def add_trust_rule(
     context = request_context(request.scope)
     actor = context.principal.id if context and context.principal else "unknown"
     stored = await AllowlistStore(kernel.stores.db).add(_validated(data), added_by=actor)
+    await _audit(request, kernel, "attestation.trust.add", stored)
+    service_of(kernel).schedule_refresh()
+    return stored
+
+
+async def _audit(
+    request: Request[Any, Any, Any], kernel: Kernel, action: str, stored: StoredRule
+) -> None:
     await kernel.audit(
         event_from_context(
-            context,
-            action="attestation.trust.add",
+            request_context(request.scope),
+            action=action,
             outcome="success",
             resource_type="attestation_trust",
             resource_id=str(stored.id),
             details={"rule": msgspec.to_builtins(stored.rule)},
         )
     )
-    service_of(kernel).schedule_refresh()
+
+
+@delete("/attestation/trust/{rule_id:int}", opt=ADMIN, status_code=200)
+async def remove_trust_rule(
+    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], rule_id: FromPath[int]
+) -> StoredRule:
+    """Remove a rule added here (audited); every model is attested again before the answer."""
+    require_admin(request)
+    stored = await AllowlistStore(kernel.stores.db).remove(rule_id)
+    if stored is None:
+        raise NotFoundError(f"No trust rule {rule_id} was added here.", param="rule_id")
+    await _audit(request, kernel, "attestation.trust.remove", stored)
+    await service_of(kernel).reverify()
     return stored
 
 
-TRUST_ROUTES = (trust_policy, add_trust_rule)
+TRUST_ROUTES = (trust_policy, add_trust_rule, remove_trust_rule)

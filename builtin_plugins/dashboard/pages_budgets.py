@@ -12,10 +12,10 @@ from litestar.params import FromPath
 from builtin_plugins.dashboard.api import ApiAnswer, ApiFailure, InternalApi
 from builtin_plugins.dashboard.budget_form import PERIODS, FormError, budget_fields, owner_id
 from builtin_plugins.dashboard.forms import Form, read_form, writer
-from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.pages_usage import owner_emails
 from builtin_plugins.dashboard.render import Pages, redirect
 from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.signed_in import LISTED, Refusal, act, listing, viewer_page
 from builtin_plugins.dashboard.usage_view import money
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
@@ -23,7 +23,6 @@ from kernel.runtime import Kernel
 __all__ = ["BUDGET_HANDLERS"]
 
 URL = "/dashboard/budgets"
-_LISTED = 200
 
 
 def _path(budget_id: str) -> str:
@@ -46,29 +45,21 @@ async def _list(
     kernel: Kernel,
     pages: Pages,
     viewer: Viewer,
-    *,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
-    form: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
 ) -> Response[Any]:
-    answer = await InternalApi(request, viewer.token).call(
-        "GET", "/budgets", params={"limit": _LISTED}
-    )
-    if not answer.ok or not isinstance(answer.body, dict):
-        raise ApiFailure(answer)
-    budgets = list(answer.body["data"])
-    return pages.page(
+    body = await listing(InternalApi(request, viewer.token), "/budgets", LISTED)
+    budgets = list(body["data"])
+    return viewer_page(
+        pages,
+        kernel,
+        viewer,
         "budgets.html",
-        status=status,
-        viewer=viewer,
-        csrf=session_csrf(kernel, viewer.token),
+        refusal,
         budgets=budgets,
-        total=answer.body["total"],
+        total=body["total"],
         labels=await _labels(request, kernel, viewer, budgets),
         money=money,
         periods=PERIODS,
-        errors=errors or {},
-        form=form or {},
     )
 
 
@@ -104,22 +95,13 @@ async def create_budget(
     try:
         body = await _create_body(kernel, form)
     except FormError as exc:
-        errors = {exc.field: str(exc)}
-        return await _list(
-            request, kernel, pages, viewer, errors=errors, status=400, form=form.fields()
-        )
+        refusal = Refusal(errors={exc.field: str(exc)}, status=400, form=form.fields())
+        return await _list(request, kernel, pages, viewer, refusal)
     answer = await InternalApi(request, viewer.token).call("POST", "/budgets", json=body)
     if answer.ok:
         return redirect(request, URL)
-    return await _list(
-        request,
-        kernel,
-        pages,
-        viewer,
-        errors=_errors(answer),
-        status=answer.status,
-        form=form.fields(),
-    )
+    refusal = Refusal(errors=_errors(answer), status=answer.status, form=form.fields())
+    return await _list(request, kernel, pages, viewer, refusal)
 
 
 async def _edit(
@@ -128,25 +110,24 @@ async def _edit(
     pages: Pages,
     viewer: Viewer,
     budget_id: str,
+    refusal: Refusal | None = None,
     *,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
     saved: bool = False,
 ) -> Response[Any]:
     answer = await InternalApi(request, viewer.token).call("GET", _path(budget_id))
     if not answer.ok or not isinstance(answer.body, dict):
         raise ApiFailure(answer)
     labels = await _labels(request, kernel, viewer, [answer.body])
-    return pages.page(
+    return viewer_page(
+        pages,
+        kernel,
+        viewer,
         "budget_edit.html",
-        status=status,
-        viewer=viewer,
-        csrf=session_csrf(kernel, viewer.token),
+        refusal,
         item=answer.body,
         labels=labels,
         money=money,
         periods=PERIODS,
-        errors=errors or {},
         saved=saved,
     )
 
@@ -174,14 +155,13 @@ async def update_budget(
     try:
         body = budget_fields(await read_form(request))
     except FormError as exc:
-        errors = {exc.field: str(exc)}
-        return await _edit(request, kernel, pages, viewer, budget_id, errors=errors, status=400)
+        refusal = Refusal(errors={exc.field: str(exc)}, status=400)
+        return await _edit(request, kernel, pages, viewer, budget_id, refusal)
     answer = await InternalApi(request, viewer.token).call("PATCH", _path(budget_id), json=body)
     if answer.ok:
         return await _edit(request, kernel, pages, viewer, budget_id, saved=True)
-    return await _edit(
-        request, kernel, pages, viewer, budget_id, errors=_errors(answer), status=answer.status
-    )
+    refusal = Refusal(errors=_errors(answer), status=answer.status)
+    return await _edit(request, kernel, pages, viewer, budget_id, refusal)
 
 
 @post("/budgets/{budget_id:str}/delete")
@@ -189,11 +169,7 @@ async def delete_budget(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], budget_id: FromPath[str]
 ) -> Response[Any]:
     """Remove a budget (admins)."""
-    viewer = await writer(request, kernel)
-    answer = await InternalApi(request, viewer.token).call("DELETE", _path(budget_id))
-    if not answer.ok:
-        raise ApiFailure(answer)
-    return redirect(request, URL)
+    return await act(request, kernel, "DELETE", _path(budget_id), URL)
 
 
 BUDGET_HANDLERS = [budgets_page, create_budget, budget_page, update_budget, delete_budget]

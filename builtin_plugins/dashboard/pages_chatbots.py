@@ -24,6 +24,7 @@ from builtin_plugins.dashboard.forms import read_form, writer
 from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.render import Pages, redirect
 from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.signed_in import act
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
 
@@ -186,11 +187,7 @@ async def delete_chatbot(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], chatbot_id: FromPath[str]
 ) -> Response[Any]:
     """Delete a chatbot with its conversations."""
-    viewer = await writer(request, kernel)
-    answer = await InternalApi(request, viewer.token).call("DELETE", chatbot_path(chatbot_id))
-    if not answer.ok:
-        raise ApiFailure(answer)
-    return redirect(request, URL)
+    return await act(request, kernel, "DELETE", chatbot_path(chatbot_id), URL)
 
 
 CHATBOT_HANDLERS = [

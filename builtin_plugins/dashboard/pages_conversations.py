@@ -10,11 +10,11 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 
 from builtin_plugins.dashboard.api import ApiFailure, InternalApi
-from builtin_plugins.dashboard.forms import writer
 from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.pages_playground import conversation_path, shown_messages
-from builtin_plugins.dashboard.render import SECURITY_HEADERS, Pages, redirect
+from builtin_plugins.dashboard.render import SECURITY_HEADERS, Pages
 from builtin_plugins.dashboard.session import load_viewer
+from builtin_plugins.dashboard.signed_in import act
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
 
@@ -108,13 +108,7 @@ async def delete_conversation(
     conversation_id: FromPath[str],
 ) -> Response[Any]:
     """Delete a conversation and its messages."""
-    viewer = await writer(request, kernel)
-    answer = await InternalApi(request, viewer.token).call(
-        "DELETE", conversation_path(conversation_id)
-    )
-    if not answer.ok:
-        raise ApiFailure(answer)
-    return redirect(request, URL)
+    return await act(request, kernel, "DELETE", conversation_path(conversation_id), URL)
 
 
 CONVERSATION_HANDLERS = [

@@ -22,7 +22,6 @@ from multipart import (  # type: ignore[import-untyped]
 )
 
 from builtin_plugins.dashboard.api import ApiAnswer, ApiFailure, InternalApi
-from builtin_plugins.dashboard.forms import writer
 from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.pages_documents import (
     TERMINAL,
@@ -30,7 +29,7 @@ from builtin_plugins.dashboard.pages_documents import (
     collection_page,
     collection_path,
 )
-from builtin_plugins.dashboard.render import SECURITY_HEADERS, Pages, is_htmx, redirect
+from builtin_plugins.dashboard.render import SECURITY_HEADERS, Pages, is_htmx
 from builtin_plugins.dashboard.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -42,6 +41,7 @@ from builtin_plugins.dashboard.session import (
     load_viewer,
     verify_csrf,
 )
+from builtin_plugins.dashboard.signed_in import act, chosen
 from builtin_plugins.dashboard.stream import StreamedAnswer, open_stream
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
@@ -51,6 +51,7 @@ __all__ = ["DOCUMENT_FILE_HANDLERS"]
 _CSRF_PREFIX_BYTES = 16 * 1024
 """How far into a form's body the CSRF field (its first field) must have ended."""
 _EVENT_SPLIT = re.compile(r"\r?\n\r?\n")
+_ACTIONS = frozenset({"cancel", "reprocess", "delete"})
 
 
 def _document_path(document_id: str) -> str:
@@ -251,59 +252,25 @@ async def document_events(
     return ServerSentEvent(events, headers=SECURITY_HEADERS)
 
 
-async def _act(
-    request: Request[Any, Any, Any],
-    kernel: Kernel,
-    collection_id: str,
-    document_id: str,
-    method: str,
-    action: str = "",
-) -> Response[Any]:
-    viewer = await writer(request, kernel)
-    path = _document_path(document_id) + (f"/{action}" if action else "")
-    answer = await InternalApi(request, viewer.token).call(method, path)
-    if not answer.ok:
-        raise ApiFailure(answer)
-    return redirect(request, _page_url(collection_id))
-
-
-@post("/documents/{collection_id:str}/files/{document_id:str}/cancel")
-async def cancel_document(
+@post("/documents/{collection_id:str}/files/{document_id:str}/{action:str}")
+async def act_on_document(
     request: Request[Any, Any, Any],
     kernel: NamedDependency[Kernel],
     collection_id: FromPath[str],
     document_id: FromPath[str],
+    action: FromPath[str],
 ) -> Response[Any]:
-    """Cancel a queued or running ingest (the API answers 409 once it ended)."""
-    return await _act(request, kernel, collection_id, document_id, "POST", "cancel")
-
-
-@post("/documents/{collection_id:str}/files/{document_id:str}/reprocess")
-async def reprocess_document(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    collection_id: FromPath[str],
-    document_id: FromPath[str],
-) -> Response[Any]:
-    """Run a document's ingest again."""
-    return await _act(request, kernel, collection_id, document_id, "POST", "reprocess")
-
-
-@post("/documents/{collection_id:str}/files/{document_id:str}/delete")
-async def delete_document(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    collection_id: FromPath[str],
-    document_id: FromPath[str],
-) -> Response[Any]:
-    """Delete a document with its chunks and stored original."""
-    return await _act(request, kernel, collection_id, document_id, "DELETE")
+    """``cancel`` a queued or running ingest (the API answers 409 once it ended), ``reprocess``
+    a document, or ``delete`` it with its chunks and stored original."""
+    path = _document_path(document_id)
+    back = _page_url(collection_id)
+    if chosen(action, _ACTIONS) == "delete":
+        return await act(request, kernel, "DELETE", path, back)
+    return await act(request, kernel, "POST", f"{path}/{action}", back)
 
 
 DOCUMENT_FILE_HANDLERS = [
     upload_documents,
     document_events,
-    cancel_document,
-    reprocess_document,
-    delete_document,
+    act_on_document,
 ]

@@ -16,6 +16,7 @@ from builtin_plugins.dashboard.forms import read_form, writer
 from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.render import Pages, is_htmx, redirect
 from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.signed_in import act
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
 
@@ -165,11 +166,7 @@ async def delete_collection(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], collection_id: FromPath[str]
 ) -> Response[Any]:
     """Delete a collection with its documents (its owner or an admin; the API decides)."""
-    viewer = await writer(request, kernel)
-    answer = await InternalApi(request, viewer.token).call("DELETE", collection_path(collection_id))
-    if not answer.ok:
-        raise ApiFailure(answer)
-    return redirect(request, URL)
+    return await act(request, kernel, "DELETE", collection_path(collection_id), URL)
 
 
 DOCUMENTS_HANDLERS = [documents_page, create_collection, collection_view, delete_collection]

@@ -10,9 +10,11 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from builtin_plugins.dashboard.api import ApiAnswer, ApiFailure, InternalApi
+from builtin_plugins.dashboard.forms import writer
 from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.render import Pages, is_htmx
-from builtin_plugins.dashboard.session import Viewer, load_viewer, verify_csrf
+from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.signed_in import chosen
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
 from kernel.services import UserDirectory
@@ -20,6 +22,7 @@ from kernel.services import UserDirectory
 __all__ = ["KEYS_HANDLERS", "key_request"]
 
 _PAGE_SIZE = 200
+_ACTIONS = frozenset({"revoke", "restore"})
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -94,8 +97,7 @@ async def create_key(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], pages: NamedDependency[Pages]
 ) -> Response[Any]:
     """Create a key for the caller; the answer shows it this once."""
-    viewer = await load_viewer(request)
-    await verify_csrf(kernel, request, f"session:{viewer.token}")
+    viewer = await writer(request, kernel)
     body = key_request(await _form(request))
     answer = await InternalApi(request, viewer.token).call("POST", "/api-keys", json=body)
     if answer.ok and isinstance(answer.body, dict):
@@ -103,36 +105,19 @@ async def create_key(
     return await _panel(request, kernel, pages, viewer, failed=answer)
 
 
-async def _toggle(
-    request: Request[Any, Any, Any], kernel: Kernel, pages: Pages, key_id: str, action: str
+@post("/keys/{key_id:str}/{action:str}")
+async def revoke_or_restore_key(
+    request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
+    pages: NamedDependency[Pages],
+    key_id: FromPath[str],
+    action: FromPath[str],
 ) -> Response[Any]:
-    viewer = await load_viewer(request)
-    await verify_csrf(kernel, request, f"session:{viewer.token}")
-    path = f"/api-keys/{quote(key_id, safe='')}/{action}"
+    """``revoke`` a key (it stops working on every replica at once) or ``restore`` it."""
+    viewer = await writer(request, kernel)
+    path = f"/api-keys/{quote(key_id, safe='')}/{chosen(action, _ACTIONS)}"
     answer = await InternalApi(request, viewer.token).call("POST", path)
     return await _panel(request, kernel, pages, viewer, failed=None if answer.ok else answer)
 
 
-@post("/keys/{key_id:str}/revoke")
-async def revoke_key(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    pages: NamedDependency[Pages],
-    key_id: FromPath[str],
-) -> Response[Any]:
-    """Revoke a key: it stops working on every replica at once."""
-    return await _toggle(request, kernel, pages, key_id, "revoke")
-
-
-@post("/keys/{key_id:str}/restore")
-async def restore_key(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    pages: NamedDependency[Pages],
-    key_id: FromPath[str],
-) -> Response[Any]:
-    """Let a revoked key work again."""
-    return await _toggle(request, kernel, pages, key_id, "restore")
-
-
-KEYS_HANDLERS = [keys_page, create_key, revoke_key, restore_key]
+KEYS_HANDLERS = [keys_page, create_key, revoke_or_restore_key]

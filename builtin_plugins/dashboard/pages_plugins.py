@@ -14,15 +14,17 @@ from litestar.params import FromPath
 from builtin_plugins.dashboard.api import ApiAnswer, ApiFailure, InternalApi
 from builtin_plugins.dashboard.forms import read_form, writer
 from builtin_plugins.dashboard.pages_auth import session_csrf
-from builtin_plugins.dashboard.render import Pages, redirect
+from builtin_plugins.dashboard.render import Pages
 from builtin_plugins.dashboard.session import Viewer, load_viewer
 from builtin_plugins.dashboard.settings_form import SettingField, changed_values, setting_fields
+from builtin_plugins.dashboard.signed_in import act, chosen
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
 
 __all__ = ["PLUGINS_HANDLERS", "PLUGINS_URL", "plugins_listing"]
 
 PLUGINS_URL = "/dashboard/plugins"
+_ACTIONS = frozenset({"enable", "disable"})
 
 
 def _path(name: str) -> str:
@@ -68,30 +70,17 @@ async def plugins_page(
     return await plugins_listing(request, kernel, pages, await load_viewer(request))
 
 
-async def _toggle(
-    request: Request[Any, Any, Any], kernel: Kernel, name: str, action: str
+@post("/plugins/{name:str}/{action:str}")
+async def toggle_plugin(
+    request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
+    name: FromPath[str],
+    action: FromPath[str],
 ) -> Response[Any]:
-    viewer = await writer(request, kernel)
-    answer = await InternalApi(request, viewer.token).call("POST", f"{_path(name)}/{action}")
-    if not answer.ok:
-        raise ApiFailure(answer)
-    return redirect(request, PLUGINS_URL)
-
-
-@post("/plugins/{name:str}/enable")
-async def enable_plugin(
-    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], name: FromPath[str]
-) -> Response[Any]:
-    """Enable a builtin plugin on every replica."""
-    return await _toggle(request, kernel, name, "enable")
-
-
-@post("/plugins/{name:str}/disable")
-async def disable_plugin(
-    request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], name: FromPath[str]
-) -> Response[Any]:
-    """Disable a builtin plugin on every replica (the API refuses essential ones)."""
-    return await _toggle(request, kernel, name, "disable")
+    """``enable`` or ``disable`` a builtin plugin on every replica (the API refuses to disable
+    essential ones)."""
+    path = f"{_path(name)}/{chosen(action, _ACTIONS)}"
+    return await act(request, kernel, "POST", path, PLUGINS_URL)
 
 
 def _api_errors(answer: ApiAnswer, fields: list[SettingField]) -> dict[str, str]:
@@ -170,8 +159,7 @@ async def save_plugin_settings(
 
 PLUGINS_HANDLERS = [
     plugins_page,
-    enable_plugin,
-    disable_plugin,
+    toggle_plugin,
     plugin_settings_page,
     save_plugin_settings,
 ]

@@ -17,6 +17,7 @@ from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.pages_plugins import plugins_listing
 from builtin_plugins.dashboard.render import Pages, redirect
 from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.signed_in import chosen
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
 
@@ -25,6 +26,7 @@ __all__ = ["SANDBOX_HANDLERS"]
 URL = "/dashboard/sandbox"
 MAX_UPLOAD = 64 * 1024 * 1024
 """The largest zip the dashboard passes on (the API applies its own configured limit too)."""
+_ACTIONS = frozenset({"approve", "enable", "disable"})
 
 
 def _path(name: str) -> str:
@@ -90,12 +92,19 @@ async def upload_sandboxed(
     return redirect(request, f"{URL}/{quote(str(answer.body['name']), safe='')}")
 
 
-async def _act(
-    request: Request[Any, Any, Any], kernel: Kernel, pages: Pages, name: str, action: str
+@post("/sandbox/{name:str}/{action:str}")
+async def act_on_sandboxed(
+    request: Request[Any, Any, Any],
+    kernel: NamedDependency[Kernel],
+    pages: NamedDependency[Pages],
+    name: FromPath[str],
+    action: FromPath[str],
 ) -> Response[Any]:
+    """``approve`` the component and permissions whose digest the page showed, ``enable`` or
+    ``disable`` it on every replica (it runs once approved and enabled)."""
     viewer = await writer(request, kernel)
     body = None
-    if action == "approve":
+    if chosen(action, _ACTIONS) == "approve":
         body = {"permissions_digest": (await read_form(request)).text("permissions_digest")}
     api = InternalApi(request, viewer.token)
     answer = await api.call("POST", f"{_path(name)}/{action}", json=body)
@@ -106,43 +115,8 @@ async def _act(
     return redirect(request, f"{URL}/{quote(name, safe='')}")
 
 
-@post("/sandbox/{name:str}/approve")
-async def approve_sandboxed(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    pages: NamedDependency[Pages],
-    name: FromPath[str],
-) -> Response[Any]:
-    """Approve the component and permissions whose digest the page showed."""
-    return await _act(request, kernel, pages, name, "approve")
-
-
-@post("/sandbox/{name:str}/enable")
-async def enable_sandboxed(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    pages: NamedDependency[Pages],
-    name: FromPath[str],
-) -> Response[Any]:
-    """Enable on every replica (it runs once approved too)."""
-    return await _act(request, kernel, pages, name, "enable")
-
-
-@post("/sandbox/{name:str}/disable")
-async def disable_sandboxed(
-    request: Request[Any, Any, Any],
-    kernel: NamedDependency[Kernel],
-    pages: NamedDependency[Pages],
-    name: FromPath[str],
-) -> Response[Any]:
-    """Disable on every replica."""
-    return await _act(request, kernel, pages, name, "disable")
-
-
 SANDBOX_HANDLERS = [
     sandbox_page,
     upload_sandboxed,
-    approve_sandboxed,
-    enable_sandboxed,
-    disable_sandboxed,
+    act_on_sandboxed,
 ]

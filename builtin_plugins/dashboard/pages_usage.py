@@ -10,9 +10,9 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 
 from builtin_plugins.dashboard.api import InternalApi
-from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.render import SECURITY_HEADERS, Pages
 from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.signed_in import viewer_page
 from builtin_plugins.dashboard.usage_view import Range, Share, day_range, shares, usage_view
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
@@ -79,14 +79,7 @@ async def usage_page(
     key_names = await _key_names(api)
     view = await usage_view(api, span, key_names)
     top = await _top(api, kernel, span, key_names) if viewer.is_admin else {}
-    return pages.page(
-        "usage.html",
-        viewer=viewer,
-        csrf=session_csrf(kernel, viewer.token),
-        span=span,
-        view=view,
-        top=top,
-    )
+    return viewer_page(pages, kernel, viewer, "usage.html", span=span, view=view, top=top)
 
 
 @get("/usage/export")

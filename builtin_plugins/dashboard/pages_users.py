@@ -11,11 +11,11 @@ from urllib.parse import quote
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from builtin_plugins.dashboard.api import ApiFailure, InternalApi
+from builtin_plugins.dashboard.api import InternalApi
 from builtin_plugins.dashboard.forms import read_form, writer
-from builtin_plugins.dashboard.pages_auth import session_csrf
 from builtin_plugins.dashboard.render import Pages, redirect
-from builtin_plugins.dashboard.session import Viewer, load_viewer
+from builtin_plugins.dashboard.session import load_viewer
+from builtin_plugins.dashboard.signed_in import Refusal, listing_page
 from kernel.dependencies import NamedDependency
 from kernel.roles import ROLES
 from kernel.runtime import Kernel
@@ -23,35 +23,6 @@ from kernel.runtime import Kernel
 __all__ = ["USERS_HANDLERS"]
 
 URL = "/dashboard/users"
-_LISTED = 200
-
-
-async def _page(
-    request: Request[Any, Any, Any],
-    kernel: Kernel,
-    pages: Pages,
-    viewer: Viewer,
-    *,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
-    form: dict[str, str] | None = None,
-) -> Response[Any]:
-    answer = await InternalApi(request, viewer.token).call(
-        "GET", "/users", params={"limit": _LISTED}
-    )
-    if not answer.ok or not isinstance(answer.body, dict):
-        raise ApiFailure(answer)
-    return pages.page(
-        "users.html",
-        status=status,
-        viewer=viewer,
-        csrf=session_csrf(kernel, viewer.token),
-        users=answer.body["data"],
-        total=answer.body["total"],
-        roles=ROLES,
-        errors=errors or {},
-        form=form or {},
-    )
 
 
 @get("/users")
@@ -59,7 +30,8 @@ async def users_page(
     request: Request[Any, Any, Any], kernel: NamedDependency[Kernel], pages: NamedDependency[Pages]
 ) -> Response[Any]:
     """Every user with their role and state (admins)."""
-    return await _page(request, kernel, pages, await load_viewer(request))
+    viewer = await load_viewer(request)
+    return await listing_page(request, kernel, pages, viewer, "users.html", "/users", roles=ROLES)
 
 
 @post("/users")
@@ -80,8 +52,9 @@ async def create_user(
         return redirect(request, URL)
     shown = {k: v for k, v in form.fields().items() if k != "password"}
     errors = {answer.param if answer.param in body else "form": answer.message}
-    return await _page(
-        request, kernel, pages, viewer, errors=errors, status=answer.status, form=shown
+    refusal = Refusal(errors=errors, status=answer.status, form=shown)
+    return await listing_page(
+        request, kernel, pages, viewer, "users.html", "/users", refusal, roles=ROLES
     )
 
 
@@ -104,8 +77,10 @@ async def update_user(
     answer = await InternalApi(request, viewer.token).call("PATCH", path, json=body)
     if answer.ok:
         return redirect(request, URL)
-    errors = {"form": answer.message}
-    return await _page(request, kernel, pages, viewer, errors=errors, status=answer.status)
+    refusal = Refusal(errors={"form": answer.message}, status=answer.status)
+    return await listing_page(
+        request, kernel, pages, viewer, "users.html", "/users", refusal, roles=ROLES
+    )
 
 
 USERS_HANDLERS = [users_page, create_user, update_user]

@@ -27,6 +27,8 @@ class Covered(msgspec.Struct, frozen=True, kw_only=True):
 
 class RuleView(msgspec.Struct, frozen=True, kw_only=True):
     source: str
+    rule_id: int | None
+    """Set on rules added at run time (the ones that can be removed)."""
     provider: str
     models: str
     tcb_statuses: list[str]
@@ -55,7 +57,11 @@ def _covered(rule: dict[str, Any], entry: AttestationEntry) -> Covered:
 
 
 def _view(
-    source: str, rule: dict[str, Any], entries: list[AttestationEntry], note: str
+    source: str,
+    rule: dict[str, Any],
+    entries: list[AttestationEntry],
+    note: str,
+    rule_id: int | None = None,
 ) -> RuleView:
     provider, models = str(rule.get("provider", "*")), str(rule.get("models", "*"))
     covered = [
@@ -66,6 +72,7 @@ def _view(
     ]
     return RuleView(
         source=source,
+        rule_id=rule_id,
         provider=provider,
         models=models,
         tcb_statuses=list(rule.get("accepted_tcb_statuses", [])),
@@ -83,7 +90,13 @@ def rule_views(policy: dict[str, Any], entries: list[AttestationEntry]) -> list[
         for rule in policy.get("anchor", [])
     ]
     views += [
-        _view("added", stored["rule"], entries, f"by {stored['added_by']} {stored['created_at']}")
+        _view(
+            "added",
+            stored["rule"],
+            entries,
+            f"by {stored['added_by']} {stored['created_at']}",
+            int(stored["id"]),
+        )
         for stored in policy.get("added", [])
     ]
     return views

@@ -169,3 +169,31 @@ async def test_trust_rules_are_validated_and_for_admins_only(attested_gateway: A
             anonymous = await client.get("/api-internal/v1/attestation/trust")
             assert anonymous.status_code == 401
         assert await redpill_statuses(env)
+
+
+async def test_an_added_rule_removed_refuses_its_models_again(
+    attested_gateway: Attested,
+) -> None:
+    async with attested_gateway() as env:
+        bare = Trust(
+            quotes=TestRootQuotes((sim_root_public_key(),)), label="simulated", simulated=True
+        )
+        install_trust(env.kernel, bare)
+        added = (await admin(env, "POST", "/attestation/trust", json=SIM_RULE)).json()
+        await until_attested(env)
+        path = f"/attestation/trust/{added['id']}"
+        removed = await admin(env, "DELETE", path)
+        again = await admin(env, "DELETE", path)
+        found = await redpill_statuses(env)
+        listed = (await admin(env, "GET", "/attestation/trust")).json()
+        audit = (await admin(env, "GET", "/audit?action=attestation.trust.remove")).json()
+        async with httpx.AsyncClient(base_url=origin(env)) as client:
+            anonymous = await client.delete(f"/api-internal/v1{path}")
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["rule"]["workloads"][0]["mr_td"] == SIM_MR_TD.hex()
+    assert again.status_code == 404
+    assert listed["added"] == []
+    assert found
+    assert not any(s["verified"] for s in found)
+    assert [e["resource_id"] for e in audit["data"]] == [str(added["id"])]
+    assert anonymous.status_code == 401
