@@ -40,7 +40,7 @@ from builtin_plugins.simulators.jcs import canonical_json
 from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import running_simulator
 from kernel.http import HttpClients
-from kernel.types import ModelInfo, ResponseEvidence
+from kernel.upstream import ModelInfo, ResponseEvidence
 
 VECTORS = Path(__file__).resolve().parents[1] / "tests" / "data" / "attestation"
 QUOTE_NOW = 1750329207

@@ -139,8 +139,23 @@ async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int
     )
     response.raise_for_status()
     cid = response.json()["id"]
-    names: dict[str, str] = {}
     started, cpu = time.perf_counter(), time.process_time()
+    await upload(client, cid, files, headers)
+    documents = await wait_processed(client, cid, headers)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    for document in documents:
+        if document["job"]["state"] == "failed":
+            print(f"  failed {document['name']}: {document['job']['error']}")
+    indexed = [d["id"] for d in documents if d["job"]["state"] == "indexed"]
+    chunks = sum(d["chunk_count"] for d in documents)
+    print(f"ingest CPU: {cpu:.1f} s of this process = {chunks / cpu:.1f} chunks per CPU-second")
+    return cid, chunks, elapsed, indexed
+
+
+async def upload(
+    client: httpx.AsyncClient, cid: str, files: list[Path], headers: dict[str, str]
+) -> None:
+    """Upload ``files`` into collection ``cid``, 20 per request, printing the refused ones."""
     for start in range(0, len(files), 20):
         parts = [
             ("files", (p.name, p.read_bytes(), "text/html")) for p in files[start : start + 20]
@@ -152,39 +167,38 @@ async def ingest(client: httpx.AsyncClient, files: list[Path]) -> tuple[str, int
         ).json()
         for error in body["errors"]:
             print(f"  refused {error['name']}: {error['message']}")
-        names.update({d["id"]: d["name"] for d in body["documents"]})
+
+
+async def wait_processed(
+    client: httpx.AsyncClient, cid: str, headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Every document of ``cid`` once each job is ``indexed`` or ``failed``."""
     while True:
-        response = await client.get(
-            f"{INTERNAL}/collections/{cid}/documents",
-            params={"limit": 200, "offset": 0},
-            headers=headers,
-        )
-        if response.status_code == 401:  # the access token expired during the ingest
+        documents = await list_documents(client, cid, headers)
+        if documents is None:  # the access token expired during the ingest
             headers = await login(client)
             continue
-        page = response.json()
-        documents = page["data"]
-        offset = len(documents)
-        while offset < page["total"]:
-            more = await client.get(
-                f"{INTERNAL}/collections/{cid}/documents",
-                params={"limit": 200, "offset": offset},
-                headers=headers,
-            )
-            documents += more.json()["data"]
-            offset = len(documents)
-        states = [d["job"]["state"] for d in documents]
-        if all(s in {"indexed", "failed"} for s in states):
-            break
+        if all(d["job"]["state"] in {"indexed", "failed"} for d in documents):
+            return documents
         await asyncio.sleep(0.5)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    for document in documents:
-        if document["job"]["state"] == "failed":
-            print(f"  failed {document['name']}: {document['job']['error']}")
-    indexed = [d["id"] for d in documents if d["job"]["state"] == "indexed"]
-    chunks = sum(d["chunk_count"] for d in documents)
-    print(f"ingest CPU: {cpu:.1f} s of this process = {chunks / cpu:.1f} chunks per CPU-second")
-    return cid, chunks, elapsed, indexed
+
+
+async def list_documents(
+    client: httpx.AsyncClient, cid: str, headers: dict[str, str]
+) -> list[dict[str, Any]] | None:
+    """Every document of ``cid``, page by page; None when the access token has expired."""
+    url = f"{INTERNAL}/collections/{cid}/documents"
+    response = await client.get(url, params={"limit": 200, "offset": 0}, headers=headers)
+    if response.status_code == 401:
+        return None
+    page = response.json()
+    documents: list[dict[str, Any]] = page["data"]
+    while len(documents) < page["total"]:
+        more = await client.get(
+            url, params={"limit": 200, "offset": len(documents)}, headers=headers
+        )
+        documents += more.json()["data"]
+    return documents
 
 
 async def at_scale(

@@ -9,10 +9,13 @@ Boot fails (ConfigError) naming every public route that does not declare who may
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.plugins import PluginProtocol
+from litestar.plugins.core import MsgspecDIPlugin
 from litestar.types import ControllerRouterHandler
 
 from kernel.access import require_declarations
@@ -32,6 +35,21 @@ SURFACE_PATHS: dict[ApiSurface, str] = {
     "internal": "/api-internal/v1",
     "root": "/",
 }
+
+
+class _Litestar(Litestar):
+    """Litestar without its pydantic plugins unless something already imported pydantic.
+
+    Litestar adds them whenever pydantic is installed, importing it (~7 MiB per worker); every
+    boundary here is a msgspec struct. A plugin whose routes take or return pydantic models has
+    imported pydantic by the time the app is built, and then gets Litestar's defaults unchanged.
+    """
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        if "pydantic" in sys.modules:
+            return Litestar._get_default_plugins(plugins)
+        return [*plugins, MsgspecDIPlugin()]
 
 
 def _plugin_routers(kernel: Kernel) -> list[ControllerRouterHandler]:
@@ -69,7 +87,7 @@ def create_app(
     if settings is None:
         settings = load_settings(config_file, plugin_schemas=plugins.settings_schemas())
     kernel = Kernel(settings, plugins)
-    app = Litestar(
+    app = _Litestar(
         route_handlers=_plugin_routers(kernel),
         guards=[gate],
         before_send=[before_send],

@@ -17,7 +17,8 @@ import msgspec
 
 from kernel.admission import Admission
 from kernel.errors import InvalidRequestError
-from kernel.types import Endpoint, ModelInfo, Principal
+from kernel.types import Principal
+from kernel.upstream import Endpoint, ModelInfo
 
 __all__ = [
     "ChatFilter",

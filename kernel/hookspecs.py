@@ -32,14 +32,13 @@ if TYPE_CHECKING:
         Authenticator,
         BackgroundTask,
         CliCommand,
-        Provider,
         RequestCheck,
         RouteSet,
         ServeOption,
         SettingsSection,
         ToggleVeto,
-        Verifier,
     )
+    from kernel.upstream import Provider, Verifier
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

@@ -33,7 +33,8 @@ from builtin_plugins.attestation.verifiers import PrivatemodeVerifier, RedPillVe
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.services import AttestationOverview, Service, SimulatedTrust
-from kernel.types import BackgroundTask, CliCommand, RouteSet, SettingsSection, Verifier
+from kernel.types import BackgroundTask, CliCommand, RouteSet, SettingsSection
+from kernel.upstream import Verifier
 
 __all__ = [
     "PLUGIN_NAME",

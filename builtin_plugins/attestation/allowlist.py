@@ -1,7 +1,8 @@
 """Trust rules admins add at run time (table ``attestation_trust``), read on every attestation.
 
-Rules are appended, never edited in place: each row keeps who added it and when, and every
-addition is audited by the route. Settings rules (``[[attestation.trust]]``) stay in the config.
+Rules are appended or removed, never edited in place: each row keeps who added it and when, and
+every addition and removal is audited by the route. Settings rules (``[[attestation.trust]]``)
+stay in the config.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy.engine import RowMapping
 
 from builtin_plugins.attestation.policy import TrustRule
 from kernel.storage.sql import Database
@@ -38,7 +40,7 @@ class StoredRule(msgspec.Struct, kw_only=True):
 
 
 class AllowlistStore:
-    """Appends and lists run-time trust rules."""
+    """Appends, lists and removes run-time trust rules."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -62,17 +64,26 @@ class AllowlistStore:
             rule=rule,
         )
 
+    async def remove(self, rule_id: int) -> StoredRule | None:
+        """Delete rule ``rule_id``; the row it was, or None if there is none."""
+        table = attestation_trust
+        delete = table.delete().where(table.c.id == rule_id).returning(*table.c)
+        async with self._db.session() as session:
+            row = (await session.execute(delete)).mappings().first()
+        return None if row is None else _stored(row)
+
     async def all(self) -> list[StoredRule]:
         """Every stored rule, oldest first."""
         query = select(attestation_trust).order_by(attestation_trust.c.id)
         async with self._db.session() as session:
             rows = (await session.execute(query)).mappings().all()
-        return [
-            StoredRule(
-                id=row["id"],
-                created_at=row["created_at"],
-                added_by=row["added_by"],
-                rule=msgspec.json.decode(row["rule"], type=TrustRule),
-            )
-            for row in rows
-        ]
+        return [_stored(row) for row in rows]
+
+
+def _stored(row: RowMapping) -> StoredRule:
+    return StoredRule(
+        id=row["id"],
+        created_at=row["created_at"],
+        added_by=row["added_by"],
+        rule=msgspec.json.decode(row["rule"], type=TrustRule),
+    )

@@ -22,7 +22,8 @@ from builtin_plugins.attestation.upstream import EvidenceClient
 from kernel.errors import ConfigError
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
-from kernel.types import CliCommand, HttpUpstream
+from kernel.types import CliCommand
+from kernel.upstream import HttpUpstream
 
 __all__ = ["attestation_command"]
 

@@ -18,7 +18,7 @@ from builtin_plugins.attestation.attester import Target
 from builtin_plugins.attestation.legacy import verify_legacy_receipt, verify_signature
 from builtin_plugins.attestation.upstream import EvidenceClient
 from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
-from kernel.types import ResponseEvidence
+from kernel.upstream import ResponseEvidence
 
 __all__ = ["DONE_FRAME", "ResponseChecker", "chat_id_of", "response_candidates"]
 

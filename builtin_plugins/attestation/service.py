@@ -32,7 +32,7 @@ from builtin_plugins.attestation.verdicts import AttestationRejected, Verdict
 from kernel.errors import StoreUnavailableError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import AttestationStatus, HttpUpstream, ModelInfo, ResponseEvidence
+from kernel.upstream import AttestationStatus, HttpUpstream, ModelInfo, ResponseEvidence
 
 __all__ = ["FAILED_LABEL", "SERVICE", "AttestationService", "service_of"]
 

@@ -1,4 +1,4 @@
-"""The plugin's two :class:`~kernel.types.Verifier` implementations.
+"""The plugin's two :class:`~kernel.upstream.Verifier` implementations.
 
 * :class:`RedPillVerifier`: routing verdicts and per-response checks from the
   :class:`~.service.AttestationService`; the response policy is the deployment's
@@ -15,7 +15,8 @@ from __future__ import annotations
 from builtin_plugins.attestation.service import AttestationService
 from kernel.runtime import Kernel
 from kernel.services import KeyPolicy
-from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence, ResponsePolicy
+from kernel.types import Principal
+from kernel.upstream import AttestationStatus, ModelInfo, ResponseEvidence, ResponsePolicy
 
 __all__ = ["PROXY_LABEL", "PrivatemodeVerifier", "RedPillVerifier"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from builtin_plugins.chatbots.payloads import Chatbot
 from kernel.errors import InvalidRequestError
 from kernel.runtime import Kernel
-from kernel.types import ModelInfo
+from kernel.upstream import ModelInfo
 
 __all__ = ["check_config", "merged", "model_info"]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from kernel.types import ModelInfo, Provider
+from kernel.upstream import ModelInfo, Provider
 
 __all__ = ["Catalog", "Route"]
 

@@ -25,7 +25,7 @@ from builtin_plugins.llm.verification import ResponseVerification
 from kernel.errors import EnclavaError, UpstreamError
 from kernel.exchange import Exchange
 from kernel.runtime import Kernel
-from kernel.types import ResponsePolicy, UpstreamCall, UpstreamResult
+from kernel.upstream import ResponsePolicy, UpstreamCall, UpstreamResult
 
 __all__ = ["Answer", "Pipeline", "StreamStart"]
 

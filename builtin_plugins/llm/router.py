@@ -31,7 +31,7 @@ from kernel.errors import (
     UpstreamError,
 )
 from kernel.runtime import Kernel
-from kernel.types import AttestationStatus, Endpoint, UpstreamCall
+from kernel.upstream import AttestationStatus, Endpoint, UpstreamCall
 
 __all__ = ["NoRouteError", "ProvidersUnreachableError", "Router", "WrongEndpointError"]
 

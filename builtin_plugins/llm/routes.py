@@ -23,7 +23,8 @@ from kernel.exchange import Exchange
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC
 from kernel.responses import error_response
-from kernel.types import Endpoint, Principal, RequestContext
+from kernel.types import Principal, RequestContext
+from kernel.upstream import Endpoint
 
 __all__ = ["build_routes"]
 

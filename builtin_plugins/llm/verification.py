@@ -17,9 +17,9 @@ from builtin_plugins.llm.circuit import CircuitBreaker
 from kernel.errors import UpstreamError
 from kernel.exchange import Exchange
 from kernel.runtime import Kernel
-from kernel.types import (
+from kernel.types import AuditEvent
+from kernel.upstream import (
     AttestationStatus,
-    AuditEvent,
     ResponseEvidence,
     ResponsePolicy,
     UpstreamCall,

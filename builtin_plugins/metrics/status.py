@@ -18,7 +18,7 @@ from kernel.gate import request_context
 from kernel.roles import require_role
 from kernel.runtime import Kernel
 from kernel.services import ProviderCircuits, ServiceMissingError
-from kernel.types import Provider
+from kernel.upstream import Provider
 
 __all__ = ["INTERNAL_ROUTES", "PUBLIC_ROUTES", "ProviderDetail", "ProviderStatus"]
 

@@ -31,7 +31,7 @@ from builtin_plugins.providers.upstream_errors import (
 from kernel.errors import UpstreamError, os_reason
 from kernel.http import HttpClients, SpkiPinMismatch
 from kernel.tracing import TracerSource, no_tracer
-from kernel.types import ModelInfo, UpstreamCall, UpstreamResult
+from kernel.upstream import ModelInfo, UpstreamCall, UpstreamResult
 
 __all__ = ["DiscoveryError", "HttpProvider"]
 

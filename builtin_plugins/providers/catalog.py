@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from kernel.types import ModelInfo, ModelPrice
+from kernel.upstream import ModelInfo, ModelPrice
 
 __all__ = ["Published", "UpstreamModel", "fold_short_ids", "publish"]
 

@@ -30,7 +30,8 @@ from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
 from kernel.tracing import TracerSource, no_tracer
-from kernel.types import BackgroundTask, Provider, SettingsSection
+from kernel.types import BackgroundTask, SettingsSection
+from kernel.upstream import Provider
 
 __all__ = [
     "PLUGIN_NAME",

@@ -43,14 +43,8 @@ from kernel.hookspecs import hookimpl
 from kernel.http import HttpClients
 from kernel.runtime import Kernel
 from kernel.tracing import TracerSource, no_tracer
-from kernel.types import (
-    BackgroundTask,
-    ModelPrice,
-    Provider,
-    SettingsSection,
-    UpstreamCall,
-    UpstreamResult,
-)
+from kernel.types import BackgroundTask, SettingsSection
+from kernel.upstream import ModelPrice, Provider, UpstreamCall, UpstreamResult
 
 __all__ = [
     "PLUGIN_NAME",

@@ -20,7 +20,8 @@ from builtin_plugins.providers.settings import ProviderSettings, read_api_key
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
 from kernel.stash import StashKey
-from kernel.types import BackgroundTask, Provider
+from kernel.types import BackgroundTask
+from kernel.upstream import Provider
 
 __all__ = [
     "Built",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 __all__ = [
     "TEMPLATE_TOKENS",

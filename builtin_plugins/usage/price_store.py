@@ -12,7 +12,7 @@ from sqlalchemy import RowMapping, select
 from builtin_plugins.usage.models import usage_prices
 from builtin_plugins.usage.prices import PriceRow
 from kernel.storage.sql import Database
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 __all__ = ["insert_price", "load_prices"]
 

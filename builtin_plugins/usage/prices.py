@@ -18,7 +18,7 @@ import msgspec
 
 from builtin_plugins.usage.money import affordable_tokens, cost_micros
 from builtin_plugins.usage.settings import UsageSettings
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 __all__ = ["PriceBook", "PriceRow", "PriceSource", "Quote", "Target"]
 

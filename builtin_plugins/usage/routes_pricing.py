@@ -27,7 +27,7 @@ from kernel.audit import event_from_context
 from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError
 from kernel.gate import request_context
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 __all__ = ["PRICING_ROUTES"]
 

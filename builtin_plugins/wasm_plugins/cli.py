@@ -10,11 +10,6 @@ from argparse import ArgumentParser, ArgumentTypeError, Namespace, _SubParsersAc
 from pathlib import Path
 
 from builtin_plugins.wasm_plugins.build import BuildResult, build_plugin, sdk_root
-from builtin_plugins.wasm_plugins.component_runner import (
-    CACHE_ENV,
-    COMPONENT_ENV,
-    check_component,
-)
 from builtin_plugins.wasm_plugins.progress import Progress
 from builtin_plugins.wasm_plugins.scaffold import scaffold
 from builtin_plugins.wasm_plugins.toolchain import TOOLCHAIN_ENV
@@ -92,6 +87,8 @@ def _pytest(folder: Path, env: dict[str, str]) -> int:
 
 def _build(args: Namespace, cache: Path, progress: Progress) -> BuildResult | None:
     """Build, then load the component as the gateway would: its exports must match the manifest."""
+    from builtin_plugins.wasm_plugins.component_runner import check_component  # loads wasmtime
+
     try:
         result = build_plugin(args.folder, cache / "wasm", phase=progress.phase)
         with progress.phase("checking the component against plugin.toml"):
@@ -127,6 +124,8 @@ def _build_or_test(args: Namespace) -> int:
         return 1
     if args.plugin_action == "build":
         return 0 if args.check is None else _check(args.check, result)
+    from builtin_plugins.wasm_plugins.component_runner import CACHE_ENV, COMPONENT_ENV
+
     env = {COMPONENT_ENV: str(folder.resolve()), CACHE_ENV: str((cache / "native").resolve())}
     with progress.phase("component tests", spinner=False):
         return 0 if _pytest(folder, env) == 0 else 1

@@ -4,6 +4,9 @@ A plugin is active while it is enabled, its permissions digest is approved (or t
 lists it in ``auto_enable``) and its component is loaded. A component that fails to load (its
 exports do not match its manifest, it does not compile or instantiate) and repeated traps both
 disable the plugin on every replica and write an audit event saying why.
+
+The sandbox engine (and with it wasmtime) is created by the first load after start, so a gateway
+with no active sandboxed plugin never loads it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-
-from wasmtime.component import Component
+from typing import TYPE_CHECKING, Any, Literal
 
 from builtin_plugins.wasm_plugins.llm import plugin_chat
 from builtin_plugins.wasm_plugins.registry import Installed, check_description, discover
@@ -25,12 +26,17 @@ from builtin_plugins.wasm_plugins.settings import WasmPluginsSettings
 from kernel.audit import event_from_context
 from kernel.errors import ConfigError, NotFoundError, ServiceUnavailableError
 from kernel.runtime import Kernel
-from kernel.sandbox import CallFailed, SandboxedPlugin, SandboxEngine
-from kernel.sandbox.imports import HostContext
+from kernel.sandbox import CallFailed
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.outbound import HttpFetcher
 from kernel.stash import StashKey
 from kernel.types import BackgroundTask
+
+if TYPE_CHECKING:
+    from wasmtime.component import Component
+
+    from kernel.sandbox import SandboxedPlugin, SandboxEngine
+    from kernel.sandbox.imports import HostContext
 
 __all__ = ["HOST_KEY", "PLUGIN_NAME", "SECTION", "PluginStatus", "WasmHost", "host_of"]
 
@@ -56,6 +62,8 @@ class WasmHost:
         reserved = frozenset(kernel.plugins.names)
         self.plugins: dict[str, Installed] = discover(Path(self.settings.directory), reserved)
         self.engine: SandboxEngine | None = None
+        self._engine_args: tuple[Path, int] | None = None
+        """Cache folder and load threads of the engine; set by start, cleared by stop."""
         self._sync_lock = asyncio.Lock()
         self._failed: set[str] = set()
         """Plugins that failed to load and are not switched off yet."""
@@ -105,11 +113,12 @@ class WasmHost:
         return self.settings.config.get(name, {})
 
     async def start(self) -> None:
-        """Start the engine and load the active plugins (compiled once, then cached natively)."""
+        """Load the active plugins (compiled once, then cached natively); the engine is created
+        by the first of them."""
         settings = self.settings
         cache = Path(settings.cache_dir) if settings.cache_dir else self.kernel.settings.data_dir
         cache = cache if settings.cache_dir else cache / "wasm-cache"
-        self.engine = SandboxEngine(cache, threads=settings.threads)
+        self._engine_args = (cache, settings.threads)
         # Inside the kernel's startup no setting can be written: the first background sync
         # (within a second) switches off what failed here. It is not served meanwhile.
         await self.sync(switch_off=False)
@@ -131,11 +140,24 @@ class WasmHost:
                     await self._switch_off(installed, "wasm_plugin.failed", reason=installed.error)
                 self._failed.discard(name)  # kept when switching off raised: tried again
 
+    def _started_engine(self) -> SandboxEngine | None:
+        """The engine, created (wasmtime imported) on first use; None before start, after stop."""
+        if self.engine is None and self._engine_args is not None:
+            from kernel.sandbox import SandboxEngine
+
+            cache, threads = self._engine_args
+            self.engine = SandboxEngine(cache, threads=threads)
+        return self.engine
+
     async def load(self, installed: Installed) -> None:
         """Compile (off the event loop) and warm one plugin; a failure is kept, not raised."""
-        engine = self.engine
-        if engine is None or installed.sha256 is None:
+        if installed.sha256 is None:
             return
+        engine = self._started_engine()
+        if engine is None:
+            return
+        from kernel.sandbox import SandboxedPlugin
+
         path = installed.folder / installed.manifest.wasm
         plugin: SandboxedPlugin | None = None
         try:
@@ -167,6 +189,8 @@ class WasmHost:
         await asyncio.to_thread(shutil.rmtree, installed.folder, ignore_errors=True)
 
     def _context(self, installed: Installed) -> HostContext:
+        from kernel.sandbox.imports import HostContext
+
         manifest = installed.manifest
         limits = manifest.limits
         return HostContext(
@@ -187,6 +211,7 @@ class WasmHost:
     async def stop(self) -> None:
         """Unload every plugin and stop the engine at once: calls in flight fail, and a thread
         still inside a guest is a daemon that ends by its deadline (it cannot hold the exit)."""
+        self._engine_args = None
         for installed in self.plugins.values():
             if installed.plugin is not None:
                 installed.plugin.close()

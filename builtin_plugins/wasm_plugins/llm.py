@@ -14,7 +14,7 @@ import msgspec
 from kernel.errors import EnclavaError, error_of_answer
 from kernel.exchange import Exchange, completion_limits
 from kernel.runtime import Kernel
-from kernel.sandbox.imports import LlmChat, LlmRefused
+from kernel.sandbox.host_types import LlmChat, LlmRefused
 from kernel.services import ChatGateway
 from kernel.types import Principal
 

@@ -7,11 +7,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel.errors import ConfigError
-from kernel.sandbox import Manifest, SandboxedPlugin, load_manifest
+from kernel.sandbox import Manifest, load_manifest
 from kernel.sandbox.manifest import permissions_digest
+
+if TYPE_CHECKING:
+    from kernel.sandbox import SandboxedPlugin
 
 __all__ = ["ARCHIVE_MARKER", "Installed", "check_description", "discover", "inspect_folder"]
 

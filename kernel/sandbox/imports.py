@@ -26,6 +26,7 @@ from wasmtime.component import Linker, LinkerInstance, Variant
 from kernel.sandbox.abi import add_host_func
 from kernel.sandbox.clocks import add_clocks
 from kernel.sandbox.deadline import CallScope, DeadlineExceeded
+from kernel.sandbox.host_types import LlmChat, LlmRefused
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.outbound import HttpFetcher, OutboundRefused
@@ -40,12 +41,6 @@ KV_TIMEOUT_SECONDS = 2.0
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
 T = TypeVar("T")
 HostFunc = Callable[..., Any]
-LlmChat = Callable[[str, bytes], Awaitable[bytes]]
-"""``(plugin name, OpenAI chat request) -> answer bytes``; raises :class:`LlmRefused`."""
-
-
-class LlmRefused(Exception):
-    """The gateway refused or failed a plugin's chat call; the message is for the plugin."""
 
 
 class HostContext:

@@ -20,15 +20,15 @@ from kernel.errors import (
 )
 from kernel.storage.vectors import (
     DENSE,
-    PREFETCH_FACTOR,
+    DISTANCE_NAMES,
     RRF_K,
     SPARSE,
     Distance,
     Filter,
     Layout,
     RawHit,
-    SparseVector,
     StoredPoint,
+    VectorQuery,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from kernel.storage.vector_engines import Engine
 
 __all__ = ["ClientBackend"]
-
-_DISTANCES = {"cosine": "Cosine", "dot": "Dot", "euclid": "Euclid", "manhattan": "Manhattan"}
 
 
 class ClientBackend:
@@ -58,7 +56,7 @@ class ClientBackend:
         from qdrant_client.http import models
 
         wanted = models.VectorParams(
-            size=dimensions, distance=models.Distance(_DISTANCES[distance])
+            size=dimensions, distance=models.Distance(DISTANCE_NAMES[distance])
         )
         vectors: Any = wanted if layout == "plain" else {DENSE: wanted}
         sparse = None
@@ -103,53 +101,15 @@ class ClientBackend:
         with _guard(name):
             await self._qdrant.upsert(name, points=structs, wait=True)
 
-    async def query(
-        self,
-        name: str,
-        *,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        named: bool,
-        limit: int,
-        must: Filter | None,
-        score_threshold: float | None,
-    ) -> list[RawHit]:
-        from qdrant_client.http import models
-
-        query_filter = _filter(must)
-        queries: list[tuple[str | None, Any]] = []
-        if dense is not None:
-            queries.append((DENSE if named else None, dense))
-        if sparse is not None:
-            sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values)
-            queries.append((SPARSE, sparse_query))
+    async def query(self, name: str, search: VectorQuery) -> list[RawHit]:
         with _guard(name):
-            if len(queries) == 1:
-                using, query = queries[0]
-                response = await self._qdrant.query_points(
-                    name,
-                    query=query,
-                    using=using,
-                    query_filter=query_filter,
-                    limit=limit,
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
-            else:
-                prefetch = [
-                    models.Prefetch(
-                        query=q, using=u, filter=query_filter, limit=PREFETCH_FACTOR * limit
-                    )
-                    for u, q in queries
-                ]
-                response = await self._qdrant.query_points(
-                    name,
-                    prefetch=prefetch,
-                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                    limit=limit,
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
+            response = await self._qdrant.query_points(
+                name,
+                **_request(search),
+                limit=search.limit,
+                score_threshold=search.score_threshold,
+                with_payload=True,
+            )
         return [
             RawHit(uid=str(p.id), score=p.score, payload=dict(p.payload or {}))
             for p in response.points
@@ -186,6 +146,27 @@ class ClientBackend:
             await self._client.close()
             self._client = None
         self._engine.release()
+
+
+def _request(search: VectorQuery) -> dict[str, Any]:
+    """``query_points`` arguments for one vector, or for both fused by RRF."""
+    from qdrant_client.http import models
+
+    query_filter = _filter(search.must)
+    queries: list[tuple[str | None, Any]] = []
+    if search.dense is not None:
+        queries.append((DENSE if search.named else None, search.dense))
+    if search.sparse is not None:
+        sparse = models.SparseVector(indices=search.sparse.indices, values=search.sparse.values)
+        queries.append((SPARSE, sparse))
+    if not search.fused:
+        using, query = queries[0]
+        return {"query": query, "using": using, "query_filter": query_filter}
+    prefetch = [
+        models.Prefetch(query=q, using=u, filter=query_filter, limit=search.prefetch_limit)
+        for u, q in queries
+    ]
+    return {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K))}
 
 
 def _filter(must: Filter | None) -> Any:

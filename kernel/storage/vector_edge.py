@@ -6,10 +6,9 @@ Qdrant's own search does the work: HNSW and the sparse inverted index, the spars
 IDF modifier (``Modifier.Idf``) and reciprocal rank fusion (``Fusion.Rrf``, the same ``k`` as
 the server), with payload filters on keyword indexes made the first time a key is filtered on.
 
-What the engine leaves to its host, this module does. qdrant-edge-py 0.9.0 reads a boolean
-``MatchValue`` as the integer 1 or 0, which never equals a stored ``true``: a boolean payload
-field is therefore also stored as an integer under ``_bool__<key>``, filtered on there and
-removed from the payload on the way out. An edge shard runs its optimizers only
+What the engine leaves to its host, this module does (and
+:mod:`kernel.storage.vector_edge_requests`, which shadows boolean payload fields as integers
+the engine can match). An edge shard runs its optimizers only
 when asked, so once writes to a shard have paused for a second a background thread calls
 ``optimize()`` (merging segments and building their HNSW graphs, as a server's optimizers
 would), again after later writes; a shard opened with unindexed data gets one too. Closing
@@ -40,19 +39,16 @@ from kernel.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from kernel.storage.vector_engines import DirectoryLock
-from kernel.storage.vectors import (
-    DENSE,
-    PREFETCH_FACTOR,
-    RRF_K,
-    SPARSE,
-    Distance,
-    Filter,
-    Layout,
-    RawHit,
-    SparseVector,
-    StoredPoint,
+from kernel.storage.vector_edge_requests import (
+    conditions,
+    edge_config,
+    edge_filter,
+    edge_point,
+    edge_request,
+    without_bools,
 )
+from kernel.storage.vector_engines import DirectoryLock
+from kernel.storage.vectors import Distance, Filter, Layout, RawHit, StoredPoint, VectorQuery
 
 if TYPE_CHECKING:
     from qdrant_edge import EdgeShard
@@ -62,8 +58,6 @@ __all__ = ["EdgeBackend"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _META = "enclava.json"
-_DISTANCES = {"cosine": "Cosine", "dot": "Dot", "euclid": "Euclid", "manhattan": "Manhattan"}
-_BOOL = "_bool__"
 _QUIET = 1.0  # seconds without writes before a shard's optimizers run
 _REJECTED = ("dimension", "wrong input", "bad input", "not existing vector", "bad request")
 
@@ -87,7 +81,7 @@ class _Shard:
         """Keyword/integer/bool payload indexes for the keys of ``must`` (made once)."""
         from qdrant_edge import PayloadSchemaType, UpdateOperation
 
-        for key, value in _conditions(must):
+        for key, value in conditions(must):
             if key in self.indexed:
                 continue
             kind = (
@@ -164,7 +158,7 @@ class EdgeBackend:
 
     async def upsert(self, name: str, points: list[StoredPoint]) -> None:
         def write() -> None:
-            from qdrant_edge import Point, UpdateOperation
+            from qdrant_edge import UpdateOperation
 
             shard = self._open(name)
             hybrid = shard.meta["layout"] == "hybrid"
@@ -172,59 +166,23 @@ class EdgeBackend:
                 raise InvalidRequestError(f"vector collection '{name}' needs hybrid points")
             if not hybrid and any(p.sparse is not None for p in points):
                 raise InvalidRequestError(f"vector collection '{name}' holds plain vectors")
-            edge_points = [
-                Point(p.uid, _vector(p) if hybrid else p.dense, _with_bools(p.payload))
-                for p in points
-            ]
+            edge_points = [edge_point(p, hybrid) for p in points]
             shard.shard.update(UpdateOperation.upsert_points(edge_points))
             shard.written()
 
         await self._run(name, write)
 
-    async def query(
-        self,
-        name: str,
-        *,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        named: bool,
-        limit: int,
-        must: Filter | None,
-        score_threshold: float | None,
-    ) -> list[RawHit]:
-        def search() -> list[RawHit]:
-            from qdrant_edge import Fusion, Prefetch, QueryRequest
-
+    async def query(self, name: str, search: VectorQuery) -> list[RawHit]:
+        def run() -> list[RawHit]:
             shard = self._open(name)
-            if named != (shard.meta["layout"] == "hybrid"):
+            if search.named != (shard.meta["layout"] == "hybrid"):
                 raise InvalidRequestError(f"vector collection '{name}' has another layout")
-            if must:
-                shard.index(must)
-            flt = _filter(must)
-            queries = _queries(dense, sparse, named)
-            if len(queries) == 1:
-                request = QueryRequest(
-                    limit=limit,
-                    query=queries[0],
-                    filter=flt,
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
-            else:
-                prefetches = [
-                    Prefetch(limit=PREFETCH_FACTOR * limit, query=q, filter=flt) for q in queries
-                ]
-                request = QueryRequest(
-                    limit=limit,
-                    prefetches=prefetches,
-                    query=Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub's Union misses it
-                    score_threshold=score_threshold,
-                    with_payload=True,
-                )
-            found = shard.shard.query(request)
-            return [RawHit(str(p.id), p.score, _without_bools(p.payload)) for p in found]
+            if search.must:
+                shard.index(search.must)
+            found = shard.shard.query(edge_request(search))
+            return [RawHit(str(p.id), p.score, without_bools(p.payload)) for p in found]
 
-        return await self._run(name, search)
+        return await self._run(name, run)
 
     async def delete(self, name: str, uids: list[str]) -> None:
         def remove() -> None:
@@ -242,7 +200,7 @@ class EdgeBackend:
 
             shard = self._open(name)
             shard.index(must)
-            shard.shard.update(UpdateOperation.delete_points_by_filter(_filter(must)))
+            shard.shard.update(UpdateOperation.delete_points_by_filter(edge_filter(must)))
             shard.written()
 
         await self._run(name, remove)
@@ -314,7 +272,7 @@ class EdgeBackend:
             if meta is None:
                 # Built aside and renamed into place: a crash never leaves half a collection.
                 staging = self._root / f".new-{uuid.uuid4().hex}"
-                EdgeShard.create(str(staging), _config(wanted)).close()
+                EdgeShard.create(str(staging), edge_config(wanted)).close()
                 (staging / _META).write_text(json.dumps(wanted))
                 if (self._root / name).exists():
                     shutil.rmtree(self._root / name)
@@ -338,83 +296,12 @@ class EdgeBackend:
             return existed
 
 
-def _config(wanted: dict[str, Any]) -> Any:
-    from qdrant_edge import (
-        Distance,
-        EdgeConfig,
-        EdgeSparseVectorParams,
-        EdgeVectorParams,
-        HnswIndexConfig,
-        Modifier,
-    )
-
-    dense = EdgeVectorParams(
-        size=wanted["dimensions"], distance=getattr(Distance, _DISTANCES[wanted["distance"]])
-    )
-    # One search thread per query (queries of several requests run side by side).
-    hnsw = HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10000)
-    if wanted["layout"] == "plain":
-        return EdgeConfig(vectors=dense, hnsw_config=hnsw, max_search_threads=1)
-    return EdgeConfig(
-        vectors={DENSE: dense},
-        sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
-        hnsw_config=hnsw,
-        max_search_threads=1,
-    )
-
-
 def _read_meta(path: Path) -> dict[str, Any] | None:
     try:
         meta: dict[str, Any] = json.loads((path / _META).read_text())
     except FileNotFoundError:
         return None
     return meta
-
-
-def _vector(point: StoredPoint) -> dict[str, Any]:
-    from qdrant_edge import SparseVector as EdgeSparse
-
-    assert point.sparse is not None
-    return {DENSE: point.dense, SPARSE: EdgeSparse(point.sparse.indices, point.sparse.values)}
-
-
-def _queries(dense: list[float] | None, sparse: SparseVector | None, named: bool) -> list[Any]:
-    from qdrant_edge import Query
-    from qdrant_edge import SparseVector as EdgeSparse
-
-    queries = []
-    if dense is not None:
-        queries.append(Query.Nearest(dense, using=DENSE if named else None))
-    if sparse is not None:
-        queries.append(Query.Nearest(EdgeSparse(sparse.indices, sparse.values), using=SPARSE))
-    return queries
-
-
-def _filter(must: Filter | None) -> Any:
-    from qdrant_edge import FieldCondition, Filter, MatchValue
-
-    if not must:
-        return None
-    return Filter(
-        must=[FieldCondition(key=key, match=MatchValue(value)) for key, value in _conditions(must)]
-    )
-
-
-def _conditions(must: Filter) -> list[tuple[str, str | int]]:
-    """``must`` as the engine matches it: booleans as integers on their shadow keys."""
-    return [
-        (f"{_BOOL}{key}", int(value)) if isinstance(value, bool) else (key, value)
-        for key, value in must.items()
-    ]
-
-
-def _with_bools(payload: dict[str, Any]) -> dict[str, Any]:
-    shadows = {f"{_BOOL}{k}": int(v) for k, v in payload.items() if isinstance(v, bool)}
-    return {**payload, **shadows} if shadows else payload
-
-
-def _without_bools(payload: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (payload or {}).items() if not k.startswith(_BOOL)}
 
 
 @contextmanager

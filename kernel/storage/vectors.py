@@ -32,6 +32,7 @@ from kernel.errors import InvalidRequestError
 
 __all__ = [
     "DENSE",
+    "DISTANCE_NAMES",
     "RRF_K",
     "SPARSE",
     "Distance",
@@ -42,12 +43,15 @@ __all__ = [
     "VectorBackend",
     "VectorHit",
     "VectorPoint",
+    "VectorQuery",
     "VectorStore",
     "open_vector_store",
 ]
 
 Distance = Literal["cosine", "dot", "euclid", "manhattan"]
-DISTANCES: frozenset[str] = frozenset({"cosine", "dot", "euclid", "manhattan"})
+DISTANCE_NAMES = {"cosine": "Cosine", "dot": "Dot", "euclid": "Euclid", "manhattan": "Manhattan"}
+"""Qdrant's name of each distance (both engines spell their enum members so)."""
+DISTANCES: frozenset[str] = frozenset(DISTANCE_NAMES)
 EmbeddedEngineName = Literal["edge", "local"]
 Layout = Literal["plain", "hybrid"]
 ID_KEY = "_id"
@@ -115,6 +119,29 @@ class RawHit(msgspec.Struct, frozen=True):
     payload: dict[str, Any]
 
 
+class VectorQuery(msgspec.Struct, frozen=True):
+    """What a backend searches for: one vector, or both fused by RRF.
+
+    ``named`` is True for a hybrid collection (the dense vector is then ``DENSE``)."""
+
+    dense: list[float] | None
+    sparse: SparseVector | None
+    named: bool
+    limit: int
+    must: Filter | None
+    score_threshold: float | None = None
+
+    @property
+    def fused(self) -> bool:
+        """True when both vectors are given: each side prefetches, RRF merges them."""
+        return self.dense is not None and self.sparse is not None
+
+    @property
+    def prefetch_limit(self) -> int:
+        """How many candidates each side of a fused search fetches."""
+        return PREFETCH_FACTOR * self.limit
+
+
 class VectorBackend(Protocol):
     """One way to reach Qdrant; the store validates input and maps ids before calling it.
 
@@ -126,17 +153,7 @@ class VectorBackend(Protocol):
 
     async def upsert(self, name: str, points: list[StoredPoint]) -> None: ...
 
-    async def query(
-        self,
-        name: str,
-        *,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        named: bool,
-        limit: int,
-        must: Filter | None,
-        score_threshold: float | None,
-    ) -> list[RawHit]:
+    async def query(self, name: str, search: VectorQuery) -> list[RawHit]:
         """Nearest by one vector, or both fused by RRF (``RRF_K``, ``PREFETCH_FACTOR``)."""
 
     async def delete(self, name: str, uids: list[str]) -> None: ...
@@ -193,15 +210,8 @@ class VectorStore:
         self, name: str, vector: list[float], *, limit: int = 10, must: Filter | None = None
     ) -> list[VectorHit]:
         """The ``limit`` nearest points, best first, whose payload equals every item of ``must``."""
-        raw = await self._backend.query(
-            _name(name),
-            dense=vector,
-            sparse=None,
-            named=False,
-            limit=_limit(limit),
-            must=must or None,
-            score_threshold=None,
-        )
+        search = VectorQuery(vector, None, named=False, limit=_limit(limit), must=must or None)
+        raw = await self._backend.query(_name(name), search)
         return [_hit(hit) for hit in raw]
 
     async def hybrid_search(
@@ -219,15 +229,15 @@ class VectorStore:
         applies to the final score (the RRF score when fused)."""
         if dense is None and sparse is None:
             raise InvalidRequestError("a vector search needs a dense or a sparse query")
-        raw = await self._backend.query(
-            _name(name),
-            dense=dense,
-            sparse=sparse,
+        search = VectorQuery(
+            dense,
+            sparse,
             named=True,
             limit=_limit(limit),
             must=must or None,
             score_threshold=score_threshold,
         )
+        raw = await self._backend.query(_name(name), search)
         return [_hit(hit) for hit in raw]
 
     async def delete(self, name: str, ids: Sequence[str]) -> None:

@@ -4,13 +4,18 @@ names that moved keep working from their old module for one minor version."""
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
 
 import kernel
-from kernel import exchange
+from kernel import exchange, upstream
 
-MOVED = ("ChatFilter", "Exchange", "ExchangeGuard", "TokenUsage", "UsageRecord", "UsageSink")
+MOVED = [
+    *((name, exchange) for name in ("ChatFilter", "Exchange", "ExchangeGuard", "TokenUsage")),
+    *((name, exchange) for name in ("UsageRecord", "UsageSink")),
+    *((name, upstream) for name in upstream.__all__),
+]
 
 
 @pytest.mark.parametrize("name", kernel.__all__)
@@ -26,11 +31,12 @@ def test_the_public_api_covers_what_plugins_use() -> None:
         assert name in kernel.__all__
 
 
-@pytest.mark.parametrize("name", MOVED)
-def test_moved_names_still_import_from_kernel_types_with_a_warning(name: str) -> None:
-    with pytest.warns(DeprecationWarning, match=f"kernel.types.{name} moved to kernel.exchange"):
+@pytest.mark.parametrize(("name", "module"), MOVED, ids=[name for name, _ in MOVED])
+def test_moved_names_still_import_from_kernel_types_with_a_warning(name: str, module: Any) -> None:
+    moved = f"kernel.types.{name} moved to {module.__name__}"
+    with pytest.warns(DeprecationWarning, match=moved):
         from_types = getattr(importlib.import_module("kernel.types"), name)
-    assert from_types is getattr(exchange, name)
+    assert from_types is getattr(module, name)
     assert getattr(kernel, name) is from_types
 
 

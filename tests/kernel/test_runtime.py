@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -12,7 +15,7 @@ from support.plugins import kernel_plugins
 from kernel.app import create_app
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.hookspecs import hookimpl
-from kernel.runtime import Kernel
+from kernel.runtime import Kernel, release_free_heap
 from kernel.settings import load_settings
 from kernel.types import AuditEvent, SettingsSection
 
@@ -125,3 +128,19 @@ async def test_audit_events_reach_enabled_sinks(
         await kernel.set_enabled("configurable", enabled=False)
         await kernel.audit(AuditEvent(action="test.other", outcome="failure"))
         assert plugin.events == [event]
+
+
+def _rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_free_heap_pages_go_back_to_the_os() -> None:
+    """What boot freed below live objects stays mapped until the kernel trims the heap."""
+    chunks = [bytes(4000) for _ in range(10_000)]  # ~40 MB on the C heap
+    kept = bytes(4000)  # above them: the heap top cannot shrink past it by itself
+    del chunks
+    before = _rss_bytes()
+    assert release_free_heap()
+    assert _rss_bytes() < before - 20 * 2**20
+    assert len(kept) == 4000

@@ -24,13 +24,8 @@ from kernel.app import create_app
 from kernel.hookspecs import hookimpl
 from kernel.plugins import PluginManager
 from kernel.runtime import Kernel
-from kernel.types import (
-    AttestationStatus,
-    ModelInfo,
-    Principal,
-    ResponseEvidence,
-    ResponsePolicy,
-)
+from kernel.types import Principal
+from kernel.upstream import AttestationStatus, ModelInfo, ResponseEvidence, ResponsePolicy
 from support.identity import admin_headers
 from support.server import serving
 

@@ -9,7 +9,7 @@ from builtin_plugins.providers.base import HttpProvider
 from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import SimulatorHandle, running_simulator
 from kernel.runtime import Kernel
-from kernel.types import Endpoint, ModelInfo, UpstreamCall
+from kernel.upstream import Endpoint, ModelInfo, UpstreamCall
 
 __all__ = [
     "FAST",

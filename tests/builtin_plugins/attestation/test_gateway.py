@@ -12,7 +12,7 @@ from support.gateway import REDPILL_ONLY, Env
 
 from builtin_plugins.attestation.service import service_of
 from builtin_plugins.simulators.keys import LEGACY_SIGNING_ADDRESS
-from kernel.types import ModelInfo
+from kernel.upstream import ModelInfo
 
 from .conftest import Attested, admin, attestable, redpill_statuses, statuses, until_attested
 

@@ -31,7 +31,7 @@ from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import running_simulator
 from kernel.errors import UpstreamError
 from kernel.http import HttpClients, SpkiPinMismatch, spki_sha256
-from kernel.types import ModelInfo, UpstreamCall
+from kernel.upstream import ModelInfo, UpstreamCall
 
 QWEN = "phala/qwen-2.5-7b-instruct"
 MODEL = ModelInfo(id="m", provider="redpill", upstream_id="m", region="us")

@@ -12,7 +12,8 @@ from support.gateway import Gateway
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.services import KeyPolicy
-from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence, ResponsePolicy
+from kernel.types import Principal
+from kernel.upstream import AttestationStatus, ModelInfo, ResponseEvidence, ResponsePolicy
 
 CHAT = {"model": "x", "messages": [{"role": "user", "content": "verify me"}]}
 

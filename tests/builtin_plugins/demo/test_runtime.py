@@ -15,7 +15,7 @@ from builtin_plugins.providers.settings import PrivatemodeSettings, RedPillSetti
 from kernel.app import create_app
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
-from kernel.types import ModelInfo
+from kernel.upstream import ModelInfo
 
 REDPILL_ONLY = ModelInfo(
     id="phala/qwen-2.5-7b-instruct",

@@ -17,7 +17,8 @@ from kernel.errors import InsufficientQuotaError
 from kernel.exchange import Exchange
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence, ResponsePolicy
+from kernel.types import Principal
+from kernel.upstream import AttestationStatus, ModelInfo, ResponseEvidence, ResponsePolicy
 
 CHAT = [{"role": "user", "content": "Tell me something confidential"}]
 PRIVATEMODE_ONLY = "gemma-3-27b"

@@ -16,7 +16,7 @@ from builtin_plugins.providers.redpill import RedPillProvider
 from builtin_plugins.simulators.testing import running_simulator
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
-from kernel.types import Provider
+from kernel.upstream import Provider
 
 
 def tasks_of(kernel: Kernel, plugin: str) -> dict[str, float]:

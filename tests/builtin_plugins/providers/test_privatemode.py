@@ -12,7 +12,7 @@ from support.providers import Connect, Gateway, call_for, chat_call, collect, mo
 from builtin_plugins.providers.upstream_errors import CREDENTIALS_MESSAGE
 from builtin_plugins.simulators.testing import running_simulator
 from kernel.errors import UpstreamError
-from kernel.types import ModelInfo, UpstreamCall
+from kernel.upstream import ModelInfo, UpstreamCall
 
 GEN = "gpt-oss-120b"
 GEN_INFO = ModelInfo(id=GEN, provider="privatemode", upstream_id=GEN, region="eu")

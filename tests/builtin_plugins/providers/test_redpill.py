@@ -15,7 +15,7 @@ from builtin_plugins.providers.upstream_errors import CREDENTIALS_MESSAGE
 from builtin_plugins.simulators.keys import TEST_API_KEY
 from builtin_plugins.simulators.testing import SimulatorHandle
 from kernel.errors import UpstreamError
-from kernel.types import HttpUpstream, ModelInfo
+from kernel.upstream import HttpUpstream, ModelInfo
 
 QWEN = "phala/qwen-2.5-7b-instruct"
 QWEN_INFO = ModelInfo(id=QWEN, provider="redpill", upstream_id=QWEN, region="us")

@@ -9,7 +9,7 @@ import pytest
 
 from builtin_plugins.providers.redpill import _Entry, _price
 from builtin_plugins.simulators.redpill_models import CATALOG
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 
 def _entry(pricing: object) -> _Entry:

@@ -12,7 +12,7 @@ from aiohttp import web
 from support.providers import Gateway, chat_call, collect, provider_named
 
 from kernel.errors import UpstreamError
-from kernel.types import ModelInfo
+from kernel.upstream import ModelInfo
 
 FRAME = b'data: {"id":"c","object":"chat.completion.chunk","choices":[]}\n\n'
 ERROR = b'event: error\n\ndata: {"error":{"message":"decrypting: boom","type":""}}\n\n'

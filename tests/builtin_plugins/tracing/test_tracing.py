@@ -19,7 +19,8 @@ from kernel.exchange import Exchange
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.tracing import NO_TRACER
-from kernel.types import AttestationStatus, ModelInfo, Principal, ResponseEvidence
+from kernel.types import Principal
+from kernel.upstream import AttestationStatus, ModelInfo, ResponseEvidence
 
 MODEL = "gpt-oss-120b"
 

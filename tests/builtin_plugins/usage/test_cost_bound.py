@@ -19,7 +19,7 @@ from builtin_plugins.usage.money import TEMPLATE_TOKENS, cost_micros
 from kernel.exchange import Exchange
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 DEAREST = ModelPrice(input_per_million=Decimal("0.2"), output_per_million=Decimal("0.8"))
 """Privatemode's configured price of the shared model (RedPill's list price is lower)."""

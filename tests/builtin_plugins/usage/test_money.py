@@ -11,7 +11,7 @@ from builtin_plugins.usage.money import (
     estimate_prompt_tokens,
     format_micros,
 )
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 PRICE = ModelPrice(
     input_per_million=Decimal("0.1"), output_per_million=Decimal("0.49"), currency="USD"

@@ -9,7 +9,7 @@ import msgspec
 
 from builtin_plugins.usage.prices import PriceBook, PriceRow
 from builtin_plugins.usage.settings import PriceSetting, UsageSettings
-from kernel.types import ModelPrice
+from kernel.upstream import ModelPrice
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 TARGET = ("redpill", "phala/gpt-oss-120b")
