@@ -25,6 +25,7 @@ from kernel.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "ENV_PREFIX",
     "PROCESS_VARIABLES",
     "DatabaseSettings",
     "FilesSettings",

@@ -23,6 +23,7 @@ from builtin_plugins.dashboard.pages_overview import OVERVIEW_HANDLERS
 from builtin_plugins.dashboard.pages_playground import PLAYGROUND_HANDLERS
 from builtin_plugins.dashboard.pages_plugins import PLUGINS_HANDLERS
 from builtin_plugins.dashboard.pages_sandbox import SANDBOX_HANDLERS
+from builtin_plugins.dashboard.pages_settings import SETTINGS_HANDLERS
 from builtin_plugins.dashboard.pages_usage import USAGE_HANDLERS
 from builtin_plugins.dashboard.pages_users import USERS_HANDLERS
 from builtin_plugins.dashboard.render import Pages, exception_handlers
@@ -61,6 +62,7 @@ def dashboard_router() -> Router:
             *ATTESTATION_HANDLERS,
             *USERS_HANDLERS,
             *AUDIT_HANDLERS,
+            *SETTINGS_HANDLERS,
             *CHATBOT_HANDLERS,
             *PLAYGROUND_HANDLERS,
             *CONVERSATION_HANDLERS,

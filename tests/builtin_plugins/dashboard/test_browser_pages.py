@@ -1,6 +1,7 @@
 """The dashboard's other pages in headless Chromium (offline, as in test_browser): edit a key's
 restrictions and regenerate it, use it with the openai SDK, read the request in the usage chart
-(drawn by the vendored uPlot) and breakdowns, and open every admin page; each page is
+(drawn by the vendored uPlot) and breakdowns, open every admin page and go from the settings page
+to a plugin's settings form; each page is
 screenshotted at desktop width and at 375 px (where nothing may scroll sideways), under the
 test's ``tmp_path/screenshots``."""
 
@@ -21,7 +22,7 @@ from .test_browser import gateway, page, screenshots, sign_in
 __all__ = ["gateway", "page"]
 
 playwright_api = pytest.importorskip("playwright.async_api")
-ADMIN_PAGES = ("budgets", "plugins", "attestation", "users", "audit")
+ADMIN_PAGES = ("budgets", "plugins", "attestation", "users", "audit", "settings")
 
 
 def watch(page: Any) -> list[str]:
@@ -89,4 +90,6 @@ async def test_key_edit_usage_and_admin_pages_in_chromium(
             await page.goto(f"{base}/dashboard/{name}")
             await expect(page.locator("h1")).to_be_visible()
             await screenshots(page, shots, name)
+        await page.get_by_role("button", name="Edit [rate_limit]").click()  # on settings
+        await expect(page.locator("#f-public_per_minute")).to_be_visible()
     assert not problems, problems
