@@ -36,6 +36,14 @@ PAGES = (
     "/dashboard/plugins/rate_limit",
     "/dashboard/users",
     "/dashboard/audit",
+    "/dashboard/settings",
+    "/dashboard/chatbots",
+    "/dashboard/chatbots/new",
+    "/dashboard/chatbots/{chatbot_id}",
+    "/dashboard/chatbots/{chatbot_id}/playground",
+    "/dashboard/conversations",
+    "/dashboard/documents",
+    "/dashboard/documents/{collection_id}",
 )
 MAX_KB = 100
 MAX_P50_MS = 50
@@ -64,6 +72,22 @@ def sign_in(client: httpx.Client) -> None:
         )
 
 
+def workspace(client: httpx.Client) -> dict[str, str]:
+    """A chatbot and a collection made through the internal API with the session's token, so
+    their pages have something to show: ``{"chatbot_id", "collection_id"}``."""
+    auth = {"Authorization": f"Bearer {client.cookies['enclava_session']}"}
+    bot = client.post(
+        "/api-internal/v1/chatbots", json={"name": "bench", "model": MODEL}, headers=auth
+    )
+    collection = client.post(
+        "/api-internal/v1/rag/collections", json={"name": "bench"}, headers=auth
+    )
+    for made in (bot, collection):
+        if made.status_code != 201:
+            raise SystemExit(f"{made.request.url} answered {made.status_code}: {made.text}")
+    return {"chatbot_id": bot.json()["id"], "collection_id": collection.json()["id"]}
+
+
 def first_byte(client: httpx.Client, path: str) -> tuple[float, int]:
     """(seconds to the first body byte, the whole body's bytes) of one GET."""
     began = time.perf_counter()
@@ -88,9 +112,10 @@ def measure(base: str, key: str, calls: int) -> list[tuple[str, float, float, fl
             )
         sign_in(client)
         key_id = _KEY_ID.search(client.get("/dashboard/keys").text)
+        ids = {"key_id": key_id.group(1) if key_id else "none", **workspace(client)}
         rows = []
         for template in PAGES:
-            path = template.format(key_id=key_id.group(1) if key_id else "none")
+            path = template.format(**ids)
             first_byte(client, path)
             samples = [first_byte(client, path) for _ in range(calls)]
             times = sorted(t for t, _ in samples)

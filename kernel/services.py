@@ -175,6 +175,19 @@ class UserDirectory(Protocol):
         """The keyed hash under which security events name an email address."""
         ...
 
+    async def create(
+        self,
+        db: Database,
+        *,
+        email: str,
+        password: str,
+        role: str,
+        force_password_change: bool = True,
+    ) -> UserRecord:
+        """A new account (the password checked against the policy and hashed);
+        InvalidRequestError for a bad role or password, ConflictError when the email is taken."""
+        ...
+
 
 # --- budgets and usage (plugin ``usage``) --------------------------------------------------------
 

@@ -61,4 +61,4 @@ def enclava_cli(kernel: Kernel) -> list[CliCommand]:
 
 @hookimpl
 def enclava_services(kernel: Kernel) -> list[Service]:
-    return [Service(contract=UserDirectory, implementation=AccountDirectory())]
+    return [Service(contract=UserDirectory, implementation=AccountDirectory(kernel))]

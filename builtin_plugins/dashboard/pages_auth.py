@@ -38,12 +38,13 @@ async def _field(request: Request[Any, Any, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _signed_in(request: Request[Any, Any, Any], body: dict[str, Any]) -> Response[Any]:
+def _signed_in(
+    request: Request[Any, Any, Any], kernel: Kernel, body: dict[str, Any]
+) -> Response[Any]:
     target = PASSWORD_URL if body.get("force_password_change") else HOME_URL
     response = redirect(request, target)
-    set_cookie(
-        response, request, SESSION_COOKIE, str(body["access_token"]), int(body["expires_in"])
-    )
+    token, lifetime = str(body["access_token"]), int(body["expires_in"])
+    set_cookie(response, request, kernel, SESSION_COOKIE, token, lifetime)
     response.delete_cookie(LOGIN_COOKIE, path="/dashboard")
     return response
 
@@ -64,7 +65,7 @@ def _login_form(
         csrf=csrf_token(kernel, f"login:{nonce}"),
         error=error,
     )
-    set_cookie(response, request, LOGIN_COOKIE, nonce, _LOGIN_NONCE_SECONDS)
+    set_cookie(response, request, kernel, LOGIN_COOKIE, nonce, _LOGIN_NONCE_SECONDS)
     return response
 
 
@@ -90,7 +91,7 @@ async def login_submit(
     answer = await InternalApi(request).call("POST", "/auth/login", json=credentials)
     if not answer.ok or not isinstance(answer.body, dict):
         return _login_form(request, kernel, pages, error=answer.message, status=answer.status)
-    return _signed_in(request, answer.body)
+    return _signed_in(request, kernel, answer.body)
 
 
 @get("/password")
@@ -120,7 +121,7 @@ async def password_submit(
         api = InternalApi(request, viewer.token)
         answer = await api.call("POST", "/auth/change-password", json=body)
         if answer.ok and isinstance(answer.body, dict):
-            return _signed_in(request, answer.body)
+            return _signed_in(request, kernel, answer.body)
         error = answer.message
     csrf = session_csrf(kernel, viewer.token)
     return pages.page("password.html", status=400, viewer=viewer, csrf=csrf, error=error)

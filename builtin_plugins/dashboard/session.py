@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "PasswordChangeRequired",
     "SignInRequired",
     "Viewer",
+    "bound_to_loopback",
     "clear_session",
     "csrf_token",
     "load_viewer",
@@ -108,11 +110,30 @@ async def verify_csrf(kernel: Kernel, request: Request[Any, Any, Any], bound_to:
         raise CsrfRefused
 
 
+def bound_to_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` can be reached from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def set_cookie(
-    response: Response[Any], request: Request[Any, Any, Any], name: str, value: str, max_age: int
+    response: Response[Any],
+    request: Request[Any, Any, Any],
+    kernel: Kernel,
+    name: str,
+    value: str,
+    max_age: int,
 ) -> None:
-    """An ``HttpOnly``, ``SameSite=Strict`` cookie for the dashboard's paths, ``Secure`` when the
-    request came over https."""
+    """An ``HttpOnly``, ``SameSite=Strict`` cookie for the dashboard's paths, ``Secure`` unless
+    the server is bound to loopback and the request came over plain http (a browser then keeps
+    it for ``http://127.0.0.1`` only; anywhere else the dashboard must be reached over https)."""
+    secure = request.url.scheme == "https" or not bound_to_loopback(
+        kernel.settings.kernel.server.host
+    )
     response.set_cookie(
         Cookie(
             key=name,
@@ -121,7 +142,7 @@ def set_cookie(
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure,
         )
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import sys
 
 from builtin_plugins.demo.serve_flag import PROVIDER_SECTIONS
@@ -20,16 +21,19 @@ from builtin_plugins.demo.settings import SECTION, DemoSettings
 from builtin_plugins.demo.urls import DEMO_API_KEY, SIMULATOR_HOST, simulator_url
 from kernel.errors import ConfigError
 from kernel.runtime import Kernel
-from kernel.services import ProviderSimulators, SimulatedTrust
+from kernel.services import ProviderSimulators, SimulatedTrust, UserDirectory
 from kernel.stash import StashKey
 
-__all__ = ["RUNTIME", "DemoRuntime", "banner"]
+__all__ = ["DEMO_ADMIN", "RUNTIME", "DemoRuntime", "banner", "dashboard_url", "demo_admin"]
 
 log = logging.getLogger(__name__)
 
+DEMO_ADMIN = "demo-admin@example.com"
+"""The account demo mode creates so the dashboard can be tried at once."""
 
-def banner(urls: dict[str, str]) -> str:
-    """The notice printed whenever demo mode starts."""
+
+def banner(urls: dict[str, str], dashboard: str = "", account: str = "") -> str:
+    """The notice printed whenever demo mode starts: the simulators, then where to sign in."""
     rule = "!" * 78
     lines = [
         rule,
@@ -38,9 +42,34 @@ def banner(urls: dict[str, str]) -> str:
         *(f"!!  simulated {kind}: {url}" for kind, url in urls.items()),
         f"!!  Attestation label on every response: 'simulated' (API key {DEMO_API_KEY!r}).",
         "!!  Never send real data; run `enclava serve` without --demo for real providers.",
+        *([f"!!  Dashboard: {dashboard}"] if dashboard else []),
+        *([f"!!  {account}"] if account else []),
         rule,
     ]
     return "\n".join(lines)
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """The dashboard's address for a server bound to ``host``:``port`` (a wildcard bind is
+    reached over loopback)."""
+    shown = "127.0.0.1" if host in {"", "0.0.0.0"} else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/dashboard/"
+
+
+async def demo_admin(kernel: Kernel) -> str:
+    """The banner's sign-in line. At the first demo start on a data directory, the account
+    :data:`DEMO_ADMIN` is made a super admin with a random one-time password (shown here once,
+    to be changed at first sign-in); later starts only name the account."""
+    directory = kernel.service(UserDirectory)
+    if await directory.by_email(kernel.stores.db, DEMO_ADMIN) is not None:
+        return f"Sign in as {DEMO_ADMIN} (its first password was shown when it was created)."
+    password = secrets.token_urlsafe(12)
+    await directory.create(
+        kernel.stores.db, email=DEMO_ADMIN, password=password, role="super_admin"
+    )
+    return f"Sign in as {DEMO_ADMIN} with the one-time password {password} (then choose yours)."
 
 
 class DemoRuntime:
@@ -92,7 +121,12 @@ class DemoRuntime:
             self._stack = stack.pop_all()
         trust.trust_simulators(True)
         self._trust = trust
-        text = banner({k: simulator_url(p) for k, p in ports.items()})
+        server = self._kernel.settings.kernel.server
+        text = banner(
+            {k: simulator_url(p) for k, p in ports.items()},
+            dashboard=dashboard_url(server.host, server.port),
+            account=await demo_admin(self._kernel),
+        )
         if self._kernel.settings.kernel.server.log_format == "json":
             log.warning("%s", text)  # one JSON line: log shippers parse every stderr line
         else:

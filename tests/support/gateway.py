@@ -120,9 +120,11 @@ async def _until_discovered(kernel: Kernel) -> None:
 Gateway = Callable[..., contextlib.AbstractAsyncContextManager[Env]]
 
 
-def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gateway:
+def gateway_factory(
+    make_settings: Callable[..., Any], database_url: str, *, redis_prefix: str | None = None
+) -> Gateway:
     """``async with gateway(trust=True, extra=(plugins...), **ENCLAVA_env) as env``: the app
-    served on loopback."""
+    served on loopback, on Redis under ``redis_prefix`` when given (else the in-process KV)."""
 
     @contextlib.asynccontextmanager
     async def run(
@@ -134,6 +136,7 @@ def gateway_factory(make_settings: Callable[..., Any], database_url: str) -> Gat
         ):
             settings = make_settings(
                 database_url,
+                redis_prefix=redis_prefix,
                 **provider_env("privatemode", pm),
                 **provider_env("redpill", rp, ALIASES=f'{{"{SHARED}": "phala/gpt-oss-120b"}}'),
                 ENCLAVA_LLM_BACKOFF_INITIAL_SECONDS="0.01",

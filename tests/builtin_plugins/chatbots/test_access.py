@@ -1,8 +1,8 @@
-"""Owner isolation on every route, scopes and the key's ``allowed_chatbots``."""
+"""Owner isolation on every route, scopes, the key's ``allowed_chatbots`` and the active flag."""
 
 from __future__ import annotations
 
-from support.chatbots import create_chatbot, internal, new_owner, public
+from support.chatbots import another_key, create_chatbot, internal, new_owner, public
 from support.gateway import Gateway
 
 CHAT = {"model": "x", "messages": [{"role": "user", "content": "hello there"}]}
@@ -57,27 +57,15 @@ async def test_another_users_chatbot_and_conversations_are_invisible(gateway_on:
             assert (await api.get("/chatbots", headers=alice.headers)).json()["data"]
 
 
-async def test_allowed_chatbots_and_scope_are_enforced(gateway: Gateway) -> None:
-    async with gateway() as env:
+async def test_allowed_chatbots_scope_and_the_active_flag_are_enforced(
+    gateway_on: Gateway,
+) -> None:
+    async with gateway_on() as env:
         owner = await new_owner(env)
         first = await create_chatbot(env, owner, name="first")
         second = await create_chatbot(env, owner, name="second")
-        base = env.base_url.removesuffix("/api/v1")
-        import httpx
-
-        async with httpx.AsyncClient(base_url=base) as client:
-            made = await client.post(
-                "/api-internal/v1/api-keys",
-                headers=owner.headers,
-                json={"name": "only-first", "allowed_chatbots": [first["id"]]},
-            )
-            limited = made.json()["key"]
-            made = await client.post(
-                "/api-internal/v1/api-keys",
-                headers=owner.headers,
-                json={"name": "no-scope", "scopes": ["chat.completions"]},
-            )
-            unscoped = made.json()["key"]
+        limited = await another_key(env, owner, allowed_chatbots=[first["id"]])
+        unscoped = await another_key(env, owner, scopes=["chat.completions"])
         async with public(env) as api:
             auth = {"Authorization": f"Bearer {limited}"}
             ok = await api.post(
@@ -97,3 +85,17 @@ async def test_allowed_chatbots_and_scope_are_enforced(gateway: Gateway) -> None
                 headers={"Authorization": f"Bearer {unscoped}"},
             )
             assert no_scope.status_code == 403
+            async with internal(env) as client:
+                paused = await client.patch(
+                    f"/chatbots/{first['id']}", headers=owner.headers, json={"is_active": False}
+                )
+            assert paused.status_code == 200, paused.text
+            inactive = await api.post(
+                f"/chatbots/{first['id']}/chat/completions", json=CHAT, headers=auth
+            )
+            assert inactive.status_code == 403
+            assert inactive.json()["error"]["code"] == "chatbot_inactive"
+            simple = await api.post(
+                f"/chatbots/{first['id']}/chat", json={"message": "hi"}, headers=auth
+            )
+            assert simple.status_code == 403

@@ -61,9 +61,9 @@ async def test_three_turns_keep_one_conversation_with_memory(
 
 
 async def test_streaming_through_the_sdk_stores_the_turn(
-    gateway: Gateway, helpers: Helpers
+    gateway_on: Gateway, helpers: Helpers
 ) -> None:
-    async with gateway(extra=[helpers]) as env:
+    async with gateway_on(extra=[helpers]) as env:
         owner = await new_owner(env)
         bot = await create_chatbot(env, owner)
         client = _client(env.base_url, bot["id"], owner.key)

@@ -15,8 +15,8 @@ async def _count(sim: Any) -> int:
     return len(await sim.control.requests("/v1/chat/completions"))
 
 
-async def test_preferred_provider_goes_first(gateway: Gateway) -> None:
-    async with gateway() as env:
+async def test_preferred_provider_goes_first(gateway_on: Gateway) -> None:
+    async with gateway_on() as env:
         owner = await new_owner(env)
         plain = await create_chatbot(env, owner)
         preferring = await create_chatbot(env, owner, preferred_providers=["redpill"])
@@ -35,8 +35,8 @@ async def test_preferred_provider_goes_first(gateway: Gateway) -> None:
             assert failover.headers["x-enclava-provider"] == "privatemode"
 
 
-async def test_allowed_providers_never_fail_over_elsewhere(gateway: Gateway) -> None:
-    async with gateway() as env:
+async def test_allowed_providers_never_fail_over_elsewhere(gateway_on: Gateway) -> None:
+    async with gateway_on() as env:
         owner = await new_owner(env)
         bot = await create_chatbot(env, owner, allowed_providers=["privatemode"])
         auth = {"Authorization": f"Bearer {owner.key}"}
@@ -54,8 +54,8 @@ async def test_allowed_providers_never_fail_over_elsewhere(gateway: Gateway) -> 
             assert await _count(env.redpill) == before
 
 
-async def test_required_region_limits_routing(gateway: Gateway) -> None:
-    async with gateway(ENCLAVA_REDPILL_REGION="us") as env:
+async def test_required_region_limits_routing(gateway_on: Gateway) -> None:
+    async with gateway_on(ENCLAVA_REDPILL_REGION="us") as env:
         owner = await new_owner(env)
         bot = await create_chatbot(env, owner, required_region="us")
         async with public(env) as api:

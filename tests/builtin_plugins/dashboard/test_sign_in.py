@@ -14,6 +14,9 @@ import pytest
 
 from builtin_plugins.auth.settings import auth_settings
 from builtin_plugins.dashboard.render import SECURITY_HEADERS
+from builtin_plugins.dashboard.session import LOGIN_COOKIE, bound_to_loopback
+from kernel.app import create_app
+from kernel.plugins import PluginManager
 
 from .conftest import PASSWORD, csrf_of, new_user, sign_in
 
@@ -52,6 +55,27 @@ async def test_session_cookie_is_secure_over_https(app: Any, running: Any) -> No
         response = await sign_in(client, email)
     assert response.status_code == 303
     assert "Secure" in cookie_header(response, "enclava_session")
+
+
+async def test_session_cookie_is_secure_unless_bound_to_loopback(
+    make_settings: Any, sqlite_url: str, running: Any
+) -> None:
+    settings = make_settings(sqlite_url, ENCLAVA_SERVER_HOST="0.0.0.0")
+    app = create_app(settings, plugins=PluginManager(load_entry_points=False))
+    async with running(app) as client:
+        form = await client.get("/dashboard/login")
+        # A browser would not send this cookie back over plain http: sign-in needs https here.
+        refused = await sign_in(client, await new_user(app, "bound"))
+    assert "Secure" in cookie_header(form, LOGIN_COOKIE)
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False), ("::", False)],
+)
+def test_loopback_binds(host: str, loopback: bool) -> None:
+    assert bound_to_loopback(host) is loopback
 
 
 async def test_wrong_password_is_refused_without_a_session(app: Any, running: Any) -> None:

@@ -1,15 +1,18 @@
-"""The demo plugin inside a real app: simulators, banner, trust anchor, refusal, toggling."""
+"""The demo plugin inside a real app: simulators, banner, trust anchor, refusal, toggling, and the
+admin account it makes for the dashboard."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import httpx
 import pytest
 
 from builtin_plugins.attestation.service import service_of
+from builtin_plugins.demo.runtime import DEMO_ADMIN, dashboard_url
 from builtin_plugins.demo.serve_flag import prepare_demo
 from builtin_plugins.providers.settings import PrivatemodeSettings, RedPillSettings
 from kernel.app import create_app
@@ -155,3 +158,42 @@ async def test_json_logs_carry_the_banner_as_one_log_line(
             pass
     assert "DEMO MODE" not in capsys.readouterr().err
     assert any("Nothing here is confidential" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_first_start_makes_a_dashboard_admin_with_a_one_time_password(
+    make_settings: Any, sqlite_url: str, running: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running(create_app(_demo_settings(make_settings, sqlite_url))) as client:
+        first = capsys.readouterr().err
+        found = re.search(r"one-time password (\S+) ", first)
+        assert found, first
+        login = await client.post(
+            "/api-internal/v1/auth/login",
+            json={"email": DEMO_ADMIN, "password": found.group(1)},
+        )
+        token = login.json()["access_token"]
+        me = await client.get(
+            "/api-internal/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert "!!  Dashboard: http://127.0.0.1:8000/dashboard/" in first
+    assert login.status_code == 200, login.text
+    assert me.json()["role"] == "super_admin"
+    assert me.json()["force_password_change"] is True
+    async with running(create_app(_demo_settings(make_settings, sqlite_url))):
+        again = capsys.readouterr().err
+    assert f"Sign in as {DEMO_ADMIN} (its first password" in again
+    assert found.group(1) not in again
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000/dashboard/"),
+        ("0.0.0.0", "http://127.0.0.1:8000/dashboard/"),
+        ("::", "http://[::1]:8000/dashboard/"),
+        ("::1", "http://[::1]:8000/dashboard/"),
+        ("gateway.internal", "http://gateway.internal:8000/dashboard/"),
+    ],
+)
+def test_dashboard_url_for_each_bind(host: str, url: str) -> None:
+    assert dashboard_url(host, 8000) == url
