@@ -23,7 +23,18 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 CI_RUN = ROOT / ".ci" / "run"
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
-SERVICES = ("loadbalancer", "privatemode-proxy", "backend", "postgres", "redis", "qdrant")
+SERVICES = (
+    "loadbalancer",
+    "privatemode-proxy",
+    "privatemode-proxy-probe",
+    "backend",
+    "postgres",
+    "redis",
+    "qdrant",
+)
+PROBED = {"privatemode-proxy": "privatemode-proxy-probe"}
+"""Services whose image cannot run a healthcheck, and the sidecar in their network namespace
+that probes them."""
 SECRETS = {
     "POSTGRES_PASSWORD": "test-password",
     "ENCLAVA_FILES_KEY": "A" * 43 + "=",
@@ -155,7 +166,18 @@ def test_service_major_versions(services: dict[str, dict[str, Any]]) -> None:
 def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == set(SERVICES), "a new service needs a healthcheck and a test"
     for name in services:
-        _assert_healthcheck(services, name)
+        _assert_healthcheck(services, PROBED.get(name, name))
+
+
+def test_the_proxy_probe_checks_the_proxy_from_its_network_namespace(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    probe = services["privatemode-proxy-probe"]
+    assert "healthcheck" not in services["privatemode-proxy"]
+    assert probe["network_mode"] == "service:privatemode-proxy"
+    assert probe["image"] == services["loadbalancer"]["image"]
+    assert "http://127.0.0.1:8080/v1/models" in probe["healthcheck"]["test"]
+    assert probe["depends_on"]["privatemode-proxy"]["condition"] == "service_started"
 
 
 def _assert_healthcheck(services: dict[str, dict[str, Any]], name: str) -> None:
