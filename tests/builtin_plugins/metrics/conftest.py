@@ -1,4 +1,5 @@
-"""Fixtures for the metrics tests: the gateway of support.gateway with metrics enabled."""
+"""Fixtures for the metrics tests: the gateway of support.gateway, and the usage stack (both
+storage setups) for budgets."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from typing import Any
 
 import pytest
 from support.gateway import Gateway, gateway_factory
+from support.usage import stack
+
+__all__ = ["stack"]
 
 
 @pytest.fixture

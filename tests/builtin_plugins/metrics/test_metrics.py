@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Any
 
 import httpx
 import pytest
 from support.gateway import SHARED, Gateway
-from support.metrics import ENABLED, TOKEN, Samples, scrape, total
+from support.metrics import ENABLED, TOKEN, Samples, scrape, scrape_with, total
+from support.usage import Stack, chat, create_budget
 
 from kernel.app import create_app
 from kernel.errors import ConfigError
@@ -29,6 +31,7 @@ async def scrape_when(base: str, name: str, at_least: float, **labels: str) -> t
 
 
 async def test_scrape_after_chats_has_every_family(gateway: Gateway) -> None:
+    began = time.time()
     async with gateway(**ENABLED) as env:
         client = env.client()
         messages: Any = [{"role": "user", "content": PROMPT}]
@@ -58,8 +61,23 @@ async def test_scrape_after_chats_has_every_family(gateway: Gateway) -> None:
     closed = {"provider": "privatemode", "state": "closed"}
     assert total(samples, "enclava_provider_circuit_state", **closed) == 1
     assert total(samples, "enclava_provider_circuit_state", provider="privatemode") == 1
-    assert "enclava_attestation_verified" in samples
-    assert total(samples, "enclava_provider_attested_models", provider="redpill") >= 1
+    attested = total(samples, "enclava_provider_attested_models", provider="redpill")
+    assert attested >= 1
+    assert total(samples, "enclava_attestation_verified", provider="redpill") == attested
+    verified = {
+        labels["model"]
+        for labels, value in samples["enclava_attestation_verified"]
+        if labels["provider"] == "redpill" and value == 1
+    }
+    expiries = {
+        labels["model"]: value
+        for labels, value in samples["enclava_attestation_expiry_timestamp_seconds"]
+        if labels["provider"] == "redpill"
+    }
+    assert verified
+    assert verified <= set(expiries)
+    # verified during this test, good for at most twice the attestation TTL
+    assert all(began < expiries[model] < time.time() + 31 * 86400 for model in verified)
     # labels never carry the prompt, the API key or a raw path
     assert PROMPT not in text
     assert env.key not in text
@@ -158,3 +176,15 @@ async def test_random_model_names_keep_the_series_bounded(gateway: Gateway) -> N
     assert {n: len(v) for n, v in after.items()} == {n: len(v) for n, v in first.items()}
     chat_404 = {"route": "/api/v1/chat/completions", "status": "404"}
     assert total(after, "enclava_http_requests_total", **chat_404) == 1000
+
+
+async def test_budget_refusals_are_counted(stack: Stack) -> None:
+    async with stack(**ENABLED) as env:
+        await create_budget(env, owner_type="user", owner_id=env.user_id, limit_micros=0)
+        refused = await chat(env)
+        async with env.client() as client:
+            _, samples = await scrape_with(client)
+    assert refused.status_code == 402, refused.text
+    assert total(samples, "enclava_refusals_total", reason="budget") == 1
+    route = {"surface": "public", "route": "/api/v1/chat/completions", "status": "402"}
+    assert total(samples, "enclava_http_requests_total", **route) == 1
