@@ -266,6 +266,12 @@ if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
         log "Chromium is missing and could not be installed (root needed): the docs page test will fail; install it (Debian: apt-get install chromium)"
 fi
 
+# The browser tests keep their screenshots (desktop and 375 px) here, replaced on every run.
+TEST_ARTIFACTS_DIR=${TEST_ARTIFACTS_DIR:-$REPO_ROOT/test-artifacts}
+rm -rf "$TEST_ARTIFACTS_DIR/screenshots"
+export TEST_ARTIFACTS_DIR
+log "TEST_ARTIFACTS_DIR=$TEST_ARTIFACTS_DIR"
+
 # --- checks ----------------------------------------------------------------------------------
 
 run_step() {

@@ -2,7 +2,8 @@
 admin has every model attested, fills the add-a-rule form from what one model presents, sees a
 refused value's error next to its field, adds the rule and sees the model matched by it, then
 removes it (where the attestation API serves removal). Screenshots at desktop width and 375 px
-go under the test's ``tmp_path/screenshots``."""
+go under ``test-artifacts/screenshots`` (see
+``test_browser.kept``)."""
 
 from __future__ import annotations
 
