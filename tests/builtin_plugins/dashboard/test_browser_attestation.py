@@ -2,8 +2,7 @@
 admin has every model attested, fills the add-a-rule form from what one model presents, sees a
 refused value's error next to its field, adds the rule and sees the model matched by it, then
 removes it (where the attestation API serves removal). Screenshots at desktop width and 375 px
-go under ``test-artifacts/screenshots`` (see
-``test_browser.kept``)."""
+are kept where ``test_browser.kept`` says."""
 
 from __future__ import annotations
 

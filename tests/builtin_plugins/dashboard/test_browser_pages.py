@@ -1,9 +1,8 @@
 """The dashboard's other pages in headless Chromium (offline, as in test_browser): edit a key's
 restrictions and regenerate it, use it with the openai SDK, read the request in the usage chart
 (drawn by the vendored uPlot) and breakdowns, open every admin page and go from the settings page
-to a plugin's settings form; each page is
-screenshotted at desktop width and at 375 px (where nothing may scroll sideways), under ``test-artifacts/screenshots`` (see
-``test_browser.kept``)."""
+to a plugin's settings form; each page is screenshotted at desktop width and at 375 px (where
+nothing may scroll sideways), kept where ``test_browser.kept`` says."""
 
 from __future__ import annotations
 

@@ -2,8 +2,7 @@
 upload two documents (one chosen, one dropped on the form) and watch each ingest reach
 ``indexed`` live, search them, then make a chatbot on that collection and talk to it in the
 playground, whose answer streams in with its sources and whose conversation survives a reload.
-Screenshots (desktop and 375 px wide) go under ``test-artifacts/screenshots`` (see
-``test_browser.kept``)."""
+Screenshots (desktop and 375 px wide) are kept where ``test_browser.kept`` says."""
 
 from __future__ import annotations
 
