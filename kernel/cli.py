@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import ConfigError, EnclavaError, StoreUnavailableError
-from kernel.logs import logging_config
+from kernel.logs import OWN_LOGGERS, logging_config
 from kernel.operations import plugin_table, run_migrations, toggle_plugin
 from kernel.plugins import PluginManager
 from kernel.preflight import preflight
@@ -114,6 +114,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         proxy_headers=bool(server.forwarded_allow_ips),
         forwarded_allow_ips=server.forwarded_allow_ips or None,
         lifespan="on",
+        access_log=False,  # the kernel's (server.access_log) has the route template, no query
         timeout_graceful_shutdown=server.shutdown_grace_seconds,
         **log_config,
     )
@@ -367,7 +368,7 @@ def _configure_logging(*, verbose: bool, serving: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)  # also when a handler was already installed
     if serving and not verbose:
-        for ours in ("kernel", "builtin_plugins"):
+        for ours in OWN_LOGGERS:
             logging.getLogger(ours).setLevel(logging.INFO)
 
 

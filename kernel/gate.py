@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kernel.access import check_access
+from kernel.access_log import access_logging, log_access, log_unrouted
 from kernel.admission import DEFERRED_OPT, Admission, run_pending
 from kernel.dependencies import kernel_of
 from kernel.errors import (
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 CONTEXT_KEY = "enclava"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_UNROUTED = "enclava_unrouted"
+"""Scope state of a response the gate never saw (no route, or a disabled plugin's), while the
+access log is on: its request id and status, from the response's start to its last chunk."""
 
 
 def request_context(scope: Scope) -> RequestContext | None:
@@ -102,13 +106,15 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         raise NotFoundError(f"Invalid URL ({connection.scope.get('method')} {connection.url.path})")
     surface: ApiSurface = handler.opt.get("enclava_surface", "root")
     client = connection.client
+    logs_access = kernel.settings.kernel.server.logs_access
+    timed = components.request_observers or access_logging(logs_access)
     ctx = RequestContext(
         request_id=_request_id(connection),
         surface=surface,
         client_ip=client.host if client else "",
         response_headers={},
         state={},
-        started=time.perf_counter() if components.request_observers else 0.0,
+        started=time.perf_counter() if timed else 0.0,
     )
     if handler.opt.get(DEFERRED_OPT, False):
         ctx.admission = Admission(kernel.stores.kv)
@@ -177,7 +183,8 @@ async def _run_checks(
 
 async def before_send(message: Message, scope: Scope) -> None:
     """Stamp ``x-request-id`` and headers set by checks on every response start; tell request
-    observers (if any) and end the request's span (if traced) once the last body chunk is sent."""
+    observers (if any), write the access log (if on) and end the request's span (if traced) once
+    the last body chunk is sent."""
     if message["type"] != "http.response.start":
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             _finished(scope)
@@ -189,12 +196,18 @@ async def before_send(message: Message, scope: Scope) -> None:
     if ctx is not None:
         headers.extend((k.encode(), v.encode()) for k, v in ctx.response_headers.items())
         ctx.status = message["status"]
+    elif access_logging(kernel_of(scope["app"]).settings.kernel.server.logs_access):
+        scope.setdefault("state", {})[_UNROUTED] = (request_id, message["status"])
     message["headers"] = headers
 
 
 def _finished(scope: Scope) -> None:
     ctx = request_context(scope)
     if ctx is None:
+        unrouted = scope.get("state", {}).pop(_UNROUTED, None)
+        if unrouted is not None:
+            route = scope.get("path_template") or "unmatched"
+            log_unrouted(str(scope.get("method", "")), route, *unrouted)
         return
     if ctx.state:
         trace = ctx.state.pop(TRACE_STATE, None)
@@ -215,13 +228,17 @@ async def after_response(request: Request[Any, Any, Any]) -> None:
 
 
 def _observe(scope: Scope, ctx: RequestContext) -> None:
-    """Call the request observers (:mod:`kernel.observe`) for a completed response; only
-    when the gate read the clock, which it does only while observers exist."""
+    """Call the request observers (:mod:`kernel.observe`) and write the access log
+    (:mod:`kernel.access_log`) for a completed response; only when the gate read the clock,
+    which it does only while observers exist or the access log is on."""
     seconds = time.perf_counter() - ctx.started
     route = scope.get("path_template") or "unmatched"
     method = str(scope.get("method", ""))
-    for observer in kernel_of(scope["app"]).components.request_observers:
+    kernel = kernel_of(scope["app"])
+    for observer in kernel.components.request_observers:
         try:
             observer.observe(ctx.surface, route, method, ctx.status, seconds, ctx.error_code)
         except Exception:
             log.exception("request observer %s failed", observer.name)
+    if kernel.settings.kernel.server.logs_access:
+        log_access(ctx, method, route, seconds)

@@ -3,8 +3,11 @@
 JSON lines carry ``time``, ``level``, ``logger``, ``message``, the ``request_id`` of the request
 being served (the gate sets it in a context variable, so it follows the request's task), its
 ``trace_id`` while tracing is on (the W3C trace id of the request's span) and, for errors, the
-exception's type and traceback. Enclava never logs prompt or completion text; the formatter adds
-no request data beyond these ids.
+exception's type and traceback. A record may carry structured fields (its ``enclava_fields``, a
+named tuple of ids, numbers and route templates): they become top-level keys, as the access
+log's ``method``, ``route``, ``status``, ``duration_ms``, ``principal_kind`` and ``principal_id``
+(:mod:`kernel.access_log`). Enclava never logs prompt or completion text, query strings or
+headers; the formatter adds no request data beyond these.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = [
+    "FIELDS",
+    "OWN_LOGGERS",
     "REQUEST_ID",
     "TEXT_FORMAT",
     "TRACE_ID",
@@ -35,6 +40,10 @@ TRACE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "enclava_trace_id", default=None
 )
 """The trace id of the request the current task serves, while tracing is on (set by the gate)."""
+FIELDS = "enclava_fields"
+"""The record attribute of structured fields: a named tuple, written as top-level JSON keys."""
+OWN_LOGGERS = ("kernel", "builtin_plugins", "enclava")
+"""Enclava's loggers: its packages, and ``enclava.access`` (:mod:`kernel.access_log`)."""
 
 
 class RequestIdFilter(logging.Filter):
@@ -62,6 +71,9 @@ class JsonFormatter(logging.Formatter):
         trace_id = TRACE_ID.get()
         if trace_id:
             entry["trace_id"] = trace_id
+        fields = getattr(record, FIELDS, None)
+        if fields is not None:
+            entry.update(zip(fields._fields, fields, strict=True))
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = {
                 "type": record.exc_info[0].__name__,
@@ -75,7 +87,7 @@ def logging_config(
 ) -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` for the server: every logger (uvicorn's too) through
     one stderr handler in ``log_format``; libraries at ``root_level``, Enclava's own loggers
-    (``kernel``, ``builtin_plugins``) at ``own_level``. Passed to uvicorn, which applies it in
+    (:data:`OWN_LOGGERS`) at ``own_level``. Passed to uvicorn, which applies it in
     each worker process too."""
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"} if log_format == "json" else {"format": TEXT_FORMAT}
@@ -95,10 +107,7 @@ def logging_config(
         },
         "root": {"handlers": ["stderr"], "level": logging.getLevelName(root_level)},
         "loggers": {
-            **{
-                name: {"level": logging.getLevelName(own_level)}
-                for name in ("kernel", "builtin_plugins")
-            },
+            **{name: {"level": logging.getLevelName(own_level)} for name in OWN_LOGGERS},
             **{
                 name: {"handlers": [], "propagate": True}
                 for name in ("uvicorn", "uvicorn.error", "uvicorn.access")

@@ -3,7 +3,8 @@
 Plugins return :class:`RequestObserver`\\ s from ``enclava_request_observers``; the kernel calls
 each once per routed request, when its response is complete (the last body chunk of a stream
 included, or the client's going away before it: error code :data:`CLIENT_CLOSED`). With no
-observer enabled, the gate does not even read the clock.
+observer enabled and the access log off (:mod:`kernel.access_log`, which the kernel writes at the
+same moment), the gate does not even read the clock.
 
 Events other than requests and model calls (sandboxed plugin calls, RAG jobs and queries, the
 usage queue) go to the :class:`Meter` the ``metrics`` plugin publishes as a service while it

@@ -54,6 +54,9 @@ PROCESS_VARIABLES = frozenset(
 """Path of the config file (the same as ``--config``); not a setting itself."""
 
 
+_INFO_LEVELS = frozenset({"info", "debug"})
+
+
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -63,11 +66,20 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     log_format: str = "text"
     """``text`` (``LEVEL logger: message``) or ``json``: one JSON object per line
     (:mod:`kernel.logs`)."""
+    access_log: bool = True
+    """One ``enclava.access`` line (INFO) per request as it completes: method, route template,
+    status, duration, principal kind and id, request id (:mod:`kernel.access_log`), while
+    ``log_level`` is ``info`` or ``debug``; replaces uvicorn's access log, which is always off."""
     shutdown_grace_seconds: int = 10
     """How long a stop (SIGTERM) waits for requests in flight before cutting them."""
     forwarded_allow_ips: str = ""
     """Proxies whose ``X-Forwarded-For`` is believed (comma-separated IPs/CIDRs, ``*`` for any);
     empty: none, the client IP is the TCP peer — so a local process cannot pose as another IP."""
+
+    @property
+    def logs_access(self) -> bool:
+        """Whether requests get access lines: ``access_log`` on, ``log_level`` info or debug."""
+        return self.access_log and self.log_level in _INFO_LEVELS
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

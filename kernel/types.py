@@ -104,7 +104,8 @@ class RequestContext(msgspec.Struct):
     response_headers: dict[str, str] = {}
     state: dict[str, Any] = {}
     started: float = 0.0
-    """``time.perf_counter()`` when the gate ran, set only while request observers exist."""
+    """``time.perf_counter()`` when the gate ran, set only while request observers exist or the
+    access log is on (:mod:`kernel.access_log`)."""
     status: int = 0
     """The response status, once its start was sent."""
     error_code: str | None = None

@@ -255,6 +255,7 @@ def test_serve_flags_override_settings_and_reach_uvicorn(
     assert (call["host"], call["port"], call["workers"]) == ("0.0.0.0", 9231, 3)
     assert call["forwarded_allow_ips"] == "10.0.0.5"
     assert call["timeout_graceful_shutdown"] == 10  # a stop never waits on a stuck request
+    assert call["access_log"] is False  # the kernel's access log (server.access_log) replaces it
     assert os.environ["ENCLAVA_SERVER_WORKERS"] == "3"  # the app factory in each worker sees it
     assert (tmp_path / "data" / "enclava.db").is_file()  # migrated before serving
 

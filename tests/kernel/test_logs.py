@@ -16,6 +16,7 @@ import pytest
 from support.gateway import SHARED, gateway_factory
 from support.logs import Boom, json_entries, json_log_lines
 
+from kernel.access_log import ACCESS_LOGGER, AccessEntry
 from kernel.cli import _server_logging
 from kernel.errors import ConfigError
 from kernel.logs import REQUEST_ID, JsonFormatter, logging_config
@@ -52,6 +53,16 @@ def test_a_record_is_one_json_object_with_the_request_id() -> None:
     assert "request_id" not in json.loads(JsonFormatter().format(record))
 
 
+def test_structured_fields_are_top_level_json_keys() -> None:
+    record = logging.LogRecord("enclava.access", logging.INFO, __file__, 1, "GET / 200", (), None)
+    record.enclava_fields = AccessEntry("GET", "/", 200, 1.5, "user", "u_1", "req_9", None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "GET / 200"
+    assert (entry["route"], entry["status"], entry["duration_ms"]) == ("/", 200, 1.5)
+    assert (entry["principal_kind"], entry["principal_id"]) == ("user", "u_1")
+    assert entry["request_id"] == "req_9"
+
+
 def test_log_format_is_text_or_json(make_settings: Any, sqlite_url: str) -> None:
     assert make_settings(sqlite_url).kernel.server.log_format == "text"
     json_settings = make_settings(sqlite_url, ENCLAVA_SERVER_LOG_FORMAT="json")
@@ -68,6 +79,7 @@ def test_the_server_config_writes_json_lines(capsys: pytest.CaptureFixture[str])
         logging.config.dictConfig(logging_config("json"))
         logging.getLogger("kernel.test").info("hello %s", "world")
         logging.getLogger("uvicorn.error").warning("from uvicorn")
+        logging.getLogger(ACCESS_LOGGER).info("GET / 200")
         logging.getLogger("some.library").info("too chatty")
     finally:
         root.handlers[:] = saved[0]
@@ -76,6 +88,7 @@ def test_the_server_config_writes_json_lines(capsys: pytest.CaptureFixture[str])
     assert [(e["logger"], e["message"]) for e in lines] == [
         ("kernel.test", "hello world"),
         ("uvicorn.error", "from uvicorn"),
+        (ACCESS_LOGGER, "GET / 200"),
     ]
 
 
