@@ -89,7 +89,8 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     _prepare_serve_flags(args.serve_flags, args, ctx)
     settings = ctx.settings
     server = settings.kernel.server
-    log_config = _server_logging(server.log_format, verbose=args.verbose)  # before migrations log
+    # before migrations log
+    log_config = _server_logging(server.log_format, verbose=args.verbose, workers=server.workers)
     preflight(settings)
     asyncio.run(run_migrations(settings, ctx.plugins))
     os.environ.update(ctx.overrides)
@@ -121,15 +122,20 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def _server_logging(log_format: str, *, verbose: bool) -> dict[str, Any]:
-    """``text`` keeps the current setup (and uvicorn's own); ``json`` sends every logger, in
-    this process and in every worker (uvicorn applies ``log_config`` in each), through one
-    JSON-lines handler (:mod:`kernel.logs`)."""
-    if log_format != "json":
-        return {}
-    config = logging_config("json", root_level=logging.INFO if verbose else logging.WARNING)
-    logging.config.dictConfig(config)
-    return {"log_config": config}
+def _server_logging(log_format: str, *, verbose: bool, workers: int = 1) -> dict[str, Any]:
+    """``json`` sends every logger, in this process and in every worker (uvicorn applies
+    ``log_config`` in each), through one JSON-lines handler (:mod:`kernel.logs`). ``text`` keeps
+    the current setup (and uvicorn's own) in one process; several workers get the text format
+    as ``log_config``, since each starts from uvicorn's defaults, which drop Enclava's INFO lines
+    (the access log among them)."""
+    root_level = logging.INFO if verbose else logging.WARNING
+    if log_format == "json":
+        config = logging_config("json", root_level=root_level)
+        logging.config.dictConfig(config)
+        return {"log_config": config}
+    if workers > 1:
+        return {"log_config": logging_config("text", root_level=root_level)}
+    return {}
 
 
 def _share_metrics_between_workers(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from support.logs import Boom, json_entries, json_log_lines
 from kernel.access_log import ACCESS_LOGGER, AccessEntry
 from kernel.cli import _server_logging
 from kernel.errors import ConfigError
-from kernel.logs import REQUEST_ID, JsonFormatter, logging_config
+from kernel.logs import REQUEST_ID, TEXT_FORMAT, JsonFormatter, logging_config
 
 PROMPT = "confidential-prompt-93f1 please summarise the merger terms"
 
@@ -70,6 +70,15 @@ def test_log_format_is_text_or_json(make_settings: Any, sqlite_url: str) -> None
     with pytest.raises(ConfigError, match="log_format"):
         make_settings(sqlite_url, ENCLAVA_SERVER_LOG_FORMAT="xml")
     assert _server_logging("text", verbose=False) == {}
+
+
+def test_workers_get_the_text_config_with_enclavas_info_lines() -> None:
+    """Each worker process starts from uvicorn's defaults unless given ``log_config``."""
+    config = _server_logging("text", verbose=False, workers=2)["log_config"]
+    assert config["formatters"]["enclava"]["format"] == TEXT_FORMAT
+    for name in ("kernel", "builtin_plugins", "enclava"):
+        assert config["loggers"][name]["level"] == "INFO"
+    assert config["root"]["level"] == "WARNING"
 
 
 def test_the_server_config_writes_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
