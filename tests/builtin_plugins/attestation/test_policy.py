@@ -133,14 +133,17 @@ def test_an_event_log_that_does_not_replay_is_refused() -> None:
 SIM_RULE = {"models": "*", "workloads": [{"mr_td": SIM_MR_TD.hex(), "note": "reviewed"}]}
 
 
+def anchorless_simulator_trust() -> Trust:
+    """The simulator's test root with no workload allowed: every quote is refused until a rule
+    admits its measurements."""
+    return Trust(quotes=TestRootQuotes((sim_root_public_key(),)), label="simulated", simulated=True)
+
+
 async def test_an_unlisted_workload_is_refused_until_an_admin_allows_it(
     attested_gateway: Attested,
 ) -> None:
     async with attested_gateway() as env:
-        bare = Trust(
-            quotes=TestRootQuotes((sim_root_public_key(),)), label="simulated", simulated=True
-        )
-        install_trust(env.kernel, bare)
+        install_trust(env.kernel, anchorless_simulator_trust())
         answer = await admin(env, "POST", "/attestation/reverify")
         found = attestable(answer.json()["data"])
         assert found
@@ -175,10 +178,7 @@ async def test_an_added_rule_removed_refuses_its_models_again(
     attested_gateway: Attested,
 ) -> None:
     async with attested_gateway() as env:
-        bare = Trust(
-            quotes=TestRootQuotes((sim_root_public_key(),)), label="simulated", simulated=True
-        )
-        install_trust(env.kernel, bare)
+        install_trust(env.kernel, anchorless_simulator_trust())
         added = (await admin(env, "POST", "/attestation/trust", json=SIM_RULE)).json()
         await until_attested(env)
         path = f"/attestation/trust/{added['id']}"

@@ -4,7 +4,9 @@ cookies and signs in through the dashboard's form, CSRF token included."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,3 +76,11 @@ async def sign_in(
 @pytest.fixture
 def app(make_settings: Any, sqlite_url: str) -> Litestar:
     return create_app(make_settings(sqlite_url), plugins=PluginManager(load_entry_points=False))
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where a browser test's screenshots go: ``$TEST_ARTIFACTS_DIR/screenshots``
+    (``./scripts/test.sh`` sets it to ``test-artifacts/``), else the test's temporary folder."""
+    artifacts = os.environ.get("TEST_ARTIFACTS_DIR")
+    return Path(artifacts) / "screenshots" if artifacts else tmp_path / "screenshots"

@@ -2,12 +2,10 @@
 served gateway in front of both simulated providers, with every name but loopback unresolvable
 (a CDN asset would fail to load). Signs in, watches the overview update live, creates a key
 (shown once, copied), revokes it, signs out. Screenshots (desktop and 375 px wide) are kept
-under ``$TEST_ARTIFACTS_DIR/screenshots`` (``test-artifacts/`` from ``./scripts/test.sh``), else
-under the test's ``tmp_path/screenshots``."""
+where the ``shots`` fixture (conftest) says."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -39,20 +37,12 @@ async def page() -> AsyncIterator[Any]:
         yield opened
 
 
-def kept(folder: Path) -> Path:
-    """Where screenshots go: ``$TEST_ARTIFACTS_DIR/screenshots`` (``./scripts/test.sh`` sets it
-    to ``test-artifacts/``), else ``folder``."""
-    artifacts = os.environ.get("TEST_ARTIFACTS_DIR")
-    return Path(artifacts) / "screenshots" if artifacts else folder
-
-
 async def screenshots(page: Any, folder: Path, name: str) -> None:
     """Full-page screenshots of ``page`` at desktop width and at 375 px, where nothing may
     scroll sideways."""
-    target = kept(folder)
-    await page.screenshot(path=str(target / f"{name}-desktop.png"), full_page=True)
+    await page.screenshot(path=str(folder / f"{name}-desktop.png"), full_page=True)
     await page.set_viewport_size({"width": 375, "height": 800})
-    await page.screenshot(path=str(target / f"{name}-375.png"), full_page=True)
+    await page.screenshot(path=str(folder / f"{name}-375.png"), full_page=True)
     scroll = await page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= 375 + 1, f"{name} scrolls sideways at 375 px ({scroll} px wide)"
     await page.set_viewport_size({"width": 1280, "height": 900})
@@ -68,10 +58,9 @@ async def sign_in(page: Any, email: str) -> None:
 
 @pytest.mark.slow
 async def test_sign_in_overview_and_keys_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, shots: Path
 ) -> None:
     expect = playwright_api.expect
-    shots = tmp_path / "screenshots"
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on(

@@ -72,10 +72,9 @@ async def inert(page: Any) -> None:
 
 @pytest.mark.slow
 async def test_builtin_plugin_toggle_and_settings_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, shots: Path
 ) -> None:
     expect = playwright_api.expect
-    shots = tmp_path / "screenshots"
     problems = watch(page)
     async with gateway() as env:
         base = await signed_in(env, page, await new_user(env.app, "plugins-admin", "admin"))
@@ -112,10 +111,9 @@ async def test_builtin_plugin_toggle_and_settings_in_chromium(
 
 @pytest.mark.slow
 async def test_sandboxed_plugin_upload_approve_enable_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path, hello_zip: bytes
+    gateway: Gateway, page: Any, tmp_path: Path, shots: Path, hello_zip: bytes
 ) -> None:
     expect = playwright_api.expect
-    shots = tmp_path / "screenshots"
     archive = tmp_path / "hello.zip"
     archive.write_bytes(hello_zip)
     problems = watch(page)
@@ -152,10 +150,9 @@ async def test_sandboxed_plugin_upload_approve_enable_in_chromium(
 
 @pytest.mark.slow
 async def test_read_only_user_sees_and_reaches_no_admin_page_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, shots: Path
 ) -> None:
     expect = playwright_api.expect
-    shots = tmp_path / "screenshots"
     problems = watch(page)
     async with gateway() as env:
         email = await new_user(env.app, "reader", "read_only")
@@ -290,9 +287,8 @@ async def _probe_settings(page: Any, base: str, problems: list[str]) -> None:
 
 @pytest.mark.slow
 async def test_xss_probe_typed_into_forms_is_inert_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, shots: Path
 ) -> None:
-    shots = tmp_path / "screenshots"
     problems = watch(page)
     async with gateway() as env:
         base = await signed_in(env, page, await new_user(env.app, "xss-admin", "admin"))

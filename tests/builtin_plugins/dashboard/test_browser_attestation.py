@@ -2,7 +2,7 @@
 admin has every model attested, fills the add-a-rule form from what one model presents, sees a
 refused value's error next to its field, adds the rule and sees the model matched by it, then
 removes it (where the attestation API serves removal). Screenshots at desktop width and 375 px
-are kept where ``test_browser.kept`` says."""
+are kept where the ``shots`` fixture says."""
 
 from __future__ import annotations
 
@@ -26,10 +26,9 @@ playwright_api = pytest.importorskip("playwright.async_api")
 
 @pytest.mark.slow
 async def test_trust_rule_added_from_a_model_and_removed_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, shots: Path
 ) -> None:
     expect = playwright_api.expect
-    shots = tmp_path / "screenshots"
     problems = watch(page)
     async with gateway(trust=False) as env:
         env.kernel.service(SimulatedTrust).trust_simulators(True)

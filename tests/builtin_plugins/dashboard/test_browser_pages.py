@@ -2,7 +2,7 @@
 restrictions and regenerate it, use it with the openai SDK, read the request in the usage chart
 (drawn by the vendored uPlot) and breakdowns, open every admin page and go from the settings page
 to a plugin's settings form; each page is screenshotted at desktop width and at 375 px (where
-nothing may scroll sideways), kept where ``test_browser.kept`` says."""
+nothing may scroll sideways), kept where the ``shots`` fixture says."""
 
 from __future__ import annotations
 
@@ -36,10 +36,9 @@ def watch(page: Any) -> list[str]:
 
 @pytest.mark.slow
 async def test_key_edit_usage_and_admin_pages_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, shots: Path
 ) -> None:
     expect = playwright_api.expect
-    shots = tmp_path / "screenshots"
     problems = watch(page)
     async with gateway() as env:
         base = env.base_url.removesuffix("/api/v1")

@@ -2,7 +2,7 @@
 upload two documents (one chosen, one dropped on the form) and watch each ingest reach
 ``indexed`` live, search them, then make a chatbot on that collection and talk to it in the
 playground, whose answer streams in with its sources and whose conversation survives a reload.
-Screenshots (desktop and 375 px wide) are kept where ``test_browser.kept`` says."""
+Screenshots (desktop and 375 px wide) are kept where the ``shots`` fixture says."""
 
 from __future__ import annotations
 
@@ -81,9 +81,8 @@ async def _playground(page: Any, shots: Path) -> None:
 
 @pytest.mark.slow
 async def test_documents_and_playground_in_chromium(
-    gateway: Gateway, page: Any, tmp_path: Path
+    gateway: Gateway, page: Any, tmp_path: Path, shots: Path
 ) -> None:
-    shots = tmp_path / "screenshots"
     problems = watch(page)
     async with gateway() as env:
         base = env.base_url.removesuffix("/api/v1")
