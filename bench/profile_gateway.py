@@ -1,7 +1,8 @@
 """Profile Enclava's chat path under load with py-spy and rank the frames that cost CPU.
 
 Usage: ``.venv/bin/python bench/profile_gateway.py [--mode chat|stream] [--concurrency 64]
-[--duration 15] [--rate 200] [--top 10] [--keep DIR]``
+[--duration 15] [--rate 200] [--top 10] [--keep DIR] [--production [--postgres DSN]
+[--redis URL]]``
 
 Needs py-spy in the venv (``.venv/bin/pip install py-spy``; not a project dependency). Starts
 the mock upstream and ``enclava serve`` as ``gateway.py`` does (core 1; load from core 0),
@@ -26,6 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import production
 import servers
 from loadgen import Job, chat_body, run_sync
 from mock_upstream import MODEL
@@ -110,8 +112,15 @@ def profile(args: argparse.Namespace, tmp: Path) -> str:
     """Load Enclava while py-spy samples it; the raw collapsed stacks."""
     with ExitStack() as stack:
         mock = servers.start_mock(stack, tmp)
-        env = servers.enclava_env(tmp / "data", mock.base)
+        if args.production:
+            env = production.production_env(
+                stack, tmp / "data", mock.base, postgres=args.postgres, redis_url=args.redis
+            )
+        else:
+            env = servers.enclava_env(tmp / "data", mock.base)
         enclava = servers.start_enclava(stack, env, tmp / "enclava.log")
+        if args.production:
+            production.hard_budget(enclava.base, enclava.token)
         stream = args.mode == "stream"
         job = Job(
             url=enclava.base + "/chat/completions",
@@ -147,6 +156,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--keep", type=Path, help="also write the raw collapsed stacks here")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="the production setup of production.py (PostgreSQL + Redis, every builtin on)",
+    )
+    parser.add_argument("--postgres", default=production.DEFAULT_POSTGRES)
+    parser.add_argument("--redis", default=production.DEFAULT_REDIS)
     args = parser.parse_args()
     if not PY_SPY.exists():
         raise SystemExit(f"{PY_SPY} missing: .venv/bin/pip install py-spy")

@@ -79,10 +79,13 @@ class Gateway:
             raise
         return admission
 
-    async def complete(self, exchange: Exchange, *, key_region: str | None = None) -> Answer:
-        """Admit, route and answer a non-streamed exchange (handlers, chatbots, plugins)."""
+    async def complete(
+        self, exchange: Exchange, *, key_region: str | None = None, settle_after: bool = False
+    ) -> Answer:
+        """Admit, route and answer a non-streamed exchange (handlers, chatbots, plugins);
+        ``settle_after`` as in :meth:`Pipeline.complete`."""
         admission, routes = await self._admit_and_route(exchange, key_region)
-        return await self.pipeline.complete(admission, routes)
+        return await self.pipeline.complete(admission, routes, settle_after=settle_after)
 
     async def stream(
         self, exchange: Exchange, *, keep_usage: bool, key_region: str | None = None
@@ -123,6 +126,8 @@ class Gateway:
             await self._breaker.sync([p.name for p in self.kernel.components.providers])
 
     async def stop(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.settled()
         if self._verification is not None:
             await self._verification.drain()
         if self._breaker is not None:

@@ -10,6 +10,7 @@ verified before its first frame goes out (a failure is an ordinary HTTP error, z
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -31,12 +32,14 @@ __all__ = ["Answer", "Pipeline", "StreamStart"]
 
 
 class Answer(msgspec.Struct, kw_only=True):
-    """A complete answer for the client."""
+    """A complete answer for the client; ``settling`` is the finish of its admission (usage
+    settlement and record) when the caller asked to send the answer first, else None."""
 
     status: int
     body: bytes
     content_type: str
     headers: dict[str, str]
+    settling: asyncio.Task[None] | None = None
 
 
 class StreamStart(msgspec.Struct, kw_only=True):
@@ -53,6 +56,7 @@ class Pipeline:
         self._router = router
         self._verification = verification
         self._kernel = kernel
+        self._settling: set[asyncio.Task[None]] = set()
 
     def _headers(self, route: Route, exchange: Exchange, response: str) -> dict[str, str]:
         label = self._router.attestation(route).label
@@ -71,16 +75,40 @@ class Pipeline:
         exchange.route = route.model
         exchange.first_token = time.monotonic()
 
-    async def complete(self, admission: Admission, routes: list[Route]) -> Answer:
-        """Call, verify (strict waits), filter and account a non-streamed exchange."""
+    async def complete(
+        self, admission: Admission, routes: list[Route], *, settle_after: bool = False
+    ) -> Answer:
+        """Call, verify (strict waits), filter and account a non-streamed exchange.
+
+        ``settle_after``: a successful answer comes back before its admission is finished; the
+        finish (settlement of the reservation, usage record) runs as ``answer.settling``, which
+        the caller awaits once the answer is sent. Until then the reservation keeps holding its
+        estimate (the safe side of the no-overspend guarantee); errors finish before raising.
+        """
         exchange = admission.exchange
         try:
-            return await self._complete(exchange, routes)
+            answer = await self._complete(exchange, routes)
         except EnclavaError as exc:
             admission.failed(exc)
-            raise
-        finally:
             await admission.finish()
+            raise
+        except BaseException:
+            await admission.finish()
+            raise
+        if not settle_after:
+            await admission.finish()
+            return answer
+        answer.settling = asyncio.get_running_loop().create_task(
+            admission.finish(), name=f"enclava:settle:{exchange.request_id}"
+        )
+        self._settling.add(answer.settling)  # a strong reference until it is done
+        answer.settling.add_done_callback(self._settling.discard)
+        return answer
+
+    async def settled(self) -> None:
+        """Wait for every admission finish still running (at shutdown)."""
+        if self._settling:
+            await asyncio.wait(set(self._settling))
 
     async def _complete(self, exchange: Exchange, routes: list[Route]) -> Answer:
         async def attempt(route: Route) -> tuple[UpstreamCall, UpstreamResult]:

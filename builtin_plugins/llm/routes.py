@@ -6,9 +6,11 @@ route declares its scope and where its model is named; the kernel gate enforces 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import Stream
@@ -53,12 +55,20 @@ def _key_region(principal: Principal | None) -> str | None:
 
 
 def _response(answer: Answer) -> Response[bytes]:
+    """The answer; its settlement (if still running) is awaited after the last byte is sent,
+    inside the request, so a draining server still waits for it."""
+    settling = answer.settling
     return Response(
         content=answer.body,
         status_code=answer.status,
         media_type=answer.content_type,
         headers=answer.headers,
+        background=None if settling is None else BackgroundTask(_settled, settling),
     )
+
+
+async def _settled(settling: asyncio.Task[None]) -> None:
+    await asyncio.shield(settling)
 
 
 async def _stream(
@@ -104,7 +114,8 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
             )
             region = _key_region(ctx.principal)
             if not view.stream:
-                return _response(await gateway.complete(exchange, key_region=region))
+                answer = await gateway.complete(exchange, key_region=region, settle_after=True)
+                return _response(answer)
             keep_usage = bool(view.stream_options and view.stream_options.include_usage)
             return await _stream(gateway, exchange, keep_usage, region)
 
@@ -130,7 +141,9 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
             body = await request.body()
             view = decode_view(body, EmbeddingsView)
             exchange = _exchange(ctx, body, "/embeddings", model=view.model, stream=False)
-            answer = await gateway.complete(exchange, key_region=_key_region(ctx.principal))
+            answer = await gateway.complete(
+                exchange, key_region=_key_region(ctx.principal), settle_after=True
+            )
             return _response(answer)
 
     return embeddings

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from support.usage import Env, chat, create_budget, stack_factory
+from support.usage import MESSAGES, Env, budget_status, chat, create_budget, records, stack_factory
 
 _MARK = "round-trips:mark"
 
@@ -100,3 +101,64 @@ async def test_one_round_trip_before_forwarding_a_chat(
                 assert keys[2].startswith(f"usage:budget:{{u:{env.user_id}}}:")
                 assert settlement[0].strip('"') == "EVALSHA"
                 assert _keys(settlement, redis_prefix) == keys[2:]
+
+
+async def _post_raw(app: Any, path: str, headers: dict[str, str], body: bytes) -> list[str]:
+    """POST through the ASGI app itself; what ``send`` saw, in order: ``start``, ``body``
+    (the last body message, with whether that request's settlement was still running then)
+    and ``returned`` once the app's call is over."""
+    events: list[str] = []
+    raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [*raw_headers, (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # no disconnect while the app runs
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            events.append(f"start {message['status']}")
+        elif not message.get("more_body", False):
+            settling = [
+                t for t in asyncio.all_tasks() if t.get_name().startswith("enclava:settle:")
+            ]
+            events.append(f"body settling={any(not t.done() for t in settling)}")
+
+    await app(scope, receive, send)
+    events.append("returned")
+    return events
+
+
+async def test_the_answer_goes_out_before_its_settlement(stack: Any) -> None:
+    """A non-streamed answer is sent first; its reservation is settled right after, within
+    the same request (a draining server still waits for it), to the exact cost."""
+    async with stack() as env:
+        await create_budget(env, limit_micros=10_000_000, hard=True)
+        assert (await chat(env)).status_code == 200  # seeds the counters
+        before = (await budget_status(env))["data"][0]["spent_micros"]
+        body = json.dumps({"model": "gpt-oss-120b", "max_tokens": 8, "messages": MESSAGES})
+        events = await _post_raw(
+            env.apps[0], "/api/v1/chat/completions", env.bearer(), body.encode()
+        )
+        await env.flush()
+        status = (await budget_status(env))["data"][0]
+        rows = await records(env)
+    assert events == ["start 200", "body settling=True", "returned"]
+    assert status["spent_micros"] - before == rows[-1]["cost_micros"] > 0
