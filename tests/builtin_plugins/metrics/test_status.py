@@ -41,16 +41,17 @@ async def test_status_shows_health_circuit_attestation_and_last_error(gateway: G
             await env.privatemode.control.set_faults(status=400, fail_times=1)
             with pytest.raises(openai.BadRequestError):
                 await env.client().chat.completions.create(model=PRIVATEMODE_ONLY, messages=CHAT)
-            await env.privatemode.control.set_faults(status=500)
-            with pytest.raises(openai.InternalServerError):
-                await env.client().chat.completions.create(model=PRIVATEMODE_ONLY, messages=CHAT)
             for _ in range(100):  # the usage record reaches the sink after it is stored
                 after = await _status(client, "/api/v1/providers/status", key)
                 if after["privatemode"]["last_error"]:
                     break
                 await asyncio.sleep(0.05)
-            assert after["privatemode"]["circuit"] == "open"
             assert after["privatemode"]["last_error"] == "invalid_request_error"
+            await env.privatemode.control.set_faults(status=500)
+            with pytest.raises(openai.InternalServerError):
+                await env.client().chat.completions.create(model=PRIVATEMODE_ONLY, messages=CHAT)
+            after = await _status(client, "/api/v1/providers/status", key)
+            assert after["privatemode"]["circuit"] == "open"
             assert after["redpill"]["circuit"] == "closed"
             admin = await admin_headers(env.app, client)
             detail = await _status(client, "/api-internal/v1/providers/status", admin)
