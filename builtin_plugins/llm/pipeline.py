@@ -223,7 +223,8 @@ class Pipeline:
     @staticmethod
     async def _release(admission: Admission, frames: list[bytes]) -> AsyncIterator[bytes]:
         try:
-            yield b"".join(frames)  # verified as a whole: one send
+            for frame in frames:
+                yield frame
         except BaseException:
             admission.exchange.error_code = admission.exchange.error_code or "client_closed"
             raise
