@@ -36,7 +36,8 @@ CACHE = REPO / ".cache" / "enclava"
 PROMPT = "Write to jane.doe@example.com or call +49 30 1234 5678 about the invoice."
 
 
-def _build(tmp: Path) -> Path:
+def build(tmp: Path) -> Path:
+    """The folder of built ``pii_redactor`` and ``hello`` plugins, under ``tmp``."""
     sys.path.insert(0, str(REPO))
     from builtin_plugins.wasm_plugins.build import build_plugin
 
@@ -49,9 +50,20 @@ def _build(tmp: Path) -> Path:
     return directory
 
 
-def _chat_body() -> bytes:
+def chat_body(stream: bool = False) -> bytes:
+    """A chat request whose prompt the filter rewrites."""
     messages = [{"role": "user", "content": PROMPT}]
-    return json.dumps({"model": MODEL, "messages": messages, "max_tokens": 64}).encode()
+    body = {"model": MODEL, "messages": messages, "max_tokens": 64, "stream": stream}
+    return json.dumps(body).encode()
+
+
+def filter_env(plugins: Path) -> dict[str, str]:
+    """Settings that load ``plugins`` (from :func:`build`) with both auto-enabled."""
+    return {
+        "ENCLAVA_WASM_PLUGINS_DIRECTORY": str(plugins),
+        "ENCLAVA_WASM_PLUGINS_CACHE_DIR": str(CACHE / "native"),
+        "ENCLAVA_WASM_PLUGINS_AUTO_ENABLE": "pii_redactor,hello",
+    }
 
 
 def _measure(server: servers.Server, job: Job, repeat: int) -> Result:
@@ -67,7 +79,7 @@ def _cells(
     for level in concurrency:
         chat = Job(
             server.base + "/chat/completions",
-            _chat_body(),
+            chat_body(),
             server.token,
             concurrency=level,
             duration=duration,
@@ -97,18 +109,11 @@ def main() -> None:
     results: dict[str, dict[str, Result]] = {}
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         tmp = Path(scratch)
-        plugins = _build(tmp)
+        plugins = build(tmp)
         mock = servers.start_mock(stack, tmp)
         for target, extra in (
             ("base", {"ENCLAVA_WASM_PLUGINS_DIRECTORY": str(tmp / "none")}),
-            (
-                "filter",
-                {
-                    "ENCLAVA_WASM_PLUGINS_DIRECTORY": str(plugins),
-                    "ENCLAVA_WASM_PLUGINS_CACHE_DIR": str(CACHE / "native"),
-                    "ENCLAVA_WASM_PLUGINS_AUTO_ENABLE": "pii_redactor,hello",
-                },
-            ),
+            ("filter", filter_env(plugins)),
         ):
             with ExitStack() as run:
                 env = servers.enclava_env(tmp / f"data-{target}", mock.base, **extra)

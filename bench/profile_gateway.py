@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python bench/profile_gateway.py [--mode chat|stream] [--concurrency 64]
 [--duration 15] [--rate 200] [--top 10] [--keep DIR] [--production [--postgres DSN]
-[--redis URL]]``
+[--redis URL]] [--filter]``
 
 Needs py-spy in the venv (``.venv/bin/pip install py-spy``; not a project dependency). Starts
 the mock upstream and ``enclava serve`` as ``gateway.py`` does (core 1; load from core 0),
@@ -10,8 +10,10 @@ drives it while ``py-spy record --format raw`` samples the worker (GIL-holding s
 prints: the top self-time frames overall; per function of Enclava's own code (``kernel/``,
 ``builtin_plugins/``) the samples whose deepest Enclava frame it is ("own + library callees"
 below it); and the inclusive share of those functions. ``--keep DIR`` also writes the raw
-collapsed stacks there (speedscope.app and flamegraph.pl read them). Never part of the test
-pass/fail.
+collapsed stacks there (speedscope.app and flamegraph.pl read them). ``--filter`` runs the
+``pii_redactor`` chat filter as ``plugins.py`` does, on a prompt it rewrites (the guest's own
+time inside wasmtime holds no GIL, so the samples are the host's share). Never part of the
+test pass/fail.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import servers
 from loadgen import Job, chat_body, run_sync
 from mock_upstream import MODEL
 from procs import LOADGEN_CPU, cpu_seconds, pin_self
+
+import plugins
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
 OWN = re.compile(r"\((?:[^()]*/)?(kernel|builtin_plugins)/[^()]*\)$")
@@ -118,13 +122,15 @@ def profile(args: argparse.Namespace, tmp: Path) -> str:
             )
         else:
             env = servers.enclava_env(tmp / "data", mock.base)
+        if args.filter:
+            env.update(plugins.filter_env(plugins.build(tmp)))
         enclava = servers.start_enclava(stack, env, tmp / "enclava.log")
         if args.production:
             production.hard_budget(enclava.base, enclava.token)
         stream = args.mode == "stream"
         job = Job(
             url=enclava.base + "/chat/completions",
-            body=chat_body(MODEL, stream),
+            body=plugins.chat_body(stream) if args.filter else chat_body(MODEL, stream),
             token=enclava.token,
             stream=stream,
             concurrency=args.concurrency,
@@ -160,6 +166,9 @@ def main() -> None:
         "--production",
         action="store_true",
         help="the production setup of production.py (PostgreSQL + Redis, every builtin on)",
+    )
+    parser.add_argument(
+        "--filter", action="store_true", help="pii_redactor's chat filter on every request"
     )
     parser.add_argument("--postgres", default=production.DEFAULT_POSTGRES)
     parser.add_argument("--redis", default=production.DEFAULT_REDIS)

@@ -57,7 +57,7 @@ class {cls}(BasePlugin):
 
     @chat_filter
     def tag_requests(self, body: dict[str, Any], context: FilterContext) -> dict[str, Any]:
-        self.kv.incr("requests")
+        self.kv.add("requests")
         greeting = self.config.get("greeting", "hello")
         system = {{"role": "system", "content": f"{{greeting}} from {name}"}}
         return {{**body, "messages": [system, *body.get("messages", [])]}}

@@ -49,6 +49,7 @@ SIGNATURES: dict[str, tuple[int, ...]] = {
     "kv-set": (_STRING, _STRING, _TTL),
     "kv-delete": (_STRING,),
     "kv-incr": (_STRING, _S64),
+    "kv-add": (_STRING, _S64),
     "http-fetch": (_STRING,),
     "llm-chat": (_STRING,),
     "config-get": (_STRING,),

@@ -53,8 +53,9 @@ class Timer(Protocol):
 
 
 class CurrentCall:
-    """The call running on this thread: its deadline, its instance's timer and the plugin
-    configuration that instance was created with (what ``config-get`` answers)."""
+    """The call running on this thread: its deadline, its instance's timer, the plugin
+    configuration that instance was created with (what ``config-get`` answers) and the KV
+    additions ``kv-add`` collected (applied once the call has returned ok)."""
 
     def __init__(
         self, deadline: Deadline, timer: Timer, config: Mapping[str, Any] | None = None
@@ -64,6 +65,8 @@ class CurrentCall:
         self.config: Mapping[str, Any] = config or {}
         self.cut_short = False
         """A sleep was cut to end at the deadline: the guest's answer, if any, came too late."""
+        self.adds: dict[str, int] = {}
+        """Full KV key -> delta, summed per key over the call's ``kv-add`` calls."""
 
     def budget(self, seconds: float, what: str) -> float:
         """``seconds``, or less if the deadline comes first; DeadlineExceeded when it passed."""

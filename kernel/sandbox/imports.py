@@ -8,7 +8,9 @@ outside WASI and this interface fails instantiation. Host functions run on a cal
 never raise into the guest: async work is bridged to the event loop with a timeout and every
 failure becomes an ``err``. The one exception is the call's deadline: a host function waits at
 most the call's remaining time (its own timeout if shorter) and traps the guest once none is
-left, so a KV, HTTP or LLM call cannot carry a guest past ``limits.timeout_ms``.
+left, so a KV, HTTP or LLM call cannot carry a guest past ``limits.timeout_ms``. ``kv-add``
+does not cross to the loop at all: it records the addition on the call, and
+:meth:`HostContext.apply_adds` makes them once the call has returned ok.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ __all__ = ["HOST_INTERFACE", "HostContext", "LlmChat", "LlmRefused", "build_link
 HOST_INTERFACE = "enclava:plugin/host@0.1.0"
 MAX_KEY_CHARS = 256
 MAX_VALUE_BYTES = 65_536
+MAX_ADD_KEYS = 64
+"""Distinct keys one call may ``kv-add`` to."""
 KV_TIMEOUT_SECONDS = 2.0
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
 T = TypeVar("T")
@@ -65,6 +69,22 @@ class HostContext:
         self.logs = logs
         self.llm = llm
         self.calls = CallScope()
+
+    async def incr(self, key: str, delta: int) -> int:
+        """Add ``delta`` to the integer under the full KV ``key`` (compare-and-set, so atomic
+        across replicas); the new value."""
+        for _ in range(32):
+            current = await self.kv.get(key)
+            value = (0 if current is None else int(current)) + delta
+            if await self.kv.compare_and_set(key, expected=current, value=str(value).encode()):
+                return value
+        raise RuntimeError("contended")
+
+    async def apply_adds(self, adds: Mapping[str, int]) -> None:
+        """The ``kv-add`` additions of a call that returned ok (each KV operation is bounded by
+        the store's own timeout)."""
+        for key, delta in adds.items():
+            await self.incr(key, delta)
 
     async def llm_call(self, chat: LlmChat, payload: bytes) -> bytes:
         return await chat(self.manifest.name, payload)
@@ -175,22 +195,23 @@ def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
         run(ctx.kv.delete(key_of(key)))
         return _ok(None)
 
-    async def incr(key: str, delta: int) -> int:
-        for _ in range(32):
-            current = await ctx.kv.get(key)
-            value = (0 if current is None else int(current)) + delta
-            if await ctx.kv.compare_and_set(key, expected=current, value=str(value).encode()):
-                return value
-        raise RuntimeError("contended")
-
     def kv_incr(key: str, delta: int) -> Variant:
-        return _ok(run(incr(key_of(key), delta)))
+        return _ok(run(ctx.incr(key_of(key), delta)))
+
+    def kv_add(key: str, delta: int) -> Variant:
+        adds = ctx.calls.current().adds
+        full = key_of(key)
+        if full not in adds and len(adds) >= MAX_ADD_KEYS:
+            return _err(f"kv-add reached {MAX_ADD_KEYS} keys in this call")
+        adds[full] = adds.get(full, 0) + delta
+        return _ok(None)
 
     return {
         "kv-get": _guarded("kv-get", kv_get),
         "kv-set": _guarded("kv-set", kv_set),
         "kv-delete": _guarded("kv-delete", kv_delete),
         "kv-incr": _guarded("kv-incr", kv_incr),
+        "kv-add": _guarded("kv-add", kv_add),
     }
 
 
@@ -255,7 +276,7 @@ def _refusal(name: str, permission: str) -> HostFunc:
     return refuse
 
 
-KV_FUNCTIONS = ("kv-get", "kv-set", "kv-delete", "kv-incr")
+KV_FUNCTIONS = ("kv-get", "kv-set", "kv-delete", "kv-incr", "kv-add")
 
 
 def build_linker(engine: wasmtime.Engine, ctx: HostContext, imports: Iterable[str]) -> Linker:

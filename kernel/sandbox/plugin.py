@@ -3,7 +3,9 @@
 The event loop only awaits; a call checks out a warm instance, sets its epoch deadline, calls
 ``handle`` and returns the instance, or discards it after a trap. The deadline starts when the
 call gets one of the plugin's threads (:mod:`slots` bounds the wait for one) and covers the
-rest: instantiation, the guest's own code, its sleeps and its host calls. Failures are
+rest: instantiation, the guest's own code, its sleeps and its host calls. The ``kv-add``
+additions of a call are made after it returned ok, on the event loop (none if it failed).
+Failures are
 :class:`CallFailed` with a reason the gateway can act on (a trap or a deadline counts towards
 auto-disable).
 """
@@ -41,6 +43,7 @@ class SandboxedPlugin:
         self._engine = engine
         self._limits = manifest.limits
         self._calls = context.calls
+        self._context = context
         self._slots = PluginSlots(
             manifest.name, manifest.limits.instances, filters=manifest.filter is not None
         )
@@ -70,7 +73,7 @@ class SandboxedPlugin:
 
     async def describe(self) -> str:
         """The component's ``describe()`` (JSON text); CallFailed when it has none or traps."""
-        answer = await self._engine.run(self._invoke, "describe", "", self._deadline())
+        answer, _ = await self._engine.run(self._invoke, "describe", "", self._deadline())
         if not isinstance(answer, str):
             raise CallFailed(self.name, "error", "describe returned a malformed value")
         return answer
@@ -86,13 +89,23 @@ class SandboxedPlugin:
         started = time.perf_counter()
         deadline = self._deadline()
         try:
-            answer = await self._slots.run(kind, deadline, self._invoke, kind, payload, deadline)
+            answer, adds = await self._slots.run(
+                kind, deadline, self._invoke, kind, payload, deadline
+            )
             result = self._result(answer)
+            if adds:
+                await self._add(adds)
         except CallFailed as exc:
             self.metrics.record(time.perf_counter() - started, trap=exc.trapped, error=True)
             raise
         self.metrics.record(time.perf_counter() - started)
         return result
+
+    async def _add(self, adds: dict[str, int]) -> None:
+        try:
+            await self._context.apply_adds(adds)
+        except Exception as exc:  # the KV store is down or contended: the call did not finish
+            raise CallFailed(self.name, "error", f"kv-add failed: {type(exc).__name__}") from None
 
     def _result(self, answer: object) -> str:
         if not isinstance(answer, Variant) or not isinstance(answer.payload, str):
@@ -103,8 +116,9 @@ class SandboxedPlugin:
             raise CallFailed(self.name, "too_large", "response exceeds limits.max_response_bytes")
         return answer.payload
 
-    def _invoke(self, kind: str, payload: str, deadline: Deadline) -> object:
-        """On a call thread: ``handle`` (or ``describe`` when ``kind`` is "describe")."""
+    def _invoke(self, kind: str, payload: str, deadline: Deadline) -> tuple[object, dict[str, int]]:
+        """On a call thread: ``handle`` (or ``describe`` when ``kind`` is "describe"), and the
+        call's ``kv-add`` additions."""
         deadline.start()
         with self._engine.running():
             try:
@@ -115,7 +129,7 @@ class SandboxedPlugin:
                 self._pool.give(instance)
                 raise CallFailed(self.name, "error", "the component exports no 'describe'")
             try:
-                answer = self._guest(instance, kind, payload, deadline)
+                answer, adds = self._guest(instance, kind, payload, deadline)
             except wasmtime.WasmtimeError as exc:
                 instance.close()
                 raise failure_of_trap(self.name, exc) from None
@@ -123,9 +137,11 @@ class SandboxedPlugin:
             instance.close()  # the caller gave up on it: its state is no longer trusted
         else:
             self._pool.give(instance)
-        return answer
+        return answer, adds
 
-    def _guest(self, instance: WarmInstance, kind: str, payload: str, deadline: Deadline) -> object:
+    def _guest(
+        self, instance: WarmInstance, kind: str, payload: str, deadline: Deadline
+    ) -> tuple[object, dict[str, int]]:
         instance.store.set_epoch_deadline(self._engine.ticks(max(0.0, deadline.remaining())))
         with self._calls.running(instance.call(deadline)) as call:
             if kind == "describe" and instance.describe is not None:
@@ -134,7 +150,7 @@ class SandboxedPlugin:
                 answer = instance.call_handle(kind, payload)
         if call.cut_short and deadline.remaining() <= 0:
             raise wasmtime.WasmtimeError("deadline exceeded: the guest slept past it")
-        return answer
+        return answer, call.adds
 
     def close(self) -> None:
         """Fail the calls in flight, release every idle instance; later calls fail."""

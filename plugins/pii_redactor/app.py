@@ -41,8 +41,8 @@ class PiiRedactor(BasePlugin):
         if not any(totals.values()):  # the common case costs no host call at all
             return None
         for kind, count in totals.items():
-            if count:
-                self.kv.incr(f"redacted.{kind}", count)
+            if count:  # made once the filter returned: no wait for the store here
+                self.kv.add(f"redacted.{kind}", count)
         self.log.info(f"redacted {sum(totals.values())} item(s) in {context.request_id}")
         return {**body, "messages": messages}
 

@@ -29,6 +29,8 @@ class HostCalls(Protocol):
 
     def kv_incr(self, key: str, delta: int) -> str: ...
 
+    def kv_add(self, key: str, delta: int) -> str: ...
+
     def http_fetch(self, request: str) -> str: ...
 
     def llm_chat(self, request: str) -> str: ...
@@ -55,6 +57,12 @@ class Kv:
     def incr(self, key: str, delta: int = 1) -> int:
         """Atomically add ``delta`` (across replicas) and return the new value."""
         return int(json.loads(self._calls.kv_incr(key, delta)))
+
+    def add(self, key: str, delta: int = 1) -> None:
+        """Add ``delta`` once this call has returned ok (atomically, across replicas), without
+        waiting for the store: the cheap way to count on the chat path. Nothing is added if
+        the call fails; reads in the same call do not see it yet."""
+        self._calls.kv_add(key, delta)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ Chat = Callable[[dict[str, Any]], dict[str, Any]]
 
 class FakeHost:
     """In-memory host functions: a dict KV, recorded log lines, fixed config, scripted HTTP
-    and chat answers."""
+    and chat answers. ``kv-add`` additions wait in ``pending`` until the call returns ok, as
+    in the gateway."""
 
     def __init__(
         self,
@@ -41,6 +42,7 @@ class FakeHost:
         chat: Chat | None = None,
     ) -> None:
         self.store: dict[str, str] = {}
+        self.pending: dict[str, int] = {}
         self.lines: list[tuple[str, str]] = []
         self.config = dict(config or {})
         self._kv = kv
@@ -74,6 +76,17 @@ class FakeHost:
         self.store[key] = str(value)
         return str(value)
 
+    def kv_add(self, key: str, delta: int) -> str:
+        self._need_kv()
+        self.pending[key] = self.pending.get(key, 0) + delta
+        return "null"
+
+    def finish(self, *, ok: bool) -> None:
+        """The end of a call: its ``kv-add`` additions are made if it returned ok, else dropped."""
+        pending, self.pending = self.pending, {}
+        for key, delta in pending.items() if ok else ():
+            self.kv_incr(key, delta)
+
     def http_fetch(self, request: str) -> str:
         if self._fetch is None:
             raise HostError("http is not granted to this plugin")
@@ -99,6 +112,8 @@ def _call(plugin: BasePlugin, kind: str, payload: dict[str, Any]) -> dict[str, A
         ok, value = runner.call_component(folder, plugin.host, kind, json.dumps(payload))
     else:
         ok, value = plugin.handle(kind, json.dumps(payload))
+        if isinstance(plugin.host, FakeHost):
+            plugin.host.finish(ok=ok)
     if not ok:
         raise AssertionError(f"plugin failed: {value}")
     result: dict[str, Any] = json.loads(value)

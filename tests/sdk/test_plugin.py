@@ -133,3 +133,25 @@ def test_describe_lists_what_the_plugin_contributes() -> None:
         "execute": False,
         "schedules": [],
     }
+
+
+class Counter(BasePlugin):
+    name = "counter"
+    version = "1.0.0"
+
+    @endpoint("POST", "/count")
+    def count(self, request: Request) -> Response:
+        self.kv.add("hits", 2)
+        self.kv.add("hits")
+        if request.json():
+            raise KeyError("after counting")
+        return Response({"seen": self.kv.get("hits", 0)})
+
+
+def test_kv_add_is_made_once_the_call_returned_ok_and_dropped_if_it_failed() -> None:
+    plugin = Counter(FakeHost())
+    assert call_endpoint(plugin, "POST", "/count", body=False)["body"] == {"seen": 0}
+    assert plugin.kv.get("hits") == 3
+    with pytest.raises(AssertionError, match="plugin failed"):
+        call_endpoint(plugin, "POST", "/count", body=True)
+    assert plugin.kv.get("hits") == 3

@@ -29,6 +29,10 @@ IMPORTS: dict[str, tuple[str, str]] = {
         f'(func (param "key" string) (param "delta" s64) {_RESULT})',
         "(param i32 i32 i64 i32)",
     ),
+    "kv-add": (
+        f'(func (param "key" string) (param "delta" s64) {_RESULT})',
+        "(param i32 i32 i64 i32)",
+    ),
     "http-fetch": (f'(func (param "request" string) {_RESULT})', "(param i32 i32 i32)"),
     "llm-chat": (f'(func (param "request" string) {_RESULT})', "(param i32 i32 i32)"),
     "config-get": (f'(func (param "key" string) {_RESULT})', "(param i32 i32 i32)"),

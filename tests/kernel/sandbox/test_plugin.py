@@ -8,6 +8,8 @@ import pytest
 from support.wat_components import component
 
 from kernel.sandbox import CallFailed
+from kernel.sandbox.imports import MAX_ADD_KEYS
+from kernel.storage.kv_memory import MemoryKV
 
 from .conftest import Load
 
@@ -63,6 +65,80 @@ async def test_kv_incr_is_atomic_per_plugin_namespace(load: Load) -> None:
     plugin = load(component(body, imports=["kv-incr"], data=["counter"]), permissions={"kv": True})
     assert json.loads(await plugin.call("endpoint", "{}")) == 5
     assert json.loads(await plugin.call("endpoint", "{}")) == 10
+
+
+ADD_TWICE = """
+  (call $kv_add (i32.const 256) (i32.const 7) (i64.const 2) (i32.const 512))
+  (call $kv_add (i32.const 256) (i32.const 7) (i64.const 3) (i32.const 512))
+  (call $ret (local.get $req_len) (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+"""
+"""Adds 2 and 3 to "counter", then answers kv-add's ok value: as ok for a request of "",
+as err for a one-byte request."""
+
+
+async def test_kv_add_is_made_once_the_call_returned_ok(load: Load) -> None:
+    kv = MemoryKV()
+    wasm = component(ADD_TWICE, imports=["kv-add"], data=["counter"])
+    plugin = load(wasm, kv=kv, permissions={"kv": True})
+    assert json.loads(await plugin.call("endpoint", "")) is None
+    assert await kv.get("wasm:fixture:counter") == b"5"
+    await plugin.call("endpoint", "")
+    assert await kv.get("wasm:fixture:counter") == b"10"
+
+
+async def test_kv_add_of_a_failed_call_is_dropped(load: Load) -> None:
+    kv = MemoryKV()
+    wasm = component(ADD_TWICE, imports=["kv-add"], data=["counter"])
+    plugin = load(wasm, kv=kv, permissions={"kv": True})
+    with pytest.raises(CallFailed):
+        await plugin.call("endpoint", "x")
+    assert await kv.get("wasm:fixture:counter") is None
+
+
+async def test_kv_add_stops_at_max_keys_per_call(load: Load) -> None:
+    body = f"""
+      (local $i i32) (local $len i32)
+      (loop $next
+        (local.set $len (call $itoa (local.get $i) (i32.const 600)))
+        (call $kv_add (i32.const 600) (local.get $len) (i64.const 1) (i32.const 512))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $next (i32.le_u (local.get $i) (i32.const {MAX_ADD_KEYS}))))
+      (call $ret (i32.load8_u (i32.const 512))
+                 (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+    """
+    kv = MemoryKV()
+    plugin = load(component(body, imports=["kv-add"]), kv=kv, permissions={"kv": True})
+    with pytest.raises(CallFailed) as info:
+        await plugin.call("endpoint", "")
+    assert info.value.message == f"kv-add reached {MAX_ADD_KEYS} keys in this call"
+    assert await kv.get("wasm:fixture:0") is None  # the call failed: none of its adds is made
+
+
+class _DownKV(MemoryKV):
+    async def compare_and_set(
+        self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
+    ) -> bool:
+        raise ConnectionError("the store is down")
+
+
+async def test_kv_add_that_the_store_cannot_take_fails_the_call(load: Load) -> None:
+    wasm = component(ADD_TWICE, imports=["kv-add"], data=["counter"])
+    plugin = load(wasm, kv=_DownKV(), permissions={"kv": True})
+    with pytest.raises(CallFailed) as info:
+        await plugin.call("endpoint", "")
+    assert (info.value.reason, info.value.message) == ("error", "kv-add failed: ConnectionError")
+
+
+async def test_kv_add_without_the_kv_permission_is_refused(load: Load) -> None:
+    body = """
+      (call $kv_add (i32.const 256) (i32.const 7) (i64.const 1) (i32.const 512))
+      (call $ret (i32.load8_u (i32.const 512))
+                 (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+    """
+    plugin = load(component(body, imports=["kv-add"], data=["counter"]))
+    with pytest.raises(CallFailed) as info:
+        await plugin.call("endpoint", "{}")
+    assert info.value.message == "kv-add is not granted: add permissions.kv to plugin.toml"
 
 
 async def test_config_get_returns_admin_value_then_manifest_default(load: Load) -> None:
