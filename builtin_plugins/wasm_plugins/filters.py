@@ -12,8 +12,9 @@ or the gateway log: it may quote the prompt.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import msgspec
 
 from builtin_plugins.wasm_plugins.host import WasmHost
 from builtin_plugins.wasm_plugins.registry import Installed
@@ -75,10 +76,10 @@ class WasmChatFilter:
     ) -> dict[str, Any] | None:
         if not self._runs():
             return None
-        payload = json.dumps({"body": body, "context": self._context(exchange)})
+        payload = msgspec.json.encode({"body": body, "context": self._context(exchange)})
         try:
-            raw = await self._host.call(self._plugin, kind, payload)
-            result = json.loads(raw).get("body")
+            raw = await self._host.call(self._plugin, kind, payload.decode())
+            result = msgspec.json.decode(raw).get("body")
         except CallFailed as exc:
             if exc.reason in _UNAVAILABLE:
                 raise _unavailable(self._plugin, exc.reason) from None
