@@ -154,7 +154,7 @@ def profile(args: argparse.Namespace, tmp: Path) -> str:
     return raw.read_text()
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("chat", "stream"), default="chat")
     parser.add_argument("--concurrency", type=int, default=64)
@@ -172,7 +172,11 @@ def main() -> None:
     )
     parser.add_argument("--postgres", default=production.DEFAULT_POSTGRES)
     parser.add_argument("--redis", default=production.DEFAULT_REDIS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
     if not PY_SPY.exists():
         raise SystemExit(f"{PY_SPY} missing: .venv/bin/pip install py-spy")
     pin_self(LOADGEN_CPU)
@@ -181,7 +185,10 @@ def main() -> None:
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             (args.keep / "stacks.txt").write_text(raw)
-    r = rank(raw)
+    _print_ranking(rank(raw), args)
+
+
+def _print_ranking(r: Ranking, args: argparse.Namespace) -> None:
     print(
         f"{r.total} samples (GIL held), {args.mode} at c={args.concurrency}; "
         f"{r.outside / r.total * 100:.1f}% outside any Enclava function (uvicorn, Litestar, "

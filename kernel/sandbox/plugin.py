@@ -5,9 +5,8 @@ The event loop only awaits; a call checks out a warm instance, sets its epoch de
 call gets one of the plugin's threads (:mod:`slots` bounds the wait for one) and covers the
 rest: instantiation, the guest's own code, its sleeps and its host calls. The ``kv-add``
 additions of a call are made after it returned ok, on the event loop (none if it failed).
-Failures are
-:class:`CallFailed` with a reason the gateway can act on (a trap or a deadline counts towards
-auto-disable).
+Failures are :class:`CallFailed` with a reason the gateway can act on (a trap or a deadline
+counts towards auto-disable).
 """
 
 from __future__ import annotations
