@@ -20,7 +20,7 @@ from litestar.types import ControllerRouterHandler
 
 from kernel.access import require_declarations
 from kernel.dependencies import KERNEL_STATE_KEY, app_dependencies
-from kernel.gate import after_response, before_send, gate
+from kernel.gate import after_response, before_send, gate, require_gate
 from kernel.openapi import openapi_config
 from kernel.plugins import PluginManager
 from kernel.responses import exception_handlers
@@ -89,7 +89,7 @@ def create_app(
     kernel = Kernel(settings, plugins)
     app = _Litestar(
         route_handlers=_plugin_routers(kernel),
-        guards=[gate],
+        before_request=gate,
         before_send=[before_send],
         after_response=after_response,
         exception_handlers=exception_handlers(),
@@ -103,6 +103,7 @@ def create_app(
         logging_config=None,
     )
     require_declarations(app)
+    require_gate(app)
     return app
 
 

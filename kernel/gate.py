@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from litestar.routes import HTTPRoute
 
 from kernel.access import check_access
 from kernel.access_log import access_logging, log_access, log_unrouted
@@ -26,24 +27,32 @@ from kernel.admission import DEFERRED_OPT, Admission, run_pending
 from kernel.dependencies import kernel_of
 from kernel.errors import (
     AuthenticationError,
+    ConfigError,
     NotFoundError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from kernel.logs import REQUEST_ID, TRACE_ID
+from kernel.logs import REQUEST_ID, TRACE_ID, new_request_id
 from kernel.observe import CLIENT_CLOSED
 from kernel.tracing import TRACE_STATE, Tracer
 from kernel.types import ApiSurface, CheckPhase, RequestCheck, RequestContext
 
 if TYPE_CHECKING:
-    from litestar import Request
+    from litestar import Litestar, Request
     from litestar.connection import ASGIConnection
     from litestar.handlers.base import BaseRouteHandler
     from litestar.types import Message, Scope
 
     from kernel.runtime import Kernel
 
-__all__ = ["CONTEXT_KEY", "after_response", "before_send", "gate", "request_context"]
+__all__ = [
+    "CONTEXT_KEY",
+    "after_response",
+    "before_send",
+    "gate",
+    "request_context",
+    "require_gate",
+]
 
 log = logging.getLogger(__name__)
 CONTEXT_KEY = "enclava"
@@ -64,7 +73,7 @@ def _request_id(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     incoming = connection.headers.get("x-request-id")
     if incoming and _REQUEST_ID.match(incoming):
         return incoming
-    return f"req_{uuid.uuid4().hex}"
+    return new_request_id()
 
 
 def _check_body(
@@ -97,8 +106,13 @@ async def _authenticate(
                 return
 
 
-async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Refuse with an EnclavaError, or let the request through with its context set."""
+async def gate(connection: Request[Any, Any, Any]) -> None:
+    """Refuse with an EnclavaError, or let the request through with its context set.
+
+    The app's ``before_request`` hook (not a Litestar guard, which copies the handler for every
+    call): it runs before the handler's parameters and body are read; :func:`require_gate`
+    makes sure no route replaces it."""
+    handler: BaseRouteHandler = connection.route_handler
     kernel = kernel_of(connection.app)
     components = kernel.components
     plugin = handler.opt.get("enclava_plugin")
@@ -123,7 +137,7 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     tracer = components.tracer
     if tracer.enabled:
         _begin_trace(tracer, connection, ctx)
-    request: Request[Any, Any, Any] = connection  # type: ignore[assignment]
+    request = connection
     if ctx.admission is None:
         await _guard(kernel, request, handler, ctx)
         return
@@ -132,6 +146,23 @@ async def gate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     except Exception:
         await run_pending(ctx.admission)  # a blocked or throttled client gets that answer
         raise
+
+
+def require_gate(app: Litestar) -> None:
+    """Raise ConfigError naming every route the gate would not run for: a route that is not
+    HTTP (``before_request`` is an HTTP hook) or a layer with its own ``before_request``
+    (the nearest layer's replaces the app's)."""
+    problems: list[str] = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            problems.append(f"{route.path}: not an HTTP route")
+            continue
+        for handler in route.route_handlers:
+            if handler.resolve_before_request() is not gate:
+                methods = ",".join(sorted(handler.http_methods))
+                problems.append(f"{methods} {route.path}: its own before_request replaces the gate")
+    if problems:
+        raise ConfigError("Routes the gate would not guard:\n  " + "\n  ".join(problems))
 
 
 async def _guard(
@@ -191,7 +222,7 @@ async def before_send(message: Message, scope: Scope) -> None:
         return
     headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
     ctx = request_context(scope)
-    request_id = ctx.request_id if ctx else f"req_{uuid.uuid4().hex}"
+    request_id = ctx.request_id if ctx else new_request_id()
     headers.append((b"x-request-id", request_id.encode()))
     if ctx is not None:
         headers.extend((k.encode(), v.encode()) for k, v in ctx.response_headers.items())

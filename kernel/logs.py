@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ __all__ = [
     "LogFormat",
     "RequestIdFilter",
     "logging_config",
+    "new_request_id",
 ]
 
 LogFormat = Literal["text", "json"]
@@ -36,6 +38,13 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "enclava_request_id", default=None
 )
 """The id of the request the current task serves (set by :func:`kernel.gate.gate`)."""
+
+
+def new_request_id() -> str:
+    """A fresh request id: ``req_`` and 32 random hex digits."""
+    return "req_" + os.urandom(16).hex()
+
+
 TRACE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "enclava_trace_id", default=None
 )

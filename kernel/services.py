@@ -96,7 +96,10 @@ class GatewayAnswer(Protocol):
 
 @runtime_checkable
 class GatewayStream(Protocol):
-    """A streamed answer whose first bytes arrived: SSE events to relay, headers to send."""
+    """A streamed answer whose first bytes arrived: SSE events to relay, headers to send.
+
+    Each chunk of ``events`` holds one or more complete events (``data: ...\\n\\n``; those of
+    one upstream read go together), never part of one: split a chunk to read its events."""
 
     @property
     def events(self) -> AsyncIterator[bytes]: ...

@@ -114,15 +114,18 @@ class ChatTurn:
     async def _relay(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         parts: list[str] = []
         stream_id = ""  # the provider's chunk id, which the sources chunk repeats
-        async for event in events:
-            if event.strip() == _DONE:
-                await self._store("".join(parts))
-                yield self._sources_event(stream_id)
-            elif event.startswith(b"data: {"):
-                chunk_id, text = _delta(event[6:])
-                parts.append(text)
-                stream_id = stream_id or chunk_id
-            yield event
+        async for chunk in events:  # one or more whole events: one send each, as they came
+            out: list[bytes] = []
+            for event in _events(chunk):
+                if event.strip() == _DONE:
+                    await self._store("".join(parts))
+                    out.append(self._sources_event(stream_id))
+                elif event.startswith(b"data: {"):
+                    chunk_id, text = _delta(event[6:].rstrip())
+                    parts.append(text)
+                    stream_id = stream_id or chunk_id
+                out.append(event)
+            yield b"".join(out)
         if self.fresh:  # cut short: keep the id the client was given usable
             await self.runtime.conversations.start(
                 self.conversation_id,
@@ -143,6 +146,13 @@ class ChatTurn:
             **self.extras(),
         }
         return b"data: " + msgspec.json.encode(chunk) + b"\n\n"
+
+
+def _events(chunk: bytes) -> list[bytes]:
+    """The SSE events of ``chunk``, each with its blank line (a final unterminated one as is)."""
+    *complete, rest = chunk.split(b"\n\n")
+    events = [event + b"\n\n" for event in complete]
+    return [*events, rest] if rest else events
 
 
 def _delta(payload: bytes) -> tuple[str, str]:

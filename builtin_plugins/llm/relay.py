@@ -1,4 +1,4 @@
-"""Relays a provider's SSE stream to the client event by event.
+"""Relays a provider's SSE stream to the client: the complete events of each upstream read.
 
 It captures the usage event (always requested upstream) into the exchange and drops it when the
 client did not ask for it, and ends the stream with an SSE error event if the provider fails
@@ -42,13 +42,15 @@ async def relay_sse(
     capture: bytearray | None = None,
     before_done: BeforeDone | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Yield complete SSE events from ``first`` + ``upstream``; see the module docstring."""
+    """Yield the complete SSE events from ``first`` + ``upstream``, those of one read together
+    (never a partial event); see the module docstring."""
     pending = first
     if capture is not None:
         capture += first
     try:
         while True:
             *events, pending = pending.split(b"\n\n")
+            out: list[bytes] = []  # one ASGI send per upstream read, not one per event
             for event in events:
                 if b'"usage"' in event and event.startswith(b"data: {"):
                     usage = usage_of(event[6:])
@@ -60,9 +62,11 @@ async def relay_sse(
                     refusal = await before_done(bytes(capture or b""))
                     if refusal is not None:
                         exchange.error_code = refusal.code
-                        yield sse_error(refusal)
+                        yield b"".join(out) + sse_error(refusal)
                         return
-                yield event + b"\n\n"
+                out += (event, b"\n\n")
+            if out:
+                yield b"".join(out)
             try:
                 chunk = await anext(upstream)
             except StopAsyncIteration:

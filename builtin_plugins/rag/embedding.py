@@ -12,7 +12,6 @@ multiplies them by the IDF. Nothing ever substitutes a vector: a failure raises
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ import msgspec
 from builtin_plugins.rag.chunking import TOKENIZER_PATH
 from kernel.errors import EnclavaError, ServiceUnavailableError, error_of_answer
 from kernel.exchange import Exchange
+from kernel.logs import new_request_id
 from kernel.services import ChatGateway
 from kernel.storage.vectors import SparseVector
 from kernel.types import Principal
@@ -150,7 +150,7 @@ async def provider_embeddings(
         batch = texts[start : start + _PROVIDER_BATCH]
         body = msgspec.json.encode({"model": model, "input": batch})
         exchange = Exchange(
-            request_id=f"req_{uuid.uuid4().hex}",
+            request_id=new_request_id(),
             kind="embeddings",
             endpoint="/embeddings",
             principal=owner,

@@ -2,13 +2,14 @@
 
 A price is ``currency`` units per million tokens, so ``tokens * price`` is already in millionths
 of ``currency``; the conversion rate turns that into millionths of the accounting currency.
-Everything is Decimal with 60 digits of precision and one rounding at the end, up to the next
-whole micro-unit (a call is never cheaper than its exact cost). No floats anywhere.
+Prices and rates are Decimals; the arithmetic runs exactly on their integer ratios, with one
+rounding at the end: up to the next whole micro-unit for a cost (a call is never cheaper than
+its exact cost), down to a whole token for what a budget affords. No floats anywhere.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from decimal import Decimal
 
 from kernel.upstream import ModelPrice
 
@@ -20,35 +21,30 @@ __all__ = [
     "format_micros",
 ]
 
-_PRECISION = 60
 TEMPLATE_TOKENS = 128
 """Tokens a chat template may add once per prompt beyond the request's own bytes."""
 
 
 def cost_micros(price: ModelPrice, rate: Decimal, *, prompt: int, completion: int) -> int:
     """``ceil((prompt * input + completion * output) * rate)`` in accounting micro-units."""
-    with localcontext() as context:
-        context.prec = _PRECISION
-        exact = (
-            Decimal(prompt) * price.input_per_million
-            + Decimal(completion) * price.output_per_million
-        ) * rate
-        return int(exact.to_integral_value(rounding=ROUND_CEILING))
+    in_n, in_d = price.input_per_million.as_integer_ratio()
+    out_n, out_d = price.output_per_million.as_integer_ratio()
+    rate_n, rate_d = rate.as_integer_ratio()
+    exact_n = (prompt * in_n * out_d + completion * out_n * in_d) * rate_n
+    return -(-exact_n // (in_d * out_d * rate_d))
 
 
 def affordable_tokens(price: ModelPrice, rate: Decimal, *, prompt: int, micros: int) -> int | None:
     """The most completion tokens that, after ``prompt`` tokens, cost at most ``micros``
     (0 when the prompt alone costs more); None when output is free."""
-    with localcontext() as context:
-        context.prec = _PRECISION
-        per_token = price.output_per_million * rate
-        if per_token <= 0:
-            return None
-        room = Decimal(micros) - Decimal(prompt) * price.input_per_million * rate
-        tokens = max(0, int((room / per_token).to_integral_value(rounding=ROUND_FLOOR)))
-    while tokens and cost_micros(price, rate, prompt=prompt, completion=tokens) > micros:
-        tokens -= 1  # the division rounded up in its 60th digit
-    return tokens
+    in_n, in_d = price.input_per_million.as_integer_ratio()
+    out_n, out_d = price.output_per_million.as_integer_ratio()
+    rate_n, rate_d = rate.as_integer_ratio()
+    if out_n * rate_n <= 0:
+        return None
+    # tokens * out * rate <= micros - prompt * in * rate, all over the common denominator
+    room_n = (micros * in_d * rate_d - prompt * in_n * rate_n) * out_d
+    return max(0, room_n // (in_d * out_n * rate_n))
 
 
 def estimate_prompt_tokens(body: bytes) -> int:

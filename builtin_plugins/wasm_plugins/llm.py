@@ -7,12 +7,11 @@ attestation and verification. Streaming is not offered; the answer comes back wh
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 
 from kernel.errors import EnclavaError, error_of_answer
 from kernel.exchange import Exchange, completion_limits
+from kernel.logs import new_request_id
 from kernel.runtime import Kernel
 from kernel.sandbox.host_types import LlmChat, LlmRefused
 from kernel.services import ChatGateway
@@ -38,7 +37,7 @@ def plugin_chat(kernel: Kernel) -> LlmChat:
             gateway = kernel.service(ChatGateway)
             call = msgspec.json.decode(body, type=_Call)
             exchange = Exchange(
-                request_id=f"req_{uuid.uuid4().hex}",
+                request_id=new_request_id(),
                 kind="plugin",
                 endpoint="/chat/completions",
                 principal=plugin_principal(plugin),

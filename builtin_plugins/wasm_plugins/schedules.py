@@ -27,6 +27,7 @@ from builtin_plugins.wasm_plugins.execute import ActionCall
 from builtin_plugins.wasm_plugins.host import WasmHost, host_of
 from kernel.audit import event_from_context
 from kernel.errors import EnclavaError
+from kernel.logs import new_request_id
 from kernel.runtime import Kernel
 from kernel.sandbox import CallFailed
 from kernel.stash import StashKey
@@ -129,7 +130,7 @@ class Scheduler:
     async def _run(self, fire: Fire) -> None:
         call = ActionCall(
             caller=CallerView("plugin", fire.plugin, f"plugin:{fire.plugin}"),
-            request_id=f"req_{uuid.uuid4().hex}",
+            request_id=new_request_id(),
             schedule=fire.schedule,
             fire_time=fire.at,
         )

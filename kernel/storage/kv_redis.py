@@ -66,6 +66,7 @@ from kernel.storage.kv_lua import (
     reserve_args,
     ttl_ms,
 )
+from kernel.storage.redis_pool import single_pool
 
 __all__ = ["RedisKV"]
 
@@ -224,14 +225,8 @@ class RedisKV:
             self._gate = ClusterGate(client, max_connections, timeout)
             self._client = client
         else:
-            self._pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=max_connections,
-                timeout=timeout,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                health_check_interval=30,
-                retry=retry,
+            self._pool = single_pool(
+                url, max_connections=max_connections, timeout=timeout, retry=retry
             )
             self._client = aioredis.Redis(connection_pool=self._pool)
         self._incr_window = self._client.register_script(INCR_WINDOW_LUA)

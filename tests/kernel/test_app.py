@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -11,6 +12,7 @@ from litestar.params import JSONBody
 from support.plugins import kernel_plugins
 
 from kernel.app import create_app
+from kernel.errors import ConfigError
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
 from kernel.types import Principal, RequestContext, RouteSet, Unscoped
@@ -199,7 +201,7 @@ async def test_request_id_is_kept_when_sane(app: Any, running: Any) -> None:
         response = await client.get("/api/v1/whoami", headers={**KEY, "x-request-id": "abc-123"})
         assert response.headers["x-request-id"] == "abc-123"
         response = await client.get("/api/v1/whoami", headers={**KEY, "x-request-id": "a b\x7f"})
-        assert response.headers["x-request-id"].startswith("req_")
+        assert re.fullmatch(r"req_[0-9a-f]{32}", response.headers["x-request-id"])
 
 
 async def test_openapi_schema_lists_plugin_routes(app: Any, running: Any) -> None:
@@ -216,3 +218,26 @@ async def test_pre_auth_checks_run_before_authentication(app: Any, running: Any)
         error = assert_openai_error(blocked, 403, "permission_error")
         assert error["message"] == "blocked before authentication"
         assert (await client.get("/health/live", headers={"x-blocked": "1"})).status_code == 200
+
+
+async def _own_hook(request: Request[Any, Any, Any]) -> None:
+    return None
+
+
+@get("/own-hook", sync_to_thread=False, before_request=_own_hook, opt=OPEN)
+def own_hook() -> dict[str, bool]:
+    return {"gated": False}
+
+
+class Bypass:
+    PLUGIN_NAME = "bypass"
+
+    @hookimpl
+    def enclava_routes(self, kernel: Kernel) -> RouteSet:
+        return RouteSet(public=[own_hook])
+
+
+def test_a_route_replacing_the_gate_fails_boot(make_settings: Any, sqlite_url: str) -> None:
+    """The gate is the app's ``before_request``; a layer's own would replace it, unauthenticated."""
+    with pytest.raises(ConfigError, match=r"GET /api/v1/own-hook: its own before_request"):
+        create_app(make_settings(sqlite_url), plugins=kernel_plugins(Shop(), Bypass()))

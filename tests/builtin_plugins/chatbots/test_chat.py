@@ -8,6 +8,8 @@ from support.chatbots import Helpers, create_chatbot, new_owner
 from support.chatbots import internal as env_internal
 from support.gateway import Gateway
 
+from builtin_plugins.chatbots.chat import _events
+
 
 def _client(base: str, chatbot_id: str, key: str) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
@@ -110,3 +112,18 @@ async def test_bad_or_oversized_max_tokens_is_a_400_not_a_silent_trim(gateway: G
         async with env_internal(env) as api:
             listed = await api.get("/conversations", headers=owner.headers)
         assert listed.json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("chunk", "events"),
+    [
+        (b"data: 1\n\n", [b"data: 1\n\n"]),
+        (b"data: 1\n\ndata: [DONE]\n\n", [b"data: 1\n\n", b"data: [DONE]\n\n"]),
+        (b"data: 1\n\ndata: tail", [b"data: 1\n\n", b"data: tail"]),
+    ],
+    ids=["one", "two", "unterminated-last"],
+)
+def test_a_relayed_chunk_is_split_into_its_events(chunk: bytes, events: list[bytes]) -> None:
+    """The gateway sends the events of one upstream read together; split, the sources chunk
+    can go before ``[DONE]`` when both came in one chunk."""
+    assert _events(chunk) == events
