@@ -20,6 +20,7 @@ from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC, Body, OperationDoc
 from kernel.roles import require_role
 from kernel.runtime import Kernel
+from kernel.streaming import BodyStream
 
 __all__ = ["AUDIT_ROUTES", "DEFAULT_LIMIT", "MAX_EXPORT_ROWS", "MAX_LIMIT"]
 
@@ -129,7 +130,7 @@ async def export_audit(
     first: list[AuditRecord] = await anext(batches, [])
     body = chain(first, batches)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Stream(
+    return BodyStream(
         stream_csv(body) if export_format == "csv" else stream_json(body),
         media_type=_MEDIA_TYPES[export_format],
         headers={

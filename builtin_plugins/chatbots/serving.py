@@ -12,6 +12,7 @@ from builtin_plugins.chatbots.chat import ChatTurn
 from kernel.errors import InvalidRequestError, UpstreamError
 from kernel.responses import error_response
 from kernel.services import ChatGateway
+from kernel.streaming import BodyStream
 
 __all__ = ["answer_turn", "keeps_usage", "stream_turn"]
 
@@ -33,7 +34,7 @@ async def stream_turn(
             raise
         error = InvalidRequestError(exc.message, param=exc.param, code=exc.code)
         return error_response(error, status=status)
-    return Stream(
+    return BodyStream(
         events, media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}
     )
 

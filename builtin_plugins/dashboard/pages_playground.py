@@ -24,6 +24,7 @@ from builtin_plugins.dashboard.session import Viewer, load_viewer
 from builtin_plugins.dashboard.stream import one_chunk, open_stream
 from kernel.dependencies import NamedDependency
 from kernel.runtime import Kernel
+from kernel.streaming import BodyStream
 
 __all__ = ["PLAYGROUND_HANDLERS", "conversation_path", "shown_messages"]
 
@@ -109,7 +110,9 @@ async def _streamed(
             content, status_code=answer.status, media_type=media, headers=SECURITY_HEADERS
         )
     headers = {**SECURITY_HEADERS, "cache-control": "no-cache", "x-accel-buffering": "no"}
-    return Stream(answer.chunks(), status_code=200, media_type="text/event-stream", headers=headers)
+    return BodyStream(
+        answer.chunks(), status_code=200, media_type="text/event-stream", headers=headers
+    )
 
 
 @post("/chatbots/{chatbot_id:str}/playground")

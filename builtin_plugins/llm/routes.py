@@ -25,6 +25,7 @@ from kernel.exchange import Exchange
 from kernel.gate import request_context
 from kernel.openapi import OPERATION_DOC
 from kernel.responses import error_response
+from kernel.streaming import BodyStream
 from kernel.types import Principal, RequestContext
 from kernel.upstream import Endpoint
 
@@ -83,7 +84,7 @@ async def _stream(
         error = InvalidRequestError(exc.message, param=exc.param, code=exc.code)
         return error_response(error, status=status)
     headers = {**start.headers, "cache-control": "no-cache"}
-    return Stream(start.events, media_type="text/event-stream", headers=headers)
+    return BodyStream(start.events, media_type="text/event-stream", headers=headers)
 
 
 def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:

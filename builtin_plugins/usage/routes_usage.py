@@ -22,6 +22,7 @@ from kernel.csv_export import csv_cell, csv_lines
 from kernel.dependencies import NamedDependency
 from kernel.errors import InvalidRequestError
 from kernel.openapi import OPERATION_DOC, Body, OperationDoc
+from kernel.streaming import BodyStream
 
 __all__ = ["USAGE_ROUTES"]
 
@@ -142,7 +143,7 @@ async def usage_export(
     first: list[dict[str, Any]] = await anext(
         batches, []
     )  # errors surface before the response starts
-    return Stream(
+    return BodyStream(
         _lines(first, batches),
         media_type="text/csv",
         headers={"content-disposition": 'attachment; filename="usage.csv"'},
