@@ -53,11 +53,8 @@ async def relay_sse(
             out: list[bytes] = []  # one ASGI send per upstream read, not one per event
             for event in events:
                 if b'"usage"' in event and event.startswith(b"data: {"):
-                    usage = usage_of(event[6:])
-                    if usage is not None:
-                        exchange.usage = usage
-                        if not keep_usage and _USAGE_ONLY in event.replace(b" ", b""):
-                            continue
+                    if not _note_usage(event, exchange, keep_usage):
+                        continue
                 elif before_done is not None and event.strip() == _DONE:
                     refusal = await before_done(bytes(capture or b""))
                     if refusal is not None:
@@ -77,13 +74,28 @@ async def relay_sse(
         if pending.strip():
             yield pending
     except UpstreamError as exc:
-        log.warning("provider %s failed mid-stream: %s", exc.provider, exc.message)
-        exchange.error_code = exc.code
-        yield sse_error(
-            UpstreamError(
-                "The provider failed while streaming; the response is incomplete.",
-                provider=exc.provider,
-            )
-        )
+        yield _mid_stream_error(exc, exchange)
     finally:
         await upstream.aclose()  # type: ignore[attr-defined]
+
+
+def _note_usage(event: bytes, exchange: Exchange, keep_usage: bool) -> bool:
+    """Record the usage a ``data: {...}`` event carries; False when the event is the usage-only
+    chunk the client did not ask for (it is dropped)."""
+    usage = usage_of(event[6:])
+    if usage is None:
+        return True
+    exchange.usage = usage
+    return keep_usage or _USAGE_ONLY not in event.replace(b" ", b"")
+
+
+def _mid_stream_error(exc: UpstreamError, exchange: Exchange) -> bytes:
+    """The error event that ends a stream whose provider failed after bytes went out."""
+    log.warning("provider %s failed mid-stream: %s", exc.provider, exc.message)
+    exchange.error_code = exc.code
+    return sse_error(
+        UpstreamError(
+            "The provider failed while streaming; the response is incomplete.",
+            provider=exc.provider,
+        )
+    )

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 from litestar import Litestar, get
 from litestar.background_tasks import BackgroundTask
+from support.asgi import http_scope
 from support.server import serving
 
 from kernel.streaming import BodyStream
@@ -97,20 +98,7 @@ async def test_a_cancellation_from_elsewhere_propagates() -> None:
         await asyncio.Event().wait()  # the client never leaves
         raise AssertionError
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/events",
-        "raw_path": b"/events",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 1),
-        "server": ("test", 80),
-    }
+    scope = http_scope("GET", "/events", [(b"host", b"test")])
     request = asyncio.create_task(app(scope, receive, send))  # type: ignore[arg-type]
     await asyncio.wait_for(started.wait(), 5)
     request.cancel()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from support.asgi import http_scope
 from support.usage import MESSAGES, Env, budget_status, chat, create_budget, records, stack_factory
 
 _MARK = "round-trips:mark"
@@ -109,20 +110,7 @@ async def _post_raw(app: Any, path: str, headers: dict[str, str], body: bytes) -
     and ``returned`` once the app's call is over."""
     events: list[str] = []
     raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [*raw_headers, (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("POST", path, [*raw_headers, (b"content-type", b"application/json")])
     sent = False
 
     async def receive() -> dict[str, Any]:
