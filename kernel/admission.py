@@ -63,9 +63,12 @@ class Admission:
         deferred = len(self._steps)
         if not deferred and not steps:
             return ()
+        handlers, self._handlers = self._handlers, []  # they usually hold the request's
+        # context, which holds this admission: dropped here, that cycle is freed by reference
+        # counting instead of waiting for the garbage collector
         admitted = await self._kv.admit([*self._steps, *steps] if steps else self._steps)
         results = admitted.results
-        for handler, result in zip(self._handlers, results, strict=False):
+        for handler, result in zip(handlers, results, strict=False):
             handler(result)
         if admitted.refused is not None and admitted.refused < deferred:
             raise RuntimeError("a deferred admission step refused but its handler let it pass")

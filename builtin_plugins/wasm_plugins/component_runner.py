@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from kernel.sandbox import CallFailed, Manifest, SandboxedPlugin, SandboxEngine,
 from kernel.sandbox.imports import HostContext, LlmChat, LlmRefused
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.outbound import FetchAnswer, HttpFetcher, OutboundRefused
+from kernel.storage.kv import Reservation, Reserved
 
 __all__ = ["CACHE_ENV", "COMPONENT_ENV", "call_component", "check_component"]
 
@@ -52,13 +54,20 @@ class _FakeKV:
     async def delete(self, key: str) -> bool:
         return self._fake.store.pop(self._key(key), None) is not None
 
-    async def compare_and_set(
-        self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
-    ) -> bool:
-        if await self.get(key) != expected:
-            return False
-        await self.set(key, value)
-        return True
+    async def reserve(self, items: Sequence[Reservation]) -> Reserved:
+        (result,) = await self.reserve_many([items])
+        return result
+
+    async def reserve_many(self, batches: Sequence[Sequence[Reservation]]) -> list[Reserved]:
+        """``kv-incr`` and the ``kv-add`` of a call (counters without limits), made as the
+        FakeHost's own ``kv_incr`` makes them."""
+        return [
+            Reserved(
+                allowed=True,
+                totals=tuple(int(self._fake.kv_incr(self._key(i.key), i.amount)) for i in batch),
+            )
+            for batch in batches
+        ]
 
 
 class _FakeFetcher(HttpFetcher):

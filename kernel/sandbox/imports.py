@@ -32,7 +32,7 @@ from kernel.sandbox.host_types import LlmChat, LlmRefused
 from kernel.sandbox.logs import LogBuffer
 from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.outbound import HttpFetcher, OutboundRefused
-from kernel.storage.kv import KV
+from kernel.storage.kv import KV, Reservation
 
 __all__ = ["HOST_INTERFACE", "HostContext", "LlmChat", "LlmRefused", "build_linker"]
 
@@ -71,20 +71,16 @@ class HostContext:
         self.calls = CallScope()
 
     async def incr(self, key: str, delta: int) -> int:
-        """Add ``delta`` to the integer under the full KV ``key`` (compare-and-set, so atomic
-        across replicas); the new value."""
-        for _ in range(32):
-            current = await self.kv.get(key)
-            value = (0 if current is None else int(current)) + delta
-            if await self.kv.compare_and_set(key, expected=current, value=str(value).encode()):
-                return value
-        raise RuntimeError("contended")
+        """Add ``delta`` to the integer under the full KV ``key`` in one atomic store operation
+        (across replicas; an absent key counts as 0); the new value."""
+        result = await self.kv.reserve([Reservation(key=key, amount=delta)])
+        return result.totals[0]
 
     async def apply_adds(self, adds: Mapping[str, int]) -> None:
-        """The ``kv-add`` additions of a call that returned ok (each KV operation is bounded by
-        the store's own timeout)."""
-        for key, delta in adds.items():
-            await self.incr(key, delta)
+        """The ``kv-add`` additions of a call that returned ok, all in one store operation
+        (bounded by the store's own timeout)."""
+        if adds:
+            await self.kv.reserve_many([[Reservation(key=k, amount=d)] for k, d in adds.items()])
 
     async def llm_call(self, chat: LlmChat, payload: bytes) -> bytes:
         return await chat(self.manifest.name, payload)

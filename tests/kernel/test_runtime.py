@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import platform
 from pathlib import Path
@@ -15,7 +16,7 @@ from support.plugins import kernel_plugins
 from kernel.app import create_app
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.hookspecs import hookimpl
-from kernel.runtime import Kernel, release_free_heap
+from kernel.runtime import GC_YOUNG_THRESHOLD, Kernel, release_free_heap
 from kernel.settings import load_settings
 from kernel.types import AuditEvent, SettingsSection
 
@@ -100,6 +101,17 @@ async def test_bad_runtime_settings_are_refused(
         with pytest.raises(NotFoundError):
             await kernel.update_section("server", {"port": 1})
         assert kernel.settings.section("configurable", GreeterSettings).times == 1
+
+
+async def test_a_started_kernel_raises_the_young_collection_threshold(
+    make_settings: Any, running: Any, sqlite_url: str
+) -> None:
+    """Boot's objects are frozen and young collections become rare (the hot path leaves no
+    reference cycles: tests/builtin_plugins/usage/test_admission.py)."""
+    gc.set_threshold(700, 10, 10)
+    async with running(_app(make_settings, sqlite_url, None, Configurable())):
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 10, 10)
+        assert gc.get_freeze_count() > 0
 
 
 async def test_runtime_settings_survive_restart(

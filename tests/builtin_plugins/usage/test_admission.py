@@ -4,11 +4,14 @@ refusal answers as the check alone would, and what a refusal stops is not done."
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from support.usage import Env, chat, create_budget
 
+from kernel.admission import Admission
 from kernel.dependencies import kernel_of
+from kernel.types import RequestContext
 
 BLOCK_KEY = "threat:block:127.0.0.1"
 JSON = {"content-type": "application/json"}
@@ -71,3 +74,24 @@ async def test_a_throttled_key_reserves_nothing_and_bad_requests_count(stack: ob
         assert throttled.headers["x-ratelimit-remaining"] == "0"
         assert int(throttled.headers["retry-after"]) >= 1
         assert await _spent(env, budget) == spent
+
+
+async def test_a_chat_leaves_no_reference_cycle(stack: object) -> None:
+    """Reference counting frees each chat's (plain or streamed) request context and admission
+    (its deferred handlers hold the context), so the collector can stay rare (kernel.runtime)."""
+    async with stack() as env:  # type: ignore[operator]
+        await create_budget(env, limit_micros=10_000_000, hard=True)
+        assert (await chat(env)).status_code == 200
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for fields in ({}, {}, {"stream": True}, {"stream": True}):
+                assert (await chat(env, **fields)).status_code == 200
+            gc.collect()
+            cycles = [o for o in gc.garbage if isinstance(o, RequestContext | Admission)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert cycles == []

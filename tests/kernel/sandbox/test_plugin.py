@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from support.wat_components import component
 
 from kernel.sandbox import CallFailed
 from kernel.sandbox.imports import MAX_ADD_KEYS
+from kernel.storage.kv import KV, Reservation, Reserved
 from kernel.storage.kv_memory import MemoryKV
+from kernel.storage.kv_redis import RedisKV
 
 from .conftest import Load
 
@@ -56,15 +59,49 @@ def _forward(name: str) -> str:
     """
 
 
-async def test_kv_incr_is_atomic_per_plugin_namespace(load: Load) -> None:
-    body = """
-      (call $kv_incr (i32.const 256) (i32.const 7) (i64.const 5) (i32.const 512))
-      (call $ret (i32.load8_u (i32.const 512))
-                 (i32.load (i32.const 516)) (i32.load (i32.const 520)))
-    """
-    plugin = load(component(body, imports=["kv-incr"], data=["counter"]), permissions={"kv": True})
+INCR_BY_5 = """
+  (call $kv_incr (i32.const 256) (i32.const 7) (i64.const 5) (i32.const 512))
+  (call $ret (i32.load8_u (i32.const 512))
+             (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+"""
+"""Adds 5 to "counter" and answers what kv-incr answered (the new value, or its error)."""
+
+
+@pytest.fixture
+async def store(kv_backend: str, redis_url: str, redis_prefix: str) -> AsyncIterator[KV]:
+    """The plugin's KV: in memory, or the real Redis under a throwaway prefix."""
+    if kv_backend == "memory":
+        yield MemoryKV()
+        return
+    kv = RedisKV(redis_url, prefix=redis_prefix)
+    yield kv
+    await kv.close()
+
+
+async def test_kv_incr_is_atomic_per_plugin_namespace(load: Load, store: KV) -> None:
+    plugin = load(
+        component(INCR_BY_5, imports=["kv-incr"], data=["counter"]),
+        kv=store,
+        permissions={"kv": True},
+    )
     assert json.loads(await plugin.call("endpoint", "{}")) == 5
     assert json.loads(await plugin.call("endpoint", "{}")) == 10
+    assert await store.get("wasm:fixture:counter") == b"10"
+
+
+async def test_kv_incr_of_a_value_that_is_no_integer_fails_and_keeps_it(
+    load: Load, store: KV
+) -> None:
+    await store.set("wasm:fixture:counter", b'"ten"')
+    plugin = load(
+        component(INCR_BY_5, imports=["kv-incr"], data=["counter"]),
+        kv=store,
+        permissions={"kv": True},
+    )
+    with pytest.raises(CallFailed) as info:
+        await plugin.call("endpoint", "{}")
+    assert info.value.message.startswith("kv-incr failed")
+    assert await store.get("wasm:fixture:counter") == b'"ten"'
 
 
 ADD_TWICE = """
@@ -76,14 +113,13 @@ ADD_TWICE = """
 as err for a one-byte request."""
 
 
-async def test_kv_add_is_made_once_the_call_returned_ok(load: Load) -> None:
-    kv = MemoryKV()
+async def test_kv_add_is_made_once_the_call_returned_ok(load: Load, store: KV) -> None:
     wasm = component(ADD_TWICE, imports=["kv-add"], data=["counter"])
-    plugin = load(wasm, kv=kv, permissions={"kv": True})
+    plugin = load(wasm, kv=store, permissions={"kv": True})
     assert json.loads(await plugin.call("endpoint", "")) is None
-    assert await kv.get("wasm:fixture:counter") == b"5"
+    assert await store.get("wasm:fixture:counter") == b"5"
     await plugin.call("endpoint", "")
-    assert await kv.get("wasm:fixture:counter") == b"10"
+    assert await store.get("wasm:fixture:counter") == b"10"
 
 
 async def test_kv_add_of_a_failed_call_is_dropped(load: Load) -> None:
@@ -115,9 +151,7 @@ async def test_kv_add_stops_at_max_keys_per_call(load: Load) -> None:
 
 
 class _DownKV(MemoryKV):
-    async def compare_and_set(
-        self, key: str, *, expected: bytes | None, value: bytes, ttl: float | None = None
-    ) -> bool:
+    async def reserve_many(self, batches: Sequence[Sequence[Reservation]]) -> list[Reserved]:
         raise ConnectionError("the store is down")
 
 
