@@ -18,6 +18,7 @@ from typing import Any
 from litestar import Request
 
 from builtin_plugins.dashboard.api import INTERNAL_PREFIX
+from kernel.asgi import http_scope
 from kernel.gate import request_context
 
 __all__ = ["StreamedAnswer", "one_chunk", "open_stream"]
@@ -85,21 +86,12 @@ def _scope(
     agent = request.headers.get("user-agent")
     if agent:
         sent["user-agent"] = agent
-    full = INTERNAL_PREFIX + path
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": full,
-        "raw_path": full.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in sent.items()],
-        "client": (client.host, client.port) if client else ("127.0.0.1", 0),
-        "server": ("enclava.internal", 80),
-    }
+    return http_scope(
+        method,
+        INTERNAL_PREFIX + path,
+        [(k.lower().encode(), v.encode("latin-1")) for k, v in sent.items()],
+        client=(client.host, client.port) if client else ("127.0.0.1", 0),
+    )
 
 
 async def open_stream(

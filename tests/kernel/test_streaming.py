@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 from litestar import Litestar, get
 from litestar.background_tasks import BackgroundTask
-from support.asgi import http_scope
 from support.server import serving
 
+from kernel.asgi import http_scope
 from kernel.streaming import BodyStream
 
 

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from support.asgi import http_scope
 from support.usage import MESSAGES, Env, budget_status, chat, create_budget, records, stack_factory
+
+from kernel.asgi import http_scope
 
 _MARK = "round-trips:mark"
 
