@@ -63,9 +63,9 @@ class Admission:
         deferred = len(self._steps)
         if not deferred and not steps:
             return ()
-        handlers, self._handlers = self._handlers, []  # they usually hold the request's
-        # context, which holds this admission: dropped here, that cycle is freed by reference
-        # counting instead of waiting for the garbage collector
+        # The handlers usually hold the request's context, which holds this admission: dropped
+        # here, that cycle is freed by reference counting, not left to the garbage collector.
+        handlers, self._handlers = self._handlers, []
         admitted = await self._kv.admit([*self._steps, *steps] if steps else self._steps)
         results = admitted.results
         for handler, result in zip(handlers, results, strict=False):
