@@ -66,6 +66,7 @@ from kernel.storage.kv_lua import (
     reserve_args,
     ttl_ms,
 )
+from kernel.storage.redis_line import RedisLine
 from kernel.storage.redis_pool import single_pool
 
 __all__ = ["RedisKV"]
@@ -216,6 +217,7 @@ class RedisKV:
         # not retried so a dead Redis costs one ``timeout``, not several.
         retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
         self._pool: aioredis.BlockingConnectionPool | None = None
+        self._line: RedisLine | None = None
         self._client: aioredis.Redis | RedisCluster
         self._gate: ClusterGate | None = None
         if cluster:
@@ -229,6 +231,10 @@ class RedisKV:
                 url, max_connections=max_connections, timeout=timeout, retry=retry
             )
             self._client = aioredis.Redis(connection_pool=self._pool)
+            pool = self._pool
+            self._line = RedisLine(
+                lambda: pool.connection_class(**pool.connection_kwargs), timeout=timeout
+            )
         self._incr_window = self._client.register_script(INCR_WINDOW_LUA)
         self._cas = self._client.register_script(CAS_LUA)
         self._throttle = self._client.register_script(THROTTLE_LUA)
@@ -349,13 +355,14 @@ class RedisKV:
         return decode_steps(steps, answers)
 
     async def _send_batch(self, keys: list[str], args: list[int | str]) -> Sequence[Any]:
-        """EVALSHA straight away (a single Redis only); the script loads on NOSCRIPT."""
-        script = self._batch_script
-        async with self._command():
+        """EVALSHA straight away on the dedicated line (a single Redis only,
+        :class:`~kernel.storage.redis_line.RedisLine`); EVAL, which loads it, on NOSCRIPT."""
+        line = cast("RedisLine", self._line)
+        async with _ERRORS:
             try:
-                answer: bytes = await self._client.evalsha(script.sha, len(keys), *keys, *args)
+                answer = await line.call("EVALSHA", self._batch_script.sha, len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:
-                answer = await script(keys=keys, args=args)
+                answer = await line.call("EVAL", BATCH_LUA, len(keys), *keys, *args)
         return decode_batch(answer)
 
     async def publish(self, channel: str, message: bytes) -> None:
@@ -389,6 +396,8 @@ class RedisKV:
             await subscription.close()
         if self._batch is not None:
             await self._batch.close()
+        if self._line is not None:
+            self._line.close()
         await self._client.aclose()
         if self._pool is not None:
             await self._pool.aclose()

@@ -17,7 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from support.tcp_proxy import TcpProxy
 
 from kernel.errors import ConfigError, StoreUnavailableError
-from kernel.storage.kv import KV, MessageHandler, open_kv
+from kernel.storage.kv import KV, MessageHandler, Reservation, open_kv
 from kernel.storage.kv_memory import MemoryKV
 from kernel.storage.kv_redis import RedisKV
 
@@ -286,6 +286,7 @@ async def test_unreachable_redis_fails_closed_fast() -> None:
         lambda: store.publish("c", b"m"),
         lambda: store.subscribe("c", handler),
         store.ping,
+        lambda: store.reserve_many([[Reservation(key="k", amount=1)]]),  # the script line
     ]
     try:
         for operation in operations:
