@@ -19,12 +19,12 @@ request still takes its throttle token.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from types import TracebackType
 
 from kernel.storage.kv import KV, AdmitStep, StepResult
 
-__all__ = ["DEFERRED_OPT", "Admission", "StepHandler", "admitted_first", "run_pending"]
+__all__ = ["DEFERRED_OPT", "Admission", "AdmittedFirst", "StepHandler", "run_pending"]
 
 DEFERRED_OPT = "enclava_deferred_admission"
 """Handler opt: the route admits a model call, so its checks' KV steps are deferred to it."""
@@ -81,13 +81,21 @@ async def run_pending(admission: Admission | None) -> None:
         await admission.run()
 
 
-@contextlib.asynccontextmanager
-async def admitted_first(admission: Admission | None) -> AsyncIterator[None]:
+class AdmittedFirst:
     """Around a deferring handler: whatever it raises before its exchange ran the admission,
-    and however it returns, the pending batch runs first (its refusal wins)."""
-    try:
-        yield
-    except Exception:
-        await run_pending(admission)
-        raise
-    await run_pending(admission)
+    and however it returns, the pending batch runs first (its refusal wins). A class rather than
+    an ``asynccontextmanager``: no generator per request on the hot path."""
+
+    __slots__ = ("_admission",)
+
+    def __init__(self, admission: Admission | None) -> None:
+        self._admission = admission
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None or isinstance(exc, Exception):  # not on cancellation
+            await run_pending(self._admission)

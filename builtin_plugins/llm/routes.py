@@ -19,7 +19,7 @@ from builtin_plugins.llm.gateway import Gateway
 from builtin_plugins.llm.openapi import chat_doc, embeddings_doc
 from builtin_plugins.llm.pipeline import Answer
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
-from kernel.admission import DEFERRED_OPT, admitted_first
+from kernel.admission import DEFERRED_OPT, AdmittedFirst
 from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
 from kernel.exchange import Exchange
 from kernel.gate import request_context
@@ -102,7 +102,7 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
     async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
         """Create a chat completion (OpenAI-compatible; ``stream: true`` for SSE)."""
         ctx = _context(request)
-        async with admitted_first(ctx.admission):
+        async with AdmittedFirst(ctx.admission):
             body = await request.body()
             view = decode_view(body, ChatView)
             exchange = _exchange(
@@ -138,7 +138,7 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
     async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
         """Create embeddings (string or list input; float or base64)."""
         ctx = _context(request)
-        async with admitted_first(ctx.admission):
+        async with AdmittedFirst(ctx.admission):
             body = await request.body()
             view = decode_view(body, EmbeddingsView)
             exchange = _exchange(ctx, body, "/embeddings", model=view.model, stream=False)
