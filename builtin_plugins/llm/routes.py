@@ -64,12 +64,21 @@ def _response(answer: Answer) -> Response[bytes]:
         status_code=answer.status,
         media_type=answer.content_type,
         headers=answer.headers,
-        background=None if settling is None else BackgroundTask(_settled, settling),
+        background=None if settling is None else _Settled(settling),
     )
 
 
-async def _settled(settling: asyncio.Task[None]) -> None:
-    await asyncio.shield(settling)
+class _Settled(BackgroundTask):
+    """Waits for the settlement after the response (shielded: a client gone does not cancel
+    it). Built per answer, so without :class:`BackgroundTask`'s inspection of its function."""
+
+    __slots__ = ("_settling",)
+
+    def __init__(self, settling: asyncio.Task[None]) -> None:  # fn/args/kwargs unused
+        self._settling = settling
+
+    async def __call__(self) -> None:
+        await asyncio.shield(self._settling)
 
 
 async def _stream(

@@ -175,8 +175,7 @@ class UsageRecorder:
 
     async def _write(self, batch: list[UsageRecord]) -> None:
         rows = [record_values(record, self._zone) for record in batch]
-        async with self._db.session() as session:
-            await session.execute(usage_records.insert(), rows)
+        await self._db.insert_rows(usage_records, rows)
         for sink in self._sinks():
             try:
                 await sink.write(batch)
