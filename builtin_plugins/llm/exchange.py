@@ -59,15 +59,21 @@ class Admission:
             self.exchange.status = error.status_code
             self.exchange.error_code = error.code or error.error_type
 
-    async def finish(self) -> None:
-        """Close the exchange and tell every admitting guard, even if the caller is cancelled."""
+    async def finish(self, *, shield: bool = True) -> None:
+        """Close the exchange and tell every admitting guard, even if the caller is cancelled.
+        ``shield=False`` for a caller that is a task of its own nothing cancels (one task per
+        request less)."""
         if self._finished:
             return
         self._finished = True
         if self.exchange.ended is None:
             self.exchange.ended = time.monotonic()
-        if self._guards:
+        if not self._guards:
+            return
+        if shield:
             await asyncio.shield(_finish_all(self._guards, self.exchange))
+        else:
+            await _finish_all(self._guards, self.exchange)
 
 
 async def _finish_all(guards: Sequence[ExchangeGuard], exchange: Exchange) -> None:

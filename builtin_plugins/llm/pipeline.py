@@ -98,8 +98,10 @@ class Pipeline:
         if not settle_after:
             await admission.finish()
             return answer
+        # Its own task, awaited only through a shield (the route's background task) and at
+        # shutdown: nothing cancels it, so the finish needs no shield (and no task) of its own.
         answer.settling = asyncio.get_running_loop().create_task(
-            admission.finish(), name=f"enclava:settle:{exchange.request_id}"
+            admission.finish(shield=False), name=f"enclava:settle:{exchange.request_id}"
         )
         self._settling.add(answer.settling)  # a strong reference until it is done
         answer.settling.add_done_callback(self._settling.discard)
