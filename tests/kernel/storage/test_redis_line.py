@@ -6,8 +6,9 @@ the next call opening a new connection."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,9 +28,14 @@ def run(request: pytest.FixtureRequest) -> Runner:
     return RUNNERS[request.param]
 
 
-def _line(url: str, timeout: float = 2.0) -> RedisLine:
+@contextlib.asynccontextmanager
+async def _line(url: str, answer_within: float = 2.0) -> AsyncIterator[RedisLine]:
     pool = aioredis.ConnectionPool.from_url(url)
-    return RedisLine(lambda: pool.connection_class(**pool.connection_kwargs), timeout=timeout)
+    line = RedisLine(lambda: pool.connection_class(**pool.connection_kwargs), timeout=answer_within)
+    try:
+        yield line
+    finally:
+        line.close()
 
 
 def _db(url: str, db: int) -> str:
@@ -40,15 +46,12 @@ def test_overlapping_calls_get_their_own_answers(run: Runner, redis_url: str) ->
     key = f"enclava-test-line:{uuid.uuid4().hex}"
 
     async def main() -> None:
-        line = _line(redis_url)
-        try:
+        async with _line(redis_url) as line:
             answers = await asyncio.gather(*(line.call("INCR", key) for _ in range(200)))
             assert answers == list(range(1, 201))
             assert await line.call("GET", key) == b"200"
             assert await line.call("GET", key + ":absent") is None
-        finally:
             await line.call("DEL", key)
-            line.close()
 
     run(main())
 
@@ -57,17 +60,13 @@ def test_error_replies_raise_redis_pys_exceptions(run: Runner, redis_url: str) -
     key = f"enclava-test-line:{uuid.uuid4().hex}"
 
     async def main() -> None:
-        line = _line(redis_url)
-        try:
+        async with _line(redis_url) as line:
             with pytest.raises(redis.exceptions.NoScriptError):
                 await line.call("EVALSHA", "0" * 40, 0)
-            await line.call("SET", key, "text")
+            await line.call("SET", key, "text", "PX", 30_000)
             with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
                 await line.call("INCR", key)
             assert await line.call("EVAL", "return ARGV[1]", 0, "still in step") == b"still in step"
-        finally:
-            await line.call("DEL", key)
-            line.close()
 
     run(main())
 
@@ -76,15 +75,14 @@ def test_the_urls_database_is_selected(run: Runner, redis_url: str) -> None:
     key = f"enclava-test-line:{uuid.uuid4().hex}"
 
     async def main() -> None:
-        line = _line(_db(redis_url, 3))
         other = aioredis.from_url(_db(redis_url, 3))
         try:
-            await line.call("SET", key, b"\x00\xff", "PX", 30_000)
+            async with _line(_db(redis_url, 3)) as line:
+                await line.call("SET", key, b"\x00\xff", "PX", 30_000)
             assert await other.get(key) == b"\x00\xff"
         finally:
             await other.delete(key)
             await other.aclose()
-            line.close()
 
     run(main())
 
@@ -93,20 +91,18 @@ def test_a_killed_connection_fails_its_calls_then_reconnects(run: Runner, redis_
     key = f"enclava-test-line:{uuid.uuid4().hex}"
 
     async def main() -> None:
-        line = _line(redis_url)
         admin = aioredis.from_url(redis_url)
         try:
-            first = await line.call("CLIENT", "ID")
-            waiting = asyncio.ensure_future(line.call("BLPOP", key, 10))
-            await asyncio.sleep(0.1)
-            await admin.execute_command("CLIENT", "KILL", "ID", first)
-            with pytest.raises(redis.exceptions.ConnectionError):
-                await waiting
-            second = await line.call("CLIENT", "ID")
-            assert second != first
+            async with _line(redis_url) as line:
+                first = await line.call("CLIENT", "ID")
+                waiting = asyncio.ensure_future(line.call("BLPOP", key, 10))
+                await asyncio.sleep(0.1)
+                await admin.execute_command("CLIENT", "KILL", "ID", first)
+                with pytest.raises(redis.exceptions.ConnectionError):
+                    await waiting
+                assert await line.call("CLIENT", "ID") != first
         finally:
             await admin.aclose()
-            line.close()
 
     run(main())
 
@@ -115,8 +111,7 @@ def test_a_late_answer_times_the_line_out(run: Runner, redis_url: str) -> None:
     key = f"enclava-test-line:{uuid.uuid4().hex}"
 
     async def main() -> None:
-        line = _line(redis_url, timeout=0.2)
-        try:
+        async with _line(redis_url, answer_within=0.2) as line:
             first = await line.call("CLIENT", "ID")
             blocked = asyncio.ensure_future(line.call("BLPOP", key, 5))
             queued = asyncio.ensure_future(line.call("PING"))  # behind it on the same line
@@ -124,8 +119,6 @@ def test_a_late_answer_times_the_line_out(run: Runner, redis_url: str) -> None:
                 with pytest.raises(TimeoutError):
                     await call
             assert await line.call("CLIENT", "ID") != first  # a fresh connection
-        finally:
-            line.close()
 
     run(main())
 
@@ -134,10 +127,9 @@ def test_a_closed_line_fails_waiting_calls(run: Runner, redis_url: str) -> None:
     key = f"enclava-test-line:{uuid.uuid4().hex}"
 
     async def main() -> None:
-        line = _line(redis_url)
-        blocked = asyncio.ensure_future(line.call("BLPOP", key, 5))
-        await asyncio.sleep(0.05)
-        line.close()
+        async with _line(redis_url) as line:
+            blocked = asyncio.ensure_future(line.call("BLPOP", key, 5))
+            await asyncio.sleep(0.05)
         with pytest.raises(redis.exceptions.ConnectionError):
             await blocked
 
