@@ -161,8 +161,10 @@ async def test_async_mode_answers_then_trips_the_provider(attested_gateway: Atte
         raw = await _chat(env)
         assert raw.headers["x-enclava-attestation"] == "simulated; response=async"
         await env.redpill.control.clear_faults()
+        # The failed check first invalidates the model's attestation (503 "attestation not
+        # valid" while its history row is written), then opens the provider's circuit.
         for _ in range(500):
-            if await _paused_now(env):
+            if await _paused_now(env) and "circuit open" in await _paused(env):
                 break
             await asyncio.sleep(0.02)
         assert "circuit open" in await _paused(env)
