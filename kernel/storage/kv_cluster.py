@@ -28,6 +28,7 @@ from kernel.storage.kv import (
     StepResult,
     step_passed,
 )
+from kernel.storage.redis_pool import HEALTH_CHECK_SECONDS
 
 __all__ = ["ClusterGate", "admit_by_slot", "cluster_client", "reserve_many_by_slot"]
 
@@ -45,7 +46,7 @@ def cluster_client(url: str, *, max_connections: int, timeout: float, retry: Ret
         max_connections=max_connections + PUBSUB_HEADROOM,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        health_check_interval=30,
+        health_check_interval=HEALTH_CHECK_SECONDS,
         retry=retry,
     )
 

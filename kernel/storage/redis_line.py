@@ -13,11 +13,15 @@ over: its transport is handed to this protocol and the redis-py connection forge
 connection or a call past ``timeout`` fails every call waiting on the line (callers fail
 closed: :class:`redis.exceptions.ConnectionError` / :class:`TimeoutError`) and drops it; the next
 call opens a new one. A call is never re-sent: an answer lost in flight may have been applied.
+As redis-py's pool does (``health_check_interval``), a line quiet for longer than
+``health_check_interval`` is PINGed before the next command is written: a connection a firewall
+or NAT dropped silently is replaced then, and no command is lost to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -27,9 +31,12 @@ import redis.exceptions
 from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
 
+from kernel.storage.redis_pool import HEALTH_CHECK_SECONDS
+
 __all__ = ["RedisLine"]
 
 Arg = str | int | bytes
+PING = hiredis.pack_command(("PING",))
 
 
 class _Line(asyncio.Protocol):
@@ -42,6 +49,12 @@ class _Line(asyncio.Protocol):
         self._transport: asyncio.WriteTransport = writer.transport
         self._reader = hiredis.Reader()
         self._waiting: deque[asyncio.Future[Any]] = deque()
+        self.heard = loop.time()
+        """When Redis last answered on this line (or it opened)."""
+
+    def quiet_for(self, seconds: float) -> bool:
+        """Whether no call waits and Redis has said nothing for over ``seconds``."""
+        return not self._waiting and self.loop.time() - self.heard > seconds
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         future = self.loop.create_future()
@@ -50,6 +63,7 @@ class _Line(asyncio.Protocol):
         return future
 
     def data_received(self, data: bytes) -> None:
+        self.heard = self.loop.time()
         self._reader.feed(data)
         try:
             while (reply := self._reader.gets()) is not False:
@@ -89,9 +103,16 @@ def _error(reply: hiredis.ReplyError) -> redis.exceptions.ResponseError:
 class RedisLine:
     """Commands over one connection of the Redis that ``connect`` builds connections for."""
 
-    def __init__(self, connect: Callable[[], AbstractConnection], *, timeout: float) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], AbstractConnection],
+        *,
+        timeout: float,
+        health_check_interval: float = HEALTH_CHECK_SECONDS,
+    ) -> None:
         self._connect = connect
         self._timeout = timeout
+        self._quiet = health_check_interval
         self._line: _Line | None = None
         self._opening: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
@@ -101,12 +122,23 @@ class RedisLine:
         line = self._line
         if line is None or line.failure is not None or line.loop is not loop:
             line = await self._open(loop)
-        future = line.send(hiredis.pack_command(args))  # type: ignore[arg-type]  # stub: 1-tuple
-        timer = loop.call_later(self._timeout, line.time_out)
+        elif line.quiet_for(self._quiet):
+            line = await self._checked(line, loop)
+        return await self._ask(line, hiredis.pack_command(args))  # type: ignore[arg-type]  # stub: 1-tuple
+
+    async def _ask(self, line: _Line, packed: bytes) -> Any:
+        future = line.send(packed)
+        timer = line.loop.call_later(self._timeout, line.time_out)
         try:
             return await future
         finally:
             timer.cancel()
+
+    async def _checked(self, line: _Line, loop: asyncio.AbstractEventLoop) -> _Line:
+        """``line`` if it answers a PING, else a new line (the PING failed it)."""
+        with contextlib.suppress(redis.exceptions.ConnectionError, TimeoutError):
+            await self._ask(line, PING)
+        return line if line.failure is None else await self._open(loop)
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Line:
         if self._opening is None or self._opening[0] is not loop:

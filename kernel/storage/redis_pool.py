@@ -16,7 +16,11 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.connection import HiredisRespSerializer
 
-__all__ = ["hiredis_packing", "single_pool"]
+__all__ = ["HEALTH_CHECK_SECONDS", "hiredis_packing", "single_pool"]
+
+HEALTH_CHECK_SECONDS = 30
+"""A connection quiet for longer is PINGed before its next command (redis-py's
+``health_check_interval``): one a firewall dropped silently is replaced first."""
 
 _C = TypeVar("_C", bound=AbstractConnection)
 
@@ -31,7 +35,7 @@ def single_pool(
         timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        health_check_interval=30,
+        health_check_interval=HEALTH_CHECK_SECONDS,
         retry=retry,
     )
     pool.connection_class = hiredis_packing(pool.connection_class)
