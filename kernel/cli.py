@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import logging.config
@@ -100,6 +101,8 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     _share_metrics_between_workers(settings)
     import uvicorn
 
+    if server.workers > 1:
+        gc.enable()  # this process supervises the workers; it never starts a kernel
     # uvicorn shuts down gracefully, then re-raises SIGTERM; a graceful stop is a success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
 
@@ -356,6 +359,8 @@ def _run(argv: Sequence[str]) -> int:
     if extra:
         getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging(verbose=getattr(args, "verbose", False), serving=args.handler is _serve)
+    if args.handler is not _serve:
+        gc.enable()  # off while the command booted (kernel/entry.py); a kernel start enables it
     handler: Handler = args.handler
     return handler(args, ctx)
 

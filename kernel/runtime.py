@@ -235,6 +235,7 @@ class Kernel:
         # collections only re-scan the objects of requests in flight: ~2,300 of them per
         # 20 s of load at the default 700, ~5 % of the CPU; at this threshold one or two.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        gc.enable()  # off while the ``enclava`` command booted (kernel/entry.py)
         release_free_heap()
 
     async def stop(self) -> None:

@@ -1,9 +1,14 @@
-"""Fixtures for the CLI tests: an empty working directory and no ENCLAVA_* from the machine."""
+"""Fixtures for the CLI tests: an empty working directory and no ENCLAVA_* from the machine, and
+a stand-in for a Qdrant server's readiness probe."""
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +32,27 @@ def clean_cwd_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _SERVE_EXPORTS:
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def qdrant_readyz() -> Iterator[str]:
+    """A loopback server answering Qdrant's ``GET /readyz`` (all ``serve``'s preflight asks of a
+    Qdrant server; no Qdrant server binary exists on this machine)."""
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/readyz" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,30 +209,6 @@ def test_serve_with_workers_and_embedded_stores_fails_before_uvicorn(
     assert "ENCLAVA_QDRANT_URL" in err
     assert no_uvicorn == []
     assert not (tmp_path / "data").exists()
-
-
-@pytest.fixture
-def qdrant_readyz() -> Iterator[str]:
-    """A loopback server answering Qdrant's ``GET /readyz`` (all ``serve``'s preflight asks of a
-    Qdrant server; no Qdrant server binary exists on this machine)."""
-
-    class Ready(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/readyz" else 404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_serve_flags_override_settings_and_reach_uvicorn(
