@@ -5,6 +5,7 @@ import re
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[ ./()-]{0,2}\d){6,16}(?!\w)")
+DIGIT = re.compile(r"\d")
 PLACEHOLDERS = {"ibans": "[IBAN]", "emails": "[EMAIL]", "phones": "[PHONE]"}
 
 
@@ -18,13 +19,13 @@ def iban_valid(candidate: str) -> bool:
 
 
 def _phone(match: re.Match[str]) -> bool:
-    return 7 <= sum(c.isdigit() for c in match.group()) <= 15
+    return 7 <= len(DIGIT.findall(match.group())) <= 15
 
 
 def redact(text: str, kinds: set[str]) -> tuple[str, dict[str, int]]:
     """``text`` with the enabled kinds replaced by placeholders, and how many of each."""
     counts = {kind: 0 for kind in PLACEHOLDERS}
-    has_digit = any(c.isdigit() for c in text)
+    has_digit = DIGIT.search(text) is not None  # in C: a generator costs more in a guest
     rules = (  # a cheap presence test first: most prompts hold none of these
         ("ibans", has_digit, IBAN, lambda m: iban_valid(m.group())),
         ("emails", "@" in text, EMAIL, lambda m: True),
