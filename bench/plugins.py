@@ -10,7 +10,9 @@ and ``hello`` auto-enabled. The prompt carries an email address and a phone numb
 filter rewrites every request and bumps two KV counters. "added" is the p50 latency of
 ``filter`` minus ``base``; "cpu/req" is the server's CPU time (its process tree's utime +
 stime) per request, and "added cpu" that of ``filter`` minus ``base``: what one filtered
-request costs, whatever else runs on the machine. ``--repeat N`` measures every cell N times
+request costs, whatever else runs on the machine. Both servers run at once (the idle one
+sleeps) and their runs alternate, base then filter, so a machine that gets noisier or quieter
+during the bench moves both sides alike; ``--repeat N`` measures every cell N times per server
 and keeps the run with the median CPU per request. Endpoint rows are
 ``GET /api/v1/plugins/hello/hello``. Components are built (or taken from ``.cache/enclava``)
 before the clock starts. Never part of the tests.
@@ -19,6 +21,7 @@ before the clock starts. Never part of the tests.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -66,35 +69,48 @@ def filter_env(plugins: Path) -> dict[str, str]:
     }
 
 
-def _measure(server: servers.Server, job: Job, repeat: int) -> Result:
-    """The run with the median server CPU per request out of ``repeat``."""
-    runs = [run_sync(job, lambda: cpu_seconds(server.process.pid)) for _ in range(repeat)]
+def _median(runs: list[Result]) -> Result:
+    """The run with the median server CPU per request."""
     return sorted(runs, key=lambda r: r.cpu_ms or 0.0)[len(runs) // 2]
 
 
-def _cells(
-    server: servers.Server, concurrency: list[int], duration: float, endpoint: bool, repeat: int
+def _chat(server: servers.Server, level: int, duration: float) -> Job:
+    url = server.base + "/chat/completions"
+    return Job(url, chat_body(), server.token, concurrency=level, duration=duration)
+
+
+def _interleaved(
+    targets: dict[str, servers.Server], level: int, duration: float, repeat: int
 ) -> dict[str, Result]:
-    cells: dict[str, Result] = {}
+    """The chat cell at ``level`` for every target, their runs alternating."""
+    runs: dict[str, list[Result]] = {name: [] for name in targets}
+    for _ in range(repeat):
+        for name, server in targets.items():
+            job = _chat(server, level, duration)
+            runs[name].append(run_sync(job, functools.partial(cpu_seconds, server.process.pid)))
+    return {name: _median(results) for name, results in runs.items()}
+
+
+def _cells(
+    targets: dict[str, servers.Server], concurrency: list[int], duration: float, repeat: int
+) -> dict[str, dict[str, Result]]:
+    cells: dict[str, dict[str, Result]] = {name: {} for name in targets}
+    plugged = targets["filter"]
     for level in concurrency:
-        chat = Job(
-            server.base + "/chat/completions",
-            chat_body(),
-            server.token,
+        for name, result in _interleaved(targets, level, duration, repeat).items():
+            cells[name][f"chat c={level}"] = result
+        hello = Job(
+            plugged.base + "/plugins/hello/hello",
+            None,
+            plugged.token,
+            method="GET",
             concurrency=level,
             duration=duration,
         )
-        cells[f"chat c={level}"] = _measure(server, chat, repeat)
-        if endpoint:
-            hello = Job(
-                server.base + "/plugins/hello/hello",
-                None,
-                server.token,
-                method="GET",
-                concurrency=level,
-                duration=duration,
-            )
-            cells[f"endpoint c={level}"] = _measure(server, hello, repeat)
+        probe = functools.partial(cpu_seconds, plugged.process.pid)
+        cells["filter"][f"endpoint c={level}"] = _median(
+            [run_sync(hello, probe) for _ in range(repeat)]
+        )
     return cells
 
 
@@ -106,22 +122,19 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
-    results: dict[str, dict[str, Result]] = {}
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         tmp = Path(scratch)
         plugins = build(tmp)
         mock = servers.start_mock(stack, tmp)
+        targets: dict[str, servers.Server] = {}
         for target, extra in (
             ("base", {"ENCLAVA_WASM_PLUGINS_DIRECTORY": str(tmp / "none")}),
             ("filter", filter_env(plugins)),
         ):
-            with ExitStack() as run:
-                env = servers.enclava_env(tmp / f"data-{target}", mock.base, **extra)
-                server = servers.start_enclava(run, env, tmp / f"{target}.log")
-                servers.settle()
-                results[target] = _cells(
-                    server, levels, args.duration, target == "filter", args.repeat
-                )
+            env = servers.enclava_env(tmp / f"data-{target}", mock.base, **extra)
+            targets[target] = servers.start_enclava(stack, env, tmp / f"{target}.log")
+        servers.settle()
+        results = _cells(targets, levels, args.duration, args.repeat)
     _report(results, levels, args.json)
 
 

@@ -13,8 +13,11 @@ enabled, metrics on and a hard budget on the key; closed-loop clients (``loadgen
 ``--concurrency`` shared among the replicas, non-streamed chats, in back-to-back windows of
 ``--window`` seconds. Per window and replica: requests/s, errors,
 CPU ms per request (utime+stime of the replica's process tree over the window / requests) and RSS
-at the window's end. The summary compares the first and the last window. Never part of the test
-pass/fail.
+at the window's end. The summary compares the first and the last window, and the halves of
+the run (mean of each). The mock upstream is the control: it does the same fixed work for every
+request, so its CPU per request (printed per window as ``mock``) drifts only when the machine
+does (a noisy neighbour, a cache-hungry process, frequency changes); the summary sets the
+replicas' CPU drift beside it. Never part of the test pass/fail.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class Sample:
     errors: int
     cpu_ms: float
     rss_mib: float
+    mock_cpu_ms: float
+    """The mock upstream's CPU per request over the same window: the machine's control."""
 
 
 def _start_replicas(
@@ -94,12 +99,17 @@ async def _window(replicas: list[servers.Server], per_replica: int, seconds: flo
     return list(await asyncio.gather(*(run(j, p) for j, p in zip(jobs, probes, strict=True))))
 
 
-def _soak(replicas: list[servers.Server], args: argparse.Namespace) -> list[Sample]:
+def _soak(
+    replicas: list[servers.Server], mock: servers.Server, args: argparse.Namespace
+) -> list[Sample]:
     samples: list[Sample] = []
     began = time.monotonic()
     per_replica = max(1, args.concurrency // len(replicas))
     while time.monotonic() - began < args.minutes * 60:
+        mock_before = cpu_seconds(mock.process.pid)
         results = run_fast(_window(replicas, per_replica, args.window))
+        served = sum(r.completed + r.errors for r in results)
+        mock_ms = (cpu_seconds(mock.process.pid) - mock_before) / max(1, served) * 1000
         minute = (time.monotonic() - began) / 60
         for index, (server, result) in enumerate(zip(replicas, results, strict=True)):
             sample = Sample(
@@ -109,11 +119,13 @@ def _soak(replicas: list[servers.Server], args: argparse.Namespace) -> list[Samp
                 result.errors,
                 result.cpu_ms or float("nan"),
                 rss_mib(server.process.pid),
+                mock_ms,
             )
             samples.append(sample)
             print(
                 f"{minute:5.1f} min  r{index}  {sample.rps:7.1f} req/s  errors {sample.errors:4d}"
-                f"  CPU {sample.cpu_ms:5.2f} ms/req  RSS {sample.rss_mib:6.1f} MiB",
+                f"  CPU {sample.cpu_ms:5.2f} ms/req  RSS {sample.rss_mib:6.1f} MiB"
+                f"  mock {mock_ms:5.3f} ms/req",
                 flush=True,
             )
     return samples
@@ -123,8 +135,19 @@ def _drift(first: float, last: float) -> str:
     return f"{(last - first) / first * 100:+.1f} %" if first else "n/a"
 
 
+def _halves(values: list[float]) -> str:
+    """Mean of the first half of the windows → mean of the second half (drift)."""
+    middle = len(values) // 2
+    if not middle:
+        return "n/a"
+    first = sum(values[:middle]) / middle
+    second = sum(values[middle:]) / (len(values) - middle)
+    return f"{first:5.3f} → {second:5.3f} ({_drift(first, second)})"
+
+
 def summary(samples: list[Sample]) -> str:
-    """First vs last window per replica: CPU/request and RSS, with their drift."""
+    """First vs last window per replica (CPU/request, RSS), and the halves of the run set
+    beside the mock's (the control's) drift over the same windows."""
     lines = ["replica  CPU ms/req first → last (drift)   RSS MiB first → last (drift)"]
     for index in sorted({s.replica for s in samples}):
         mine = [s for s in samples if s.replica == index]
@@ -135,6 +158,11 @@ def summary(samples: list[Sample]) -> str:
             f"r{index}       {first.cpu_ms:5.2f} → {last.cpu_ms:5.2f} ({cpu})"
             f"      {first.rss_mib:6.1f} → {last.rss_mib:6.1f} ({rss})"
         )
+    lines.append("CPU ms/req, first half → second half of the windows (drift):")
+    for index in sorted({s.replica for s in samples}):
+        lines.append(f"  r{index}    {_halves([s.cpu_ms for s in samples if s.replica == index])}")
+    control = [s.mock_cpu_ms for s in samples if s.replica == 0]
+    lines.append(f"  mock  {_halves(control)}  (fixed work per request: the machine's drift)")
     errors = sum(s.errors for s in samples)
     lines.append(f"errors over the run: {errors}")
     return "\n".join(lines)
@@ -155,7 +183,7 @@ def main() -> None:
         replicas = _start_replicas(stack, tmp, mock.base, args)
         servers.settle()
         foreign = ForeignLoad([mock.process.pid, *(r.process.pid for r in replicas)])
-        samples = _soak(replicas, args)
+        samples = _soak(replicas, mock, args)
         print(summary(samples))
         print(foreign.report())
 
