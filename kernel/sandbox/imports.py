@@ -10,9 +10,7 @@ failure becomes an ``err``. The one exception is the call's deadline: a host fun
 most the call's remaining time (its own timeout if shorter) and traps the guest once none is
 left, so a KV, HTTP or LLM call cannot carry a guest past ``limits.timeout_ms``. ``kv-add``
 does not cross to the loop at all: it records the addition on the call, and
-:meth:`HostContext.apply_adds` makes them once the call has returned ok. The SDK skips even the
-crossing: it sums a call's additions in the guest and hands them over in ``handle``'s ok value
-(a top-level ``kv_add`` object), which :meth:`HostContext.answer_adds` checks by the same rules.
+:meth:`HostContext.apply_adds` makes them once the call has returned ok.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import wasmtime
@@ -47,16 +45,6 @@ KV_TIMEOUT_SECONDS = 2.0
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
 T = TypeVar("T")
 HostFunc = Callable[..., Any]
-_S64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-
-
-class _AnswerAdds(msgspec.Struct):
-    """The one member of ``handle``'s ok value the host reads: the call's additions."""
-
-    kv_add: dict[str, _S64] = {}
-
-
-_ANSWER_ADDS = msgspec.json.Decoder(_AnswerAdds)
 
 
 class HostContext:
@@ -81,38 +69,6 @@ class HostContext:
         self.logs = logs
         self.llm = llm
         self.calls = CallScope()
-        self._prefix = f"wasm:{manifest.name}:"
-
-    def key(self, key: str) -> str:
-        """The full KV key of the plugin's ``key``; ValueError for an empty or too long one."""
-        if not key or len(key) > MAX_KEY_CHARS:
-            raise ValueError("bad key")
-        return self._prefix + key
-
-    def stage_add(self, adds: dict[str, int], key: str, delta: int) -> str | None:
-        """Sum ``delta`` into ``adds`` under the full ``key``: None, or why it was refused."""
-        full = self.key(key)
-        if full not in adds and len(adds) >= MAX_ADD_KEYS:
-            return f"kv-add reached {MAX_ADD_KEYS} keys in this call"
-        adds[full] = adds.get(full, 0) + delta
-        return None
-
-    def answer_adds(self, answer: str, adds: dict[str, int]) -> str | None:
-        """Stage the ``kv_add`` object of ``handle``'s ok value ``answer`` (``{key: delta}``,
-        the SDK's additions of the call) into ``adds``: None, or why the answer is refused."""
-        if '"kv_add"' not in answer:  # most answers carry none: no second parse
-            return None
-        try:
-            staged = _ANSWER_ADDS.decode(answer).kv_add
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            return "handle answered a malformed kv_add"
-        if staged and not self.manifest.permissions.kv:
-            return "kv-add is not granted: add permissions.kv to plugin.toml"
-        try:
-            refusals = [self.stage_add(adds, key, delta) for key, delta in staged.items()]
-        except ValueError:
-            return "handle answered a kv_add key that is empty or too long"
-        return next((refusal for refusal in refusals if refusal), None)
 
     async def incr(self, key: str, delta: int) -> int:
         """Add ``delta`` to the integer under the full KV ``key`` in one atomic store operation
@@ -192,9 +148,6 @@ def _ok(value: Any) -> Variant:
     return Variant("ok", json.dumps(value))
 
 
-_OK_NULL = Variant("ok", "null")
-
-
 def _err(message: str) -> Variant:
     return Variant("err", message)
 
@@ -212,7 +165,12 @@ def _guarded(name: str, func: Callable[..., Variant]) -> HostFunc:
 
 
 def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
-    key_of = ctx.key
+    prefix = f"wasm:{ctx.manifest.name}:"
+
+    def key_of(key: str) -> str:
+        if not key or len(key) > MAX_KEY_CHARS:
+            raise ValueError("bad key")
+        return prefix + key
 
     def run(coro: Awaitable[T]) -> T:
         return ctx.run(coro, KV_TIMEOUT_SECONDS, "a KV call")  # type: ignore[arg-type]
@@ -227,18 +185,22 @@ def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
             return _err(f"value exceeds {MAX_VALUE_BYTES} bytes")
         json.loads(value)
         run(ctx.kv.set(key_of(key), encoded, ttl=None if ttl is None else float(ttl)))
-        return _OK_NULL
+        return _ok(None)
 
     def kv_delete(key: str) -> Variant:
         run(ctx.kv.delete(key_of(key)))
-        return _OK_NULL
+        return _ok(None)
 
     def kv_incr(key: str, delta: int) -> Variant:
         return _ok(run(ctx.incr(key_of(key), delta)))
 
     def kv_add(key: str, delta: int) -> Variant:
-        refused = ctx.stage_add(ctx.calls.current().adds, key, delta)
-        return _OK_NULL if refused is None else _err(refused)
+        adds = ctx.calls.current().adds
+        full = key_of(key)
+        if full not in adds and len(adds) >= MAX_ADD_KEYS:
+            return _err(f"kv-add reached {MAX_ADD_KEYS} keys in this call")
+        adds[full] = adds.get(full, 0) + delta
+        return _ok(None)
 
     return {
         "kv-get": _guarded("kv-get", kv_get),

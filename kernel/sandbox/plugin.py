@@ -4,8 +4,7 @@ The event loop only awaits; a call checks out a warm instance, sets its epoch de
 ``handle`` and returns the instance, or discards it after a trap. The deadline starts when the
 call gets one of the plugin's threads (:mod:`slots` bounds the wait for one) and covers the
 rest: instantiation, the guest's own code, its sleeps and its host calls. The ``kv-add``
-additions of a call, and those its ok value carries (``kv_add``, how the SDK hands them over),
-are made after it returned ok, on the event loop (none if it failed).
+additions of a call are made after it returned ok, on the event loop (none if it failed).
 Failures are :class:`CallFailed` with a reason the gateway can act on (a trap or a deadline
 counts towards auto-disable).
 """
@@ -93,9 +92,6 @@ class SandboxedPlugin:
                 kind, deadline, self._invoke, kind, payload, deadline
             )
             result = self._result(answer)
-            refused = self._context.answer_adds(result, adds)
-            if refused is not None:
-                raise CallFailed(self.name, "error", refused)
             if adds:
                 await self._add(adds)
         except CallFailed as exc:

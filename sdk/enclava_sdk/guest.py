@@ -58,6 +58,9 @@ class _Imports:
     def kv_incr(self, key: str, delta: int) -> str:
         return str(self._call("kv_incr", key, delta))
 
+    def kv_add(self, key: str, delta: int) -> str:
+        return str(self._call("kv_add", key, delta))
+
     def http_fetch(self, request: str) -> str:
         return str(self._call("http_fetch", request))
 

@@ -9,23 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = [
-    "MAX_ADD_KEYS",
-    "MAX_KEY_CHARS",
-    "Config",
-    "HostCalls",
-    "HostError",
-    "Http",
-    "HttpResponse",
-    "Kv",
-    "Llm",
-    "Log",
-]
-
-MAX_KEY_CHARS = 256
-"""The longest KV key the host takes (the gateway's own limit)."""
-MAX_ADD_KEYS = 64
-"""Distinct keys one call may ``kv.add`` to."""
+__all__ = ["Config", "HostCalls", "HostError", "Http", "HttpResponse", "Kv", "Llm", "Log"]
 
 
 class HostError(Exception):
@@ -33,8 +17,7 @@ class HostError(Exception):
 
 
 class HostCalls(Protocol):
-    """The ``enclava:plugin/host`` imports the SDK calls (``kv-add`` aside: :meth:`Kv.add` hands
-    additions over with the answer); ok values are JSON text; errors raise HostError."""
+    """The ``enclava:plugin/host`` imports: ok values are JSON text; errors raise HostError."""
 
     def log(self, level: str, message: str) -> None: ...
 
@@ -45,6 +28,8 @@ class HostCalls(Protocol):
     def kv_delete(self, key: str) -> str: ...
 
     def kv_incr(self, key: str, delta: int) -> str: ...
+
+    def kv_add(self, key: str, delta: int) -> str: ...
 
     def http_fetch(self, request: str) -> str: ...
 
@@ -58,7 +43,6 @@ class Kv:
 
     def __init__(self, calls: HostCalls) -> None:
         self._calls = calls
-        self._adds: dict[str, int] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
         value = json.loads(self._calls.kv_get(key))
@@ -77,21 +61,8 @@ class Kv:
     def add(self, key: str, delta: int = 1) -> None:
         """Add ``delta`` once this call has returned ok (atomically, across replicas), without
         waiting for the store: the cheap way to count on the chat path. Nothing is added if
-        the call fails; reads in the same call do not see it yet. Summed here, in the guest,
-        and handed to the host with the call's answer: no host call at all."""
-        if not key or len(key) > MAX_KEY_CHARS:
-            raise HostError("kv-add failed: the key is empty or too long")
-        if not isinstance(delta, int) or not -(2**63) <= delta < 2**63:
-            raise HostError("kv-add failed: the delta is no 64-bit integer")
-        if key not in self._adds and len(self._adds) >= MAX_ADD_KEYS:
-            raise HostError(f"kv-add reached {MAX_ADD_KEYS} keys in this call")
-        self._adds[key] = self._adds.get(key, 0) + delta
-
-    def take_adds(self) -> dict[str, int]:
-        """The additions of the call so far, which are then forgotten here (the SDK's
-        ``handle`` puts them in the call's ok value, or drops them when it failed)."""
-        adds, self._adds = self._adds, {}
-        return adds
+        the call fails; reads in the same call do not see it yet."""
+        self._calls.kv_add(key, delta)
 
 
 @dataclass(frozen=True)

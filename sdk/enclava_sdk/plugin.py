@@ -89,7 +89,7 @@ class BasePlugin:
 
     def __init__(self, host: HostCalls) -> None:
         self.host = host
-        self.kv = self._call_kv = Kv(host)
+        self.kv = Kv(host)
         self.http = Http(host)
         self.llm = Llm(host)
         self.log = Log(host)
@@ -190,20 +190,14 @@ class BasePlugin:
 
     def handle(self, kind: str, request: str) -> tuple[bool, str]:
         """``(ok, JSON)``: every exception becomes ``(False, message)``; PluginError an HTTP
-        answer with its status. An ok answer carries the call's ``kv.add`` additions as
-        ``kv_add`` (the host makes them); a failed call's are dropped."""
+        answer with its status."""
         try:
-            try:
-                answer = self.dispatch(kind, json.loads(request))
-            except PluginError as exc:
-                answer = {"status": exc.status, "body": {"error": exc.message}}
-            adds = self._call_kv.take_adds()
-            return True, json.dumps({**answer, "kv_add": adds} if adds else answer)
+            return True, json.dumps(self.dispatch(kind, json.loads(request)))
+        except PluginError as exc:
+            return True, json.dumps({"status": exc.status, "body": {"error": exc.message}})
         except HostError as exc:
             return False, f"host call failed: {exc}"
         except BaseException as exc:
             last = traceback.extract_tb(exc.__traceback__)[-1:] or None
             where = f" at {last[0].name}:{last[0].lineno}" if last else ""
             return False, f"{type(exc).__name__}{where}: {exc}"[:1000]
-        finally:
-            self._call_kv.take_adds()  # what a failed call added is dropped

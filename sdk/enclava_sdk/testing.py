@@ -30,8 +30,8 @@ Chat = Callable[[dict[str, Any]], dict[str, Any]]
 
 class FakeHost:
     """In-memory host functions: a dict KV, recorded log lines, fixed config, scripted HTTP
-    and chat answers. A call's ``kv.add`` additions are made once it returned ok (they ride on
-    its answer), as in the gateway."""
+    and chat answers. ``kv-add`` additions wait in ``pending`` until the call returns ok, as
+    in the gateway."""
 
     def __init__(
         self,
@@ -42,6 +42,7 @@ class FakeHost:
         chat: Chat | None = None,
     ) -> None:
         self.store: dict[str, str] = {}
+        self.pending: dict[str, int] = {}
         self.lines: list[tuple[str, str]] = []
         self.config = dict(config or {})
         self._kv = kv
@@ -75,9 +76,15 @@ class FakeHost:
         self.store[key] = str(value)
         return str(value)
 
-    def apply_adds(self, adds: dict[str, int]) -> None:
-        """The ``kv_add`` of a call that returned ok, made as the gateway makes them."""
-        for key, delta in adds.items():
+    def kv_add(self, key: str, delta: int) -> str:
+        self._need_kv()
+        self.pending[key] = self.pending.get(key, 0) + delta
+        return "null"
+
+    def finish(self, *, ok: bool) -> None:
+        """The end of a call: its ``kv-add`` additions are made if it returned ok, else dropped."""
+        pending, self.pending = self.pending, {}
+        for key, delta in pending.items() if ok else ():
             self.kv_incr(key, delta)
 
     def http_fetch(self, request: str) -> str:
@@ -105,15 +112,11 @@ def _call(plugin: BasePlugin, kind: str, payload: dict[str, Any]) -> dict[str, A
         ok, value = runner.call_component(folder, plugin.host, kind, json.dumps(payload))
     else:
         ok, value = plugin.handle(kind, json.dumps(payload))
+        if isinstance(plugin.host, FakeHost):
+            plugin.host.finish(ok=ok)
     if not ok:
         raise AssertionError(f"plugin failed: {value}")
     result: dict[str, Any] = json.loads(value)
-    adds = result.pop("kv_add", None)  # the component runner's host made them already
-    if adds and not folder and isinstance(plugin.host, FakeHost):
-        try:
-            plugin.host.apply_adds(adds)
-        except HostError as exc:
-            raise AssertionError(f"plugin failed: {exc}") from None
     return result
 
 

@@ -15,10 +15,7 @@ from enclava_sdk import (
     chat_filter,
     endpoint,
 )
-from enclava_sdk.host import MAX_ADD_KEYS, MAX_KEY_CHARS
 from enclava_sdk.testing import FakeHost, call_endpoint, run_filter
-
-from kernel.sandbox import imports
 
 
 class Sample(BasePlugin):
@@ -158,51 +155,3 @@ def test_kv_add_is_made_once_the_call_returned_ok_and_dropped_if_it_failed() -> 
     with pytest.raises(AssertionError, match="plugin failed"):
         call_endpoint(plugin, "POST", "/count", body=True)
     assert plugin.kv.get("hits") == 3
-
-
-def _endpoint_call(method: str, path: str, body: str) -> str:
-    caller = {"kind": "api_key", "id": "test", "owner_id": "test"}
-    call = {"method": method, "path": path, "query": {}, "headers": {}, "body": body}
-    return json.dumps({**call, "caller": caller})
-
-
-def test_kv_add_rides_on_the_ok_answer() -> None:
-    plugin = Counter(FakeHost())
-    ok, answer = plugin.handle("endpoint", _endpoint_call("POST", "/count", "false"))
-    assert ok
-    assert json.loads(answer)["kv_add"] == {"hits": 3}
-    ok, answer = plugin.handle("endpoint", _endpoint_call("POST", "/count", "true"))
-    assert not ok  # failed: its additions are dropped, not carried by the next answer
-    ok, answer = plugin.handle("endpoint", _endpoint_call("POST", "/count", "false"))
-    assert json.loads(answer)["kv_add"] == {"hits": 3}
-
-
-class _Adder(BasePlugin):
-    name = "adder"
-
-    @endpoint("POST", "/add")
-    def add(self, request: Request) -> Response:
-        for key in request.json():
-            self.kv.add(key)
-        return Response({})
-
-
-@pytest.mark.parametrize(
-    ("keys", "error"),
-    [
-        ([""], "kv-add failed: the key is empty or too long"),
-        (["k" * (MAX_KEY_CHARS + 1)], "kv-add failed: the key is empty or too long"),
-        ([f"k{i}" for i in range(MAX_ADD_KEYS + 1)], f"kv-add reached {MAX_ADD_KEYS} keys"),
-    ],
-)
-def test_kv_add_refuses_what_the_host_would(keys: list[str], error: str) -> None:
-    plugin = _Adder(FakeHost())
-    ok, answer = plugin.handle("endpoint", _endpoint_call("POST", "/add", json.dumps(keys)))
-    assert not ok
-    assert error in answer
-    ok, answer = plugin.handle("endpoint", _endpoint_call("POST", "/add", '["a"]'))
-    assert json.loads(answer)["kv_add"] == {"a": 1}
-
-
-def test_the_sdks_kv_limits_are_the_gateways() -> None:
-    assert (MAX_KEY_CHARS, MAX_ADD_KEYS) == (imports.MAX_KEY_CHARS, imports.MAX_ADD_KEYS)

@@ -150,67 +150,6 @@ async def test_kv_add_stops_at_max_keys_per_call(load: Load) -> None:
     assert await kv.get("wasm:fixture:0") is None  # the call failed: none of its adds is made
 
 
-def _answering(text: str) -> bytes:
-    """A component whose ok value is ``text``, after one ``kv-add`` of 1 to "counter"."""
-    body = f"""
-      (call $kv_add (i32.const 256) (i32.const 7) (i64.const 1) (i32.const 4096))
-      (call $ret (i32.const 0) (i32.const 263) (i32.const {len(text.encode())}))
-    """
-    return component(body, imports=["kv-add"], data=["counter" + text])
-
-
-async def test_kv_add_carried_by_the_answer_is_made_with_the_calls_own(
-    load: Load, store: KV
-) -> None:
-    answer = '{"body": null, "kv_add": {"counter": 4, "other": -2}}'
-    plugin = load(_answering(answer), kv=store, permissions={"kv": True})
-    assert await plugin.call("endpoint", "") == answer  # the caller ignores kv_add
-    assert await store.get("wasm:fixture:counter") == b"5"
-    assert await store.get("wasm:fixture:other") == b"-2"
-
-
-@pytest.mark.parametrize(
-    ("kv_add", "message"),
-    [
-        ('{"": 1}', "handle answered a kv_add key that is empty or too long"),
-        (f'{{"{"k" * 257}": 1}}', "handle answered a kv_add key that is empty or too long"),
-        ('{"a": "1"}', "handle answered a malformed kv_add"),
-        ('{"a": 1.5}', "handle answered a malformed kv_add"),
-        (f'{{"a": {2**63}}}', "handle answered a malformed kv_add"),
-        ('["a"]', "handle answered a malformed kv_add"),
-        (
-            "{" + ", ".join(f'"k{i}": 1' for i in range(MAX_ADD_KEYS)) + "}",
-            f"kv-add reached {MAX_ADD_KEYS} keys in this call",  # with the call's own "counter"
-        ),
-    ],
-)
-async def test_kv_add_carried_by_the_answer_is_checked_and_nothing_is_made_if_refused(
-    load: Load, kv_add: str, message: str
-) -> None:
-    kv = MemoryKV()
-    plugin = load(_answering(f'{{"kv_add": {kv_add}}}'), kv=kv, permissions={"kv": True})
-    with pytest.raises(CallFailed) as info:
-        await plugin.call("endpoint", "")
-    assert (info.value.reason, info.value.message) == ("error", message)
-    assert await kv.get("wasm:fixture:counter") is None
-
-
-async def test_kv_add_carried_by_the_answer_needs_the_kv_permission(load: Load) -> None:
-    kv = MemoryKV()
-    answer = '{"kv_add": {"counter": 1}}'
-    plugin = load(component(OK.replace("11", str(len(answer))), data=[answer]), kv=kv)
-    with pytest.raises(CallFailed) as info:
-        await plugin.call("endpoint", "")
-    assert info.value.message == "kv-add is not granted: add permissions.kv to plugin.toml"
-    assert await kv.get("wasm:fixture:counter") is None
-
-
-async def test_an_answer_that_only_mentions_kv_add_is_no_addition(load: Load) -> None:
-    answer = '{"body": {"text": "kv_add"}, "k": ["kv_add"]}'
-    plugin = load(component(OK.replace("11", str(len(answer))), data=[answer]))
-    assert await plugin.call("endpoint", "") == answer
-
-
 class _DownKV(MemoryKV):
     async def reserve_many(self, batches: Sequence[Sequence[Reservation]]) -> list[Reserved]:
         raise ConnectionError("the store is down")
