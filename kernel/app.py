@@ -12,6 +12,7 @@ import os
 import sys
 from copy import copy
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Self
 
 from litestar import Litestar, Router
@@ -22,6 +23,7 @@ from litestar.types import ControllerRouterHandler
 
 from kernel.access import require_declarations
 from kernel.dependencies import KERNEL_STATE_KEY, app_dependencies
+from kernel.direct import DirectRoutes, direct_routes, serve_direct, valid_host
 from kernel.gate import after_response, before_send, gate, require_gate
 from kernel.openapi import openapi_config
 from kernel.plugins import PluginManager
@@ -52,6 +54,18 @@ class _Litestar(Litestar):
         if "pydantic" in sys.modules:
             return Litestar._get_default_plugins(plugins)
         return [*plugins, MsgspecDIPlugin()]
+
+    direct: DirectRoutes = MappingProxyType({})
+    """The handlers :mod:`kernel.direct` serves, set by :func:`create_app` once routes exist."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Litestar's entry, but for a request a direct route serves (exact method and path)."""
+        if scope["type"] == "http" and not scope.get("root_path"):
+            handler = self.direct.get((scope["method"], scope["path"]))
+            if handler is not None and valid_host(scope):
+                await serve_direct(self, handler, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 class _PluginRouter(Router):
@@ -119,6 +133,7 @@ def create_app(
     )
     require_declarations(app)
     require_gate(app)
+    app.direct = direct_routes(app)
     return app
 
 

@@ -20,6 +20,7 @@ from builtin_plugins.llm.openapi import chat_doc, embeddings_doc
 from builtin_plugins.llm.pipeline import Answer
 from builtin_plugins.llm.wire import ChatView, EmbeddingsView, ModelEntry, ModelList, decode_view
 from kernel.admission import DEFERRED_OPT, AdmittedFirst
+from kernel.direct import DIRECT_OPT
 from kernel.errors import InvalidRequestError, ModelNotFoundError, UpstreamError
 from kernel.exchange import Exchange
 from kernel.gate import request_context
@@ -103,6 +104,7 @@ def _chat_handler(gateway: Gateway) -> HTTPRouteHandler:
         opt={
             "enclava_scope": "chat.completions",
             DEFERRED_OPT: True,
+            DIRECT_OPT: True,
             "enclava_model": "body",
             "enclava_json_body": True,
             OPERATION_DOC: chat_doc(),
@@ -139,6 +141,7 @@ def _embeddings_handler(gateway: Gateway) -> HTTPRouteHandler:
         opt={
             "enclava_scope": "embeddings",
             DEFERRED_OPT: True,
+            DIRECT_OPT: True,
             "enclava_model": "body",
             "enclava_json_body": True,
             OPERATION_DOC: embeddings_doc(),
