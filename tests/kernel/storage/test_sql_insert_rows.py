@@ -106,3 +106,16 @@ async def test_an_unreachable_postgresql_fails_closed() -> None:
         assert "hunter2" not in str(info.value)
     finally:
         await db.close()
+
+
+async def test_rows_of_other_columns_get_their_own_statement(db: Database) -> None:
+    await db.insert_rows(rows_table, [_row(0)])
+    fewer = {key: value for key, value in _row(1).items() if key not in ("small", "note")}
+    await db.insert_rows(rows_table, [fewer])
+    await db.insert_rows(rows_table, [_row(2)])
+    stored = await _stored(db)
+    assert [(row["name"], row["small"], row["note"]) for row in stored] == [
+        ("row-0-é", 0, None),
+        ("row-1-é", None, None),
+        ("row-2-é", 2, None),
+    ]
