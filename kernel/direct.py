@@ -11,7 +11,9 @@ layers or its ``send`` wrappers: 5 to 9 % of a chat completion's CPU, measured s
 
 Only a handler Litestar would run the same way may opt in (:func:`direct_routes` raises
 ConfigError otherwise): an async function of ``request`` alone, on a path without parameters,
-with no guards, no response cache and the gate as its ``before_request``.
+with no guards, middleware or response cache and the gate as its ``before_request``. While the
+app has a layer that wraps every route (middleware, allowed hosts, CORS, CSRF, compression,
+exception logging) nothing is served directly.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, LitestarException
+from litestar.exceptions.responses import create_exception_response
 from litestar.routes import HTTPRoute
+from litestar.utils.scope.state import ScopeState
 
 from kernel.errors import ConfigError
 
@@ -42,7 +46,10 @@ _HOST = re.compile(rb"\A[0-9A-Za-z!$&'()*+,;=\-._~:\[\]@%]*\Z")
 
 def direct_routes(app: Litestar) -> DirectRoutes:
     """The app's handlers that opted in, by method and path; ConfigError naming every one that
-    cannot be served directly."""
+    cannot be served directly. None while the app has a layer that would wrap them (middleware,
+    allowed hosts, CORS, CSRF, compression, exception logging): Litestar serves them then."""
+    if _app_layers(app):
+        return {}
     routes: dict[tuple[str, str], HTTPRouteHandler] = {}
     problems: list[str] = []
     for route in app.routes:
@@ -62,6 +69,19 @@ def direct_routes(app: Litestar) -> DirectRoutes:
     return routes
 
 
+def _app_layers(app: Litestar) -> bool:
+    """Whether Litestar would wrap every route in something :func:`serve_direct` skips."""
+    return bool(
+        app.middleware
+        or app.allowed_hosts
+        or app.cors_config
+        or app.csrf_config
+        or app.compression_config
+        or app.logging_config
+        or app.pdb_on_exception
+    )
+
+
 def _unfit(app: Litestar, route: HTTPRoute, handler: HTTPRouteHandler) -> str:
     if route.path_parameters:
         return "a path with parameters"
@@ -69,21 +89,22 @@ def _unfit(app: Litestar, route: HTTPRoute, handler: HTTPRouteHandler) -> str:
         return "the handler takes more than 'request'"
     if handler.has_sync_callable:
         return "a sync handler"
-    if handler.resolve_guards() or handler.cache:
-        return "guards or a response cache"
+    if handler.resolve_guards() or handler.cache or handler.resolve_middleware():
+        return "guards, middleware or a response cache"
     if handler.resolve_before_request() is not app.before_request:
         return "its own before_request"
     return ""
 
 
-def _exception_handler(
-    handler: HTTPRouteHandler, exc: Exception
-) -> ExceptionHandler[Exception] | None:
-    """The route's handler for ``exc``: by status code (an HTTPException), then by class."""
+def _exception_handler(handler: HTTPRouteHandler, exc: Exception) -> ExceptionHandler[Exception]:
+    """The route's handler for ``exc`` as Litestar picks it: by status code (500 for anything
+    but an HTTPException), then by class; Litestar's default when none matches."""
     handlers = handler.resolve_exception_handlers()
-    if isinstance(exc, HTTPException) and exc.status_code in handlers:
-        return handlers[exc.status_code]
-    return next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status in handlers:
+        return handlers[status]
+    found = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+    return found or create_exception_response
 
 
 async def serve_direct(
@@ -95,6 +116,7 @@ async def serve_direct(
     scope["path_params"] = {}
     scope["route_handler"] = handler
     scope["path_template"] = scope["path"]
+    ScopeState.from_scope(scope).exception_handlers = handler.resolve_exception_handlers()
     hooks = app.before_send
     started = False
 
@@ -110,12 +132,13 @@ async def serve_direct(
     try:
         await _respond(app, handler, request, scope, receive, sending)
     except Exception as exc:
-        error = None if started else _exception_handler(handler, exc)
-        if error is None:
-            raise  # as under Litestar: the server ends the connection
+        if started:  # as under Litestar: the server ends the connection
+            raise LitestarException("Exception caught after response started") from exc
         for hook in app.after_exception:
             await hook(exc, scope)
-        response = error(request, exc).to_asgi_response(app=None, request=request)
+        error = _exception_handler(handler, exc)(request, exc)
+        encoders = handler.resolve_type_encoders()
+        response = error.to_asgi_response(app=None, request=request, type_encoders=encoders)
         await response(scope, receive, sending)
         return
     after = handler.resolve_after_response()
@@ -134,12 +157,12 @@ async def _respond(
     before = handler.resolve_before_request()
     data = await before(request) if before is not None else None
     if not data:
-        data = await handler.fn(request)
+        data = await handler.fn(request=request)
     response = await handler.to_response(app=app, data=data, request=request)
     await response(scope, receive, send)
 
 
 def valid_host(scope: Scope) -> bool:
     """Whether the request's Host header (if any) is one Litestar's router accepts."""
-    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    host = next((value for name, value in scope.get("headers", ()) if name == b"host"), None)
     return host is None or _HOST.match(host) is not None

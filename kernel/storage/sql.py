@@ -107,7 +107,7 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
+        self._inserts: dict[tuple[Table, tuple[str, ...]], _Insert] = {}
 
     @property
     def dialect(self) -> str:
@@ -153,7 +153,7 @@ class Database:
 
     def _insert(self, table: Table, columns: tuple[str, ...]) -> _Insert:
         """The INSERT of ``columns`` into ``table``, compiled once per table and columns."""
-        key = (table.fullname, columns)
+        key = (table, columns)
         insert = self._inserts.get(key)
         if insert is None:
             dialect = self.engine.dialect

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from litestar import Request, Response, get, post
+from litestar.config.cors import CORSConfig
 from litestar.params import FromPath
 from litestar.types import ASGIApp, Receive, Scope, Send
 from support.plugins import kernel_plugins
 
 from kernel.app import create_app
-from kernel.direct import DIRECT_OPT
+from kernel.direct import DIRECT_OPT, direct_routes
 from kernel.errors import ConfigError, InvalidRequestError
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
@@ -23,7 +24,7 @@ DIRECT = {"enclava_scope": Unscoped("test route"), DIRECT_OPT: True, "enclava_js
 
 
 @post("/echo", status_code=200, opt=DIRECT)
-async def echo(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def echo(*, request: Request[Any, Any, Any]) -> Response[bytes]:  # as Litestar calls it
     body = await request.body()
     if body == b'"invalid"':
         raise InvalidRequestError("Refused by the handler.", param="body")
@@ -194,13 +195,35 @@ def sync_handler(request: Request[Any, Any, Any]) -> str:
     return "sync"
 
 
+async def _passing(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("never called: the app does not start")
+
+
+@post("/layered", opt=DIRECT, middleware=[lambda app: _passing])
+async def with_middleware(request: Request[Any, Any, Any]) -> str:
+    return "layered"
+
+
 @pytest.mark.parametrize(
     ("handler", "why"),
-    [(with_parameter, "a path with parameters"), (sync_handler, "a sync handler")],
-    ids=["path-parameter", "sync"],
+    [
+        (with_parameter, "a path with parameters"),
+        (sync_handler, "a sync handler"),
+        (with_middleware, "middleware"),
+    ],
+    ids=["path-parameter", "sync", "middleware"],
 )
 def test_a_route_that_cannot_be_served_directly_fails_the_boot(
     make_settings: Any, sqlite_url: str, handler: Any, why: str
 ) -> None:
     with pytest.raises(ConfigError, match=why):
         _unfit(handler)(make_settings, sqlite_url)
+
+
+def test_an_app_layer_around_every_route_leaves_them_to_litestar(
+    make_settings: Any, sqlite_url: str
+) -> None:
+    app = create_app(make_settings(sqlite_url), plugins=kernel_plugins(Echo()))
+    assert direct_routes(app)
+    app.cors_config = CORSConfig()
+    assert direct_routes(app) == {}
