@@ -9,13 +9,13 @@ import msgspec
 import pytest
 from litestar import Request, get, post
 from litestar.params import JSONBody
-from support.plugins import kernel_plugins
+from support.plugins import BearerGood, kernel_plugins
 
 from kernel.app import create_app
 from kernel.errors import ConfigError
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import Principal, RequestContext, RouteSet, Unscoped
+from kernel.types import RequestContext, RouteSet, Unscoped
 
 KEY = {"authorization": "Bearer good"}
 OPEN = {"enclava_scope": Unscoped("test route")}
@@ -41,16 +41,6 @@ def whoami(request: Request[Any, Any, Any]) -> dict[str, str]:
 @get("/open", sync_to_thread=False, opt={"enclava_anonymous": True, **OPEN})
 def open_route() -> dict[str, bool]:
     return {"open": True}
-
-
-class BearerGood:
-    name = "bearer-good"
-    surfaces = frozenset({"public", "internal"})
-
-    async def authenticate(self, request: Any) -> Principal | None:
-        if request.headers.get("authorization") == "Bearer good":
-            return Principal(kind="api_key", id="k1", owner_id="u1")
-        return None
 
 
 class Refuser:

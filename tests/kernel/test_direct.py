@@ -10,14 +10,14 @@ from litestar import Request, Response, get, post
 from litestar.config.cors import CORSConfig
 from litestar.params import FromPath
 from litestar.types import ASGIApp, Receive, Scope, Send
-from support.plugins import kernel_plugins
+from support.plugins import BearerGood, kernel_plugins
 
 from kernel.app import create_app
 from kernel.direct import DIRECT_OPT, direct_routes
 from kernel.errors import ConfigError, InvalidRequestError
 from kernel.hookspecs import hookimpl
 from kernel.runtime import Kernel
-from kernel.types import Principal, RequestContext, RouteSet, Unscoped
+from kernel.types import RequestContext, RouteSet, Unscoped
 
 KEY = {"authorization": "Bearer good"}
 DIRECT = {"enclava_scope": Unscoped("test route"), DIRECT_OPT: True, "enclava_json_body": True}
@@ -34,16 +34,6 @@ async def echo(*, request: Request[Any, Any, Any]) -> Response[bytes]:  # as Lit
     assert ctx.principal is not None
     ctx.response_headers["x-seen-by"] = ctx.principal.id
     return Response(body, media_type="application/json", headers={"x-echo": "1"})
-
-
-class BearerGood:
-    name = "bearer-good"
-    surfaces = frozenset({"public"})
-
-    async def authenticate(self, request: Any) -> Principal | None:
-        if request.headers.get("authorization") == "Bearer good":
-            return Principal(kind="api_key", id="k1", owner_id="u1")
-        return None
 
 
 class Echo:

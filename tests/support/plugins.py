@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from kernel.plugins import PluginManager
+from typing import Any
 
-__all__ = ["kernel_plugins"]
+from kernel.plugins import PluginManager
+from kernel.types import Principal
+
+__all__ = ["BearerGood", "kernel_plugins"]
 
 
 def kernel_plugins(*extra: object) -> PluginManager:
@@ -15,3 +18,15 @@ def kernel_plugins(*extra: object) -> PluginManager:
         extra=extra,
         load_entry_points=False,
     )
+
+
+class BearerGood:
+    """An authenticator on the public and internal surfaces: ``Bearer good`` is key ``k1``."""
+
+    name = "bearer-good"
+    surfaces = frozenset({"public", "internal"})
+
+    async def authenticate(self, request: Any) -> Principal | None:
+        if request.headers.get("authorization") == "Bearer good":
+            return Principal(kind="api_key", id="k1", owner_id="u1")
+        return None
