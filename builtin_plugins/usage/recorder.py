@@ -160,7 +160,10 @@ class UsageRecorder:
         backoff = _BACKOFF_MIN
         while self._held:
             try:
-                await self._write_held()
+                # Shielded: stop() cancels this task, and a write cut mid-way by that would
+                # leave its SQLite transaction holding the write lock (and the batch held,
+                # to be written twice); the final flush waits for it instead (the lock).
+                await asyncio.shield(self._write_held())
             except Exception as exc:
                 log.warning(
                     "usage: writing %d records failed (%s); retrying in %.1fs",
