@@ -42,7 +42,7 @@ MAX_VALUE_BYTES = 65_536
 MAX_ADD_KEYS = 64
 """Distinct keys one call may ``kv-add`` to."""
 KV_TIMEOUT_SECONDS = 2.0
-_LEVELS = frozenset({"debug", "info", "warning", "error"})
+_S64 = range(-(2**63), 2**63)
 T = TypeVar("T")
 HostFunc = Callable[..., Any]
 
@@ -69,6 +69,24 @@ class HostContext:
         self.logs = logs
         self.llm = llm
         self.calls = CallScope()
+        self._prefix = f"wasm:{manifest.name}:"
+
+    def key(self, key: str) -> str:
+        """The full KV key of the plugin's ``key``; ValueError for an empty or too long one."""
+        if not key or len(key) > MAX_KEY_CHARS:
+            raise ValueError("bad key")
+        return self._prefix + key
+
+    def add(self, adds: dict[str, int], key: str, delta: int) -> None:
+        """Record ``delta`` for ``key`` among a call's additions (``kv-add``); ValueError when
+        the key is bad, the sum leaves s64, or the call already added to MAX_ADD_KEYS keys."""
+        full = self.key(key)
+        if full not in adds and len(adds) >= MAX_ADD_KEYS:
+            raise ValueError(f"kv-add reached {MAX_ADD_KEYS} keys in this call")
+        total = adds.get(full, 0) + delta
+        if total not in _S64:
+            raise ValueError("the sum leaves the s64 range")
+        adds[full] = total
 
     async def incr(self, key: str, delta: int) -> int:
         """Add ``delta`` to the integer under the full KV ``key`` in one atomic store operation
@@ -165,18 +183,11 @@ def _guarded(name: str, func: Callable[..., Variant]) -> HostFunc:
 
 
 def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
-    prefix = f"wasm:{ctx.manifest.name}:"
-
-    def key_of(key: str) -> str:
-        if not key or len(key) > MAX_KEY_CHARS:
-            raise ValueError("bad key")
-        return prefix + key
-
     def run(coro: Awaitable[T]) -> T:
         return ctx.run(coro, KV_TIMEOUT_SECONDS, "a KV call")  # type: ignore[arg-type]
 
     def kv_get(key: str) -> Variant:
-        raw = run(ctx.kv.get(key_of(key)))
+        raw = run(ctx.kv.get(ctx.key(key)))
         return Variant("ok", "null" if raw is None else raw.decode())
 
     def kv_set(key: str, value: str, ttl: int | None) -> Variant:
@@ -184,22 +195,21 @@ def _kv_functions(ctx: HostContext) -> dict[str, HostFunc]:
         if len(encoded) > MAX_VALUE_BYTES:
             return _err(f"value exceeds {MAX_VALUE_BYTES} bytes")
         json.loads(value)
-        run(ctx.kv.set(key_of(key), encoded, ttl=None if ttl is None else float(ttl)))
+        run(ctx.kv.set(ctx.key(key), encoded, ttl=None if ttl is None else float(ttl)))
         return _ok(None)
 
     def kv_delete(key: str) -> Variant:
-        run(ctx.kv.delete(key_of(key)))
+        run(ctx.kv.delete(ctx.key(key)))
         return _ok(None)
 
     def kv_incr(key: str, delta: int) -> Variant:
-        return _ok(run(ctx.incr(key_of(key), delta)))
+        return _ok(run(ctx.incr(ctx.key(key), delta)))
 
     def kv_add(key: str, delta: int) -> Variant:
         adds = ctx.calls.current().adds
-        full = key_of(key)
-        if full not in adds and len(adds) >= MAX_ADD_KEYS:
+        if len(adds) >= MAX_ADD_KEYS and ctx.key(key) not in adds:
             return _err(f"kv-add reached {MAX_ADD_KEYS} keys in this call")
-        adds[full] = adds.get(full, 0) + delta
+        ctx.add(adds, key, delta)
         return _ok(None)
 
     return {
@@ -253,7 +263,7 @@ def _llm_function(ctx: HostContext, chat: LlmChat) -> HostFunc:
 
 def _base_functions(ctx: HostContext) -> dict[str, HostFunc]:
     def log(_store: Any, level: str, message: str) -> None:
-        ctx.logs.write(level if level in _LEVELS else "info", message)
+        ctx.logs.log(level, message)
 
     def config_get(key: str) -> Variant:
         values = ctx.calls.current().config  # the instance's own: the guest may cache it
@@ -276,7 +286,8 @@ KV_FUNCTIONS = ("kv-get", "kv-set", "kv-delete", "kv-incr", "kv-add")
 
 
 def build_linker(engine: wasmtime.Engine, ctx: HostContext, imports: Iterable[str]) -> Linker:
-    """A linker with WASI (no env, files or sockets: the store's config grants none; the
+    """A linker with WASI (no files or sockets: the store's config grants none, and its only
+    environment variable is :data:`~kernel.sandbox.effects.DEFER_ENV`; the
     monotonic clock bounded by the call's deadline) and the host interface, capable only where
     ``ctx.manifest`` was granted. ``imports`` are the component's import names."""
     functions = _base_functions(ctx)

@@ -8,9 +8,10 @@ from collections import deque
 
 import msgspec
 
-__all__ = ["LogBuffer", "LogLine"]
+__all__ = ["LEVELS", "LogBuffer", "LogLine"]
 
 MAX_LINE_CHARS = 2000
+LEVELS = frozenset({"debug", "info", "warning", "error"})
 
 
 class LogLine(msgspec.Struct, frozen=True):
@@ -33,6 +34,10 @@ class LogBuffer:
         line = LogLine(at=time.time(), stream=stream, message=message[:MAX_LINE_CHARS])
         with self._lock:
             self._lines.append(line)
+
+    def log(self, level: str, message: str) -> None:
+        """Append a guest's ``log`` line (an unknown level counts as ``info``)."""
+        self.write(level if level in LEVELS else "info", message)
 
     def capture(self, stream: str) -> _Capture:
         """A WASI output callback writing each line of ``stream`` here."""

@@ -16,7 +16,8 @@ import time
 import wasmtime
 from wasmtime.component import Component, Variant
 
-from kernel.sandbox.deadline import Deadline
+from kernel.sandbox.deadline import CurrentCall, Deadline
+from kernel.sandbox.effects import DEFER_ENV, EffectsRejected, advertised, split_answer
 from kernel.sandbox.engine import SandboxEngine
 from kernel.sandbox.failures import CallFailed, FailureReason, failure_of_trap
 from kernel.sandbox.imports import HostContext, build_linker
@@ -55,6 +56,7 @@ class SandboxedPlugin:
             memory_bytes=manifest.limits.memory_mb * 1024 * 1024,
             logs=context.logs,
             config=context.config,
+            environment={DEFER_ENV: advertised(manifest.permissions.kv)},
         )
 
     def _deadline(self) -> Deadline:
@@ -128,7 +130,7 @@ class SandboxedPlugin:
                 self._pool.give(instance)
                 raise CallFailed(self.name, "error", "the component exports no 'describe'")
             try:
-                answer, adds = self._guest(instance, kind, payload, deadline)
+                answer, call = self._guest(instance, kind, payload, deadline)
             except wasmtime.WasmtimeError as exc:
                 instance.close()
                 raise failure_of_trap(self.name, exc) from None
@@ -136,11 +138,37 @@ class SandboxedPlugin:
             instance.close()  # the caller gave up on it: its state is no longer trusted
         else:
             self._pool.give(instance)
-        return answer, adds
+        return self._deferred(answer, call), call.adds
+
+    def _deferred(self, answer: object, call: CurrentCall) -> object:
+        """``answer`` without the effects it carried (:mod:`effects`): their log lines are
+        written and their additions recorded on ``call``; CallFailed when they break a rule."""
+        if not isinstance(answer, Variant) or not isinstance(answer.payload, str):
+            return answer
+        if answer.tag != "ok":
+            return answer
+        try:
+            text, effects = split_answer(answer.payload)
+        except EffectsRejected as exc:
+            raise CallFailed(self.name, "error", str(exc)) from None
+        if effects is None:
+            return answer
+        for level, message in effects.log:
+            self.logs.log(level, message)
+        if effects.kv_add and not self.manifest.permissions.kv:
+            raise CallFailed(
+                self.name, "error", "kv-add is not granted: add permissions.kv to plugin.toml"
+            )
+        for key, delta in effects.kv_add.items():
+            try:
+                self._context.add(call.adds, key, delta)
+            except ValueError as exc:
+                raise CallFailed(self.name, "error", f"kv-add refused: {exc}") from None
+        return Variant("ok", text)
 
     def _guest(
         self, instance: WarmInstance, kind: str, payload: str, deadline: Deadline
-    ) -> tuple[object, dict[str, int]]:
+    ) -> tuple[object, CurrentCall]:
         instance.store.set_epoch_deadline(self._engine.ticks(max(0.0, deadline.remaining())))
         with self._calls.running(instance.call(deadline)) as call:
             if kind == "describe" and instance.describe is not None:
@@ -149,7 +177,7 @@ class SandboxedPlugin:
                 answer = instance.call_handle(kind, payload)
         if call.cut_short and deadline.remaining() <= 0:
             raise wasmtime.WasmtimeError("deadline exceeded: the guest slept past it")
-        return answer, call.adds
+        return answer, call
 
     def close(self) -> None:
         """Fail the calls in flight, release every idle instance; later calls fail."""

@@ -108,6 +108,7 @@ class InstancePool:
         memory_bytes: int,
         logs: LogBuffer,
         config: Callable[[], Mapping[str, Any]],
+        environment: Mapping[str, str],
     ) -> None:
         self._engine = engine
         self._component = component
@@ -116,13 +117,15 @@ class InstancePool:
         self._memory_bytes = max(0, memory_bytes - TABLE_BYTES)
         self._logs = logs
         self._config = config
+        self._environment = list(environment.items())
         self._idle: list[WarmInstance] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def _store(self, deadline: Deadline) -> wasmtime.Store:
         store = wasmtime.Store(self._engine.engine)
-        wasi = wasmtime.WasiConfig()  # empty: no env, args, preopened dirs or sockets
+        wasi = wasmtime.WasiConfig()  # no args, preopened dirs or sockets
+        wasi.env = self._environment  # only what the host tells the guest (effects.DEFER_ENV)
         wasi.stdout_custom = self._logs.capture("stdout")
         wasi.stderr_custom = self._logs.capture("stderr")
         store.set_wasi(wasi)

@@ -136,7 +136,16 @@ class Config:
 
     def __init__(self, calls: HostCalls) -> None:
         self._calls = calls
+        self._scalars: dict[str, tuple[str, Any]] = {}
+        """Key → (JSON text, value) of scalar values: decoded once while the text holds."""
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = json.loads(self._calls.config_get(key))
+        text = self._calls.config_get(key)
+        known = self._scalars.get(key)
+        if known is not None and known[0] == text:
+            value = known[1]
+        else:
+            value = json.loads(text)
+            if not isinstance(value, (dict, list)):  # a container is decoded afresh: mutable
+                self._scalars[key] = (text, value)
         return default if value is None else value

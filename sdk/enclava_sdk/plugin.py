@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
+from types import CoroutineType
 from typing import Any, ClassVar, Literal, TypeVar
 
+from enclava_sdk.codec import CODEC
 from enclava_sdk.host import Config, HostCalls, HostError, Http, Kv, Llm, Log
 from enclava_sdk.types import Context, FilterContext, PluginError, Request, Response
 
@@ -64,6 +66,10 @@ def schedule(cron: str) -> Schedule:
     return Schedule(cron)
 
 
+_KEEP = '{"body": null}'
+"""A filter's answer that keeps the body: the common case, encoded once."""
+
+
 def _answer(result: Any) -> dict[str, Any]:
     response = result if isinstance(result, Response) else Response(body=result)
     return response.to_dict()
@@ -71,7 +77,7 @@ def _answer(result: Any) -> dict[str, Any]:
 
 def _run(result: Any) -> Any:
     """Drive a coroutine to completion: host calls are synchronous, so it never suspends."""
-    if not isinstance(result, Coroutine):
+    if not isinstance(result, CoroutineType):
         return result
     try:
         result.send(None)
@@ -192,7 +198,8 @@ class BasePlugin:
         """``(ok, JSON)``: every exception becomes ``(False, message)``; PluginError an HTTP
         answer with its status."""
         try:
-            return True, json.dumps(self.dispatch(kind, json.loads(request)))
+            answer = self.dispatch(kind, CODEC.decode(request))
+            return True, _KEEP if answer == {"body": None} else CODEC.encode(answer)
         except PluginError as exc:
             return True, json.dumps({"status": exc.status, "body": {"error": exc.message}})
         except HostError as exc:

@@ -54,7 +54,8 @@ async def test_no_files_env_or_sockets(gateway: Any) -> None:
         files = (await client.get(f"{BASE}/files", headers=admin)).json()
         assert not any(attempt["escaped"] for attempt in files.values()), files
         env = (await client.get(f"{BASE}/env", headers=admin)).json()
-        assert env == {"environ": {}, "home": None}
+        # Nothing of the gateway's: only which effects the host takes with the answer
+        assert env == {"environ": {"ENCLAVA_DEFER": "log"}, "home": None}
         sockets = (await client.get(f"{BASE}/socket", headers=admin)).json()
         assert sockets["connect"]["escaped"] is False
 
@@ -75,6 +76,10 @@ async def test_exceptions_become_plugin_errors(gateway: Any) -> None:
         assert error["code"] == "plugin_error"
         assert "RuntimeError" in error["message"]
         assert "guest code blew up" in error["message"]
+        logs = (
+            await client.get("/api-internal/v1/wasm-plugins/hostile/logs", headers=admin)
+        ).json()
+        assert "about to blow up" in str(logs)
 
 
 async def test_answer_headers_cannot_forge_gateway_or_browser_headers(gateway: Any) -> None:

@@ -36,6 +36,12 @@ async def test_prompt_is_redacted_before_it_leaves(gateway: Any, install: Instal
                 f"{base}/plugins/pii_redactor/stats", headers={"Authorization": f"Bearer {gw.key}"}
             )
         assert stats.json() == {"redacted": {"ibans": 1, "emails": 1, "phones": 1}, "total": 3}
+        # The counts and the log line came with the filter's answer (deferred effects)
+        async with httpx.AsyncClient(base_url=base.removesuffix("/api/v1")) as client:
+            admin = await admin_headers(gw.app, client)
+            url = "/api-internal/v1/wasm-plugins/pii_redactor/logs"
+            logs = (await client.get(url, headers=admin)).json()
+        assert "redacted 3 item(s)" in str(logs)
 
 
 async def test_a_config_change_reaches_the_filter_on_the_next_request(

@@ -155,3 +155,14 @@ def test_kv_add_is_made_once_the_call_returned_ok_and_dropped_if_it_failed() -> 
     with pytest.raises(AssertionError, match="plugin failed"):
         call_endpoint(plugin, "POST", "/count", body=True)
     assert plugin.kv.get("hits") == 3
+
+
+def test_config_values_are_decoded_once_and_containers_each_time() -> None:
+    host = FakeHost(config={"mode": "strict", "words": ["a"]})
+    plugin = Sample(host)
+    assert plugin.config.get("mode") == "strict"
+    host.config["mode"] = "lax"  # another text: decoded again
+    assert plugin.config.get("mode") == "lax"
+    plugin.config.get("words").append("b")  # a container is the caller's own copy
+    assert plugin.config.get("words") == ["a"]
+    assert plugin.config.get("missing", 3) == 3

@@ -70,6 +70,7 @@ class Hostile(BasePlugin):
 
     @endpoint("GET", "/raise")
     def fail(self, request: Request) -> dict[str, Any]:
+        self.log.warning("about to blow up")  # held by the SDK, logged when the call fails
         raise RuntimeError("guest code blew up")
 
     @endpoint("GET", "/loop")
