@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import wasmtime
 
-__all__ = ["CallScope", "CurrentCall", "Deadline", "DeadlineExceeded", "Timer"]
+__all__ = ["CallScope", "CurrentCall", "Deadline", "DeadlineExceeded", "Timer", "WouldWait"]
 
 
 class DeadlineExceeded(wasmtime.WasmtimeError):
@@ -25,6 +25,15 @@ class DeadlineExceeded(wasmtime.WasmtimeError):
 
     def __init__(self, what: str = "the call") -> None:
         super().__init__(f"deadline exceeded: {what} ran past limits.timeout_ms")
+
+
+class WouldWait(DeadlineExceeded):
+    """Raised inside a host function that would wait (a KV, HTTP or LLM call, a sleep) while the
+    call runs on the event loop's thread, which must not wait: the guest ends as at a deadline,
+    and the call runs again on one of the plugin's call threads."""
+
+    def __init__(self, what: str) -> None:  # its own message, not DeadlineExceeded's
+        wasmtime.WasmtimeError.__init__(self, f"{what} would wait on the event loop's thread")
 
 
 class Deadline:
@@ -58,18 +67,30 @@ class CurrentCall:
     additions ``kv-add`` collected (applied once the call has returned ok)."""
 
     def __init__(
-        self, deadline: Deadline, timer: Timer, config: Mapping[str, Any] | None = None
+        self,
+        deadline: Deadline,
+        timer: Timer,
+        config: Mapping[str, Any] | None = None,
+        *,
+        on_loop: bool = False,
     ) -> None:
         self.deadline = deadline
         self.timer = timer
         self.config: Mapping[str, Any] = config or {}
+        self.on_loop = on_loop
+        """The call runs on the event loop's thread: nothing may wait (:class:`WouldWait`)."""
         self.cut_short = False
         """A sleep was cut to end at the deadline: the guest's answer, if any, came too late."""
         self.adds: dict[str, int] = {}
         """Full KV key -> delta, summed per key over the call's ``kv-add`` calls."""
+        self.lines: list[tuple[str, str]] = []
+        """``log`` lines of a call on the loop, written once it finished there."""
 
     def budget(self, seconds: float, what: str) -> float:
-        """``seconds``, or less if the deadline comes first; DeadlineExceeded when it passed."""
+        """``seconds``, or less if the deadline comes first; DeadlineExceeded when it passed,
+        WouldWait on the event loop's thread."""
+        if self.on_loop:
+            raise WouldWait(what)
         left = self.deadline.remaining()
         if left <= 0:
             raise DeadlineExceeded(what)
@@ -97,6 +118,11 @@ class CallScope:
             yield call
         finally:
             self._local.call = None
+
+    def peek(self) -> CurrentCall | None:
+        """The call on this thread, if any."""
+        call: CurrentCall | None = getattr(self._local, "call", None)
+        return call
 
     def current(self) -> CurrentCall:
         """The call on this thread; DeadlineExceeded outside a call (nothing may wait then)."""

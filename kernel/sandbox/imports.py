@@ -263,7 +263,11 @@ def _llm_function(ctx: HostContext, chat: LlmChat) -> HostFunc:
 
 def _base_functions(ctx: HostContext) -> dict[str, HostFunc]:
     def log(_store: Any, level: str, message: str) -> None:
-        ctx.logs.log(level, message)
+        call = ctx.calls.peek()
+        if call is not None and call.on_loop:  # written if the call finishes there
+            call.lines.append((level, message))
+        else:
+            ctx.logs.log(level, message)
 
     def config_get(key: str) -> Variant:
         values = ctx.calls.current().config  # the instance's own: the guest may cache it

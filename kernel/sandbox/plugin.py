@@ -1,9 +1,18 @@
 """One loaded plugin: calls run on its own threads under a deadline and a memory cap.
 
-The event loop only awaits; a call checks out a warm instance, sets its epoch deadline, calls
-``handle`` and returns the instance, or discards it after a trap. The deadline starts when the
-call gets one of the plugin's threads (:mod:`slots` bounds the wait for one) and covers the
-rest: instantiation, the guest's own code, its sleeps and its host calls. The ``kv-add``
+A call checks out a warm instance, sets its epoch deadline, calls ``handle`` and returns the
+instance, or discards it after a trap. The deadline starts when the call gets one of the
+plugin's threads (:mod:`slots` bounds the wait for one) and covers the rest: instantiation, the
+guest's own code, its sleeps and its host calls.
+
+A chat filter is first tried on the event loop's own thread, when a warm instance is idle: a
+hand-over to a call thread and back costs more than a typical filter's guest code (two thread
+wake-ups and two takes of the GIL from the busy loop). There the guest may run for at most
+:data:`LOOP_TICKS` epoch ticks (5-10 ms) and may not wait: a host call that would (KV, HTTP,
+LLM, a sleep) ends it with :class:`~kernel.sandbox.deadline.WouldWait`, its instance is
+discarded and the call runs again, from the start, on a call thread; its ``log`` lines and
+additions are kept only from the run that finishes. After :data:`MAX_LOOP_MISSES` such reruns
+a plugin's filter always runs on its threads. The ``kv-add``
 additions of a call are made after it returned ok, on the event loop (none if it failed).
 Failures are :class:`CallFailed` with a reason the gateway can act on (a trap or a deadline
 counts towards auto-disable).
@@ -16,9 +25,9 @@ import time
 import wasmtime
 from wasmtime.component import Component, Variant
 
-from kernel.sandbox.deadline import CurrentCall, Deadline
+from kernel.sandbox.deadline import CurrentCall, Deadline, WouldWait
 from kernel.sandbox.effects import DEFER_ENV, EffectsRejected, advertised, split_answer
-from kernel.sandbox.engine import SandboxEngine
+from kernel.sandbox.engine import EPOCH_TICK_SECONDS, SandboxEngine
 from kernel.sandbox.failures import CallFailed, FailureReason, failure_of_trap
 from kernel.sandbox.imports import HostContext, build_linker
 from kernel.sandbox.logs import LogBuffer
@@ -27,7 +36,16 @@ from kernel.sandbox.metrics import CallMetrics
 from kernel.sandbox.pool import InstancePool, WarmInstance
 from kernel.sandbox.slots import FILTER_KINDS, PluginSlots
 
-__all__ = ["CallFailed", "FailureReason", "SandboxedPlugin"]
+__all__ = ["LOOP_TICKS", "MAX_LOOP_MISSES", "CallFailed", "FailureReason", "SandboxedPlugin"]
+
+LOOP_TICKS = 4
+"""Epoch ticks a chat filter may run on the event loop's thread: 15-20 ms."""
+MAX_LOOP_MISSES = 8
+"""Runs on the loop a plugin's filter may leave unfinished (by waiting, or by running for
+:data:`LOOP_TICKS`) before its filter only runs on the plugin's threads."""
+_LONG_RUN = (LOOP_TICKS - 1) * EPOCH_TICK_SECONDS
+"""A run ended sooner was cut by ticks the ticker caught up at once (it woke late), which is
+the machine's doing, not the guest's: not a miss."""
 
 
 class SandboxedPlugin:
@@ -44,6 +62,7 @@ class SandboxedPlugin:
         self._limits = manifest.limits
         self._calls = context.calls
         self._context = context
+        self._loop_misses = 0
         self._slots = PluginSlots(
             manifest.name, manifest.limits.instances, filters=manifest.filter is not None
         )
@@ -90,9 +109,10 @@ class SandboxedPlugin:
         started = time.perf_counter()
         deadline = self._deadline()
         try:
-            answer, adds = await self._slots.run(
-                kind, deadline, self._invoke, kind, payload, deadline
-            )
+            done = self._on_loop(kind, payload) if kind in FILTER_KINDS else None
+            if done is None:
+                done = await self._slots.run(kind, deadline, self._invoke, kind, payload, deadline)
+            answer, adds = done
             result = self._result(answer)
             if adds:
                 await self._add(adds)
@@ -138,6 +158,35 @@ class SandboxedPlugin:
             instance.close()  # the caller gave up on it: its state is no longer trusted
         else:
             self._pool.give(instance)
+        return self._deferred(answer, call), call.adds
+
+    def _on_loop(self, kind: str, payload: str) -> tuple[object, dict[str, int]] | None:
+        """The call run on this thread (the event loop's) as the module says, or None to run
+        it on a call thread."""
+        if self._loop_misses >= MAX_LOOP_MISSES:
+            return None
+        try:
+            instance = self._pool.take_idle()
+        except wasmtime.WasmtimeError:  # unloaded: the call thread path says so
+            return None
+        if instance is None:
+            return None
+        deadline = self._deadline().start()
+        ticks = min(LOOP_TICKS, self._engine.ticks(self._limits.timeout_ms / 1000))
+        with self._engine.running():
+            instance.store.set_epoch_deadline(ticks)
+            try:
+                with self._calls.running(instance.call(deadline, on_loop=True)) as call:
+                    answer = instance.call_handle(kind, payload)
+            except wasmtime.WasmtimeError as exc:  # it would wait, ran too long or trapped
+                instance.close()
+                ran = time.monotonic() - (deadline.at - deadline.seconds)
+                if isinstance(exc, WouldWait) or "would wait" in str(exc) or ran >= _LONG_RUN:
+                    self._loop_misses += 1
+                return None
+        self._pool.give(instance)
+        for level, message in call.lines:
+            self.logs.log(level, message)
         return self._deferred(answer, call), call.adds
 
     def _deferred(self, answer: object, call: CurrentCall) -> object:

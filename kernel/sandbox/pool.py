@@ -78,9 +78,9 @@ class WarmInstance:
             return self._fast(self.store, kind, request)
         return self.handle(self.store, kind, request)
 
-    def call(self, deadline: Deadline) -> CurrentCall:
+    def call(self, deadline: Deadline, *, on_loop: bool = False) -> CurrentCall:
         """The :class:`CurrentCall` of a call on this instance ending at ``deadline``."""
-        return CurrentCall(deadline, self._timer, self.config)
+        return CurrentCall(deadline, self._timer, self.config, on_loop=on_loop)
 
     def close(self) -> None:
         """Release the Store (and the instance's memory)."""
@@ -162,6 +162,12 @@ class InstancePool:
         before ``deadline`` (blocking: call on a call thread, inside ``SandboxEngine.running``
         so the epoch advances)."""
         config = dict(self._config())
+        return self.take_idle(config) or self._create(deadline, config)
+
+    def take_idle(self, config: Mapping[str, Any] | None = None) -> WarmInstance | None:
+        """An idle instance created with ``config`` (the current configuration by default), or
+        None; never instantiates, so it does not block."""
+        wanted = dict(self._config()) if config is None else config
         stale: list[WarmInstance] = []
         try:
             with self._lock:
@@ -169,13 +175,13 @@ class InstancePool:
                     raise wasmtime.WasmtimeError("the plugin is unloaded")
                 while self._idle:
                     instance = self._idle.pop()
-                    if instance.config == config:
+                    if instance.config == wanted:
                         return instance
                     stale.append(instance)
         finally:
             for instance in stale:
                 instance.close()
-        return self._create(deadline, config)
+        return None
 
     def give(self, instance: WarmInstance) -> None:
         """Return a healthy instance for reuse."""
