@@ -28,7 +28,7 @@ __all__ = [
     "split_answer",
 ]
 
-DEFER_ENV = "ENCLAVA_DEFER"
+DEFER_ENV = "DEFERRED_EFFECTS"
 MAX_EFFECTS_BYTES = 262_144
 """Bound of the effects text: 64 keys and the SDK's 32 buffered lines of 2,000 characters fit."""
 _RS = "\x1e"

@@ -18,7 +18,7 @@ from enclava_sdk.plugin import BasePlugin
 
 __all__ = ["plugin_class", "world_for"]
 
-DEFER_ENV = "ENCLAVA_DEFER"
+DEFER_ENV = "DEFERRED_EFFECTS"
 """The effects the host takes with the answer instead of a host call each, e.g. ``log,kv-add``
 (``kernel/sandbox/effects.py`` on the host's side)."""
 MAX_LINES = 32

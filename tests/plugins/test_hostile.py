@@ -55,7 +55,7 @@ async def test_no_files_env_or_sockets(gateway: Any) -> None:
         assert not any(attempt["escaped"] for attempt in files.values()), files
         env = (await client.get(f"{BASE}/env", headers=admin)).json()
         # Nothing of the gateway's: only which effects the host takes with the answer
-        assert env == {"environ": {"ENCLAVA_DEFER": "log"}, "home": None}
+        assert env == {"environ": {"DEFERRED_EFFECTS": "log"}, "home": None}
         sockets = (await client.get(f"{BASE}/socket", headers=admin)).json()
         assert sockets["connect"]["escaped"] is False
 
