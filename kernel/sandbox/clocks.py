@@ -50,8 +50,10 @@ _TIMER_WAT = """
 class _Timer:
     def __init__(self, func: Func) -> None:
         self._func = func
+        self.used = False
 
     def __call__(self, store: Any, nanoseconds: int) -> object:
+        self.used = True
         return self._func(store, nanoseconds)
 
 

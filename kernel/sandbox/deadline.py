@@ -12,12 +12,17 @@ import contextlib
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import wasmtime
 
 __all__ = ["CallScope", "CurrentCall", "Deadline", "DeadlineExceeded", "Timer", "WouldWait"]
+
+
+MAX_HELD_LINES = 1000
+"""``log`` lines a call on the event loop keeps (the newest) until it finishes."""
 
 
 class DeadlineExceeded(wasmtime.WasmtimeError):
@@ -56,7 +61,10 @@ class Deadline:
 
 
 class Timer(Protocol):
-    """Makes a WASI pollable that becomes ready after ``nanoseconds`` (see :mod:`clocks`)."""
+    """Makes a WASI pollable that becomes ready after ``nanoseconds`` (see :mod:`clocks`);
+    ``used`` once it made one (the guest may keep it, and wait on it in a later call)."""
+
+    used: bool
 
     def __call__(self, store: Any, nanoseconds: int) -> object: ...
 
@@ -83,8 +91,9 @@ class CurrentCall:
         """A sleep was cut to end at the deadline: the guest's answer, if any, came too late."""
         self.adds: dict[str, int] = {}
         """Full KV key -> delta, summed per key over the call's ``kv-add`` calls."""
-        self.lines: list[tuple[str, str]] = []
-        """``log`` lines of a call on the loop, written once it finished there."""
+        self.lines: deque[tuple[str, str]] = deque(maxlen=MAX_HELD_LINES)
+        """``log`` lines of a call on the loop (the newest, cut to the log's line length),
+        written once it finished there."""
 
     def budget(self, seconds: float, what: str) -> float:
         """``seconds``, or less if the deadline comes first; DeadlineExceeded when it passed,

@@ -30,7 +30,8 @@ __all__ = [
 
 DEFER_ENV = "DEFERRED_EFFECTS"
 MAX_EFFECTS_BYTES = 262_144
-"""Bound of the effects text: 64 keys and the SDK's 32 buffered lines of 2,000 characters fit."""
+"""Bound of the effects text: 64 keys and the 20,000 characters of lines the SDK holds at most
+fit, even at 6 bytes of JSON per character."""
 _RS = "\x1e"
 
 

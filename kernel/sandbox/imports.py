@@ -2,15 +2,16 @@
 
 A plugin's linker gives capabilities only to what its manifest was granted (``log`` and
 ``config-get`` always; ``kv-*`` with ``permissions.kv``; ``http-fetch`` with a non-empty
-allowlist; ``llm-chat`` with ``permissions.llm`` models, when the gateway is running); the
-other host imports are linked to refusals that reach nothing and answer ``err``, and an import
-outside WASI and this interface fails instantiation. Host functions run on a call thread and
-never raise into the guest: async work is bridged to the event loop with a timeout and every
-failure becomes an ``err``. The one exception is the call's deadline: a host function waits at
-most the call's remaining time (its own timeout if shorter) and traps the guest once none is
-left, so a KV, HTTP or LLM call cannot carry a guest past ``limits.timeout_ms``. ``kv-add``
-does not cross to the loop at all: it records the addition on the call, and
-:meth:`HostContext.apply_adds` makes them once the call has returned ok.
+allowlist; ``llm-chat`` with ``permissions.llm`` models, when the gateway is running); the other
+host imports are linked to refusals that reach nothing and answer ``err``, and an import outside
+WASI and this interface fails instantiation. Host functions run on the thread running the guest
+(a call thread, or the event loop's for a chat filter tried there: then nothing may wait, see
+:mod:`plugin`) and never raise into the guest: async work is bridged to the event loop with a
+timeout and every failure becomes an ``err``. The one exception is the call's deadline: a host
+function waits at most the call's remaining time (its own timeout if shorter) and traps the
+guest once none is left, so a KV, HTTP or LLM call cannot carry a guest past
+``limits.timeout_ms``. ``kv-add`` does not cross to the loop at all: it records the addition on
+the call, and :meth:`HostContext.apply_adds` makes them once the call has returned ok.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from kernel.sandbox.abi import add_host_func
 from kernel.sandbox.clocks import add_clocks
 from kernel.sandbox.deadline import CallScope, DeadlineExceeded
 from kernel.sandbox.host_types import LlmChat, LlmRefused
-from kernel.sandbox.logs import LogBuffer
+from kernel.sandbox.logs import MAX_LINE_CHARS, LogBuffer
 from kernel.sandbox.manifest import Manifest
 from kernel.sandbox.outbound import HttpFetcher, OutboundRefused
 from kernel.storage.kv import KV, Reservation
@@ -265,7 +266,7 @@ def _base_functions(ctx: HostContext) -> dict[str, HostFunc]:
     def log(_store: Any, level: str, message: str) -> None:
         call = ctx.calls.peek()
         if call is not None and call.on_loop:  # written if the call finishes there
-            call.lines.append((level, message))
+            call.lines.append((level, message[:MAX_LINE_CHARS]))
         else:
             ctx.logs.log(level, message)
 

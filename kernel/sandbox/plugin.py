@@ -8,10 +8,12 @@ guest's own code, its sleeps and its host calls.
 A chat filter is first tried on the event loop's own thread, when a warm instance is idle: a
 hand-over to a call thread and back costs more than a typical filter's guest code (two thread
 wake-ups and two takes of the GIL from the busy loop). There the guest may run for at most
-:data:`LOOP_TICKS` epoch ticks (5-10 ms) and may not wait: a host call that would (KV, HTTP,
+:data:`LOOP_TICKS` epoch ticks (15-20 ms) and may not wait: a host call that would (KV, HTTP,
 LLM, a sleep) ends it with :class:`~kernel.sandbox.deadline.WouldWait`, its instance is
 discarded and the call runs again, from the start, on a call thread; its ``log`` lines and
-additions are kept only from the run that finishes. After :data:`MAX_LOOP_MISSES` such reruns
+additions are kept only from the run that finishes. An instance whose guest was ever given a
+timer never runs there (it may wait on that timer inside wasmtime, out of the ticks' reach).
+After :data:`MAX_LOOP_MISSES` runs that would wait or took longer than :data:`SLOW_LOOP_RUN`,
 a plugin's filter always runs on its threads. The ``kv-add``
 additions of a call are made after it returned ok, on the event loop (none if it failed).
 Failures are :class:`CallFailed` with a reason the gateway can act on (a trap or a deadline
@@ -25,7 +27,7 @@ import time
 import wasmtime
 from wasmtime.component import Component, Variant
 
-from kernel.sandbox.deadline import CurrentCall, Deadline, WouldWait
+from kernel.sandbox.deadline import CurrentCall, Deadline
 from kernel.sandbox.effects import DEFER_ENV, EffectsRejected, advertised, split_answer
 from kernel.sandbox.engine import EPOCH_TICK_SECONDS, SandboxEngine
 from kernel.sandbox.failures import CallFailed, FailureReason, failure_of_trap
@@ -36,16 +38,22 @@ from kernel.sandbox.metrics import CallMetrics
 from kernel.sandbox.pool import InstancePool, WarmInstance
 from kernel.sandbox.slots import FILTER_KINDS, PluginSlots
 
-__all__ = ["LOOP_TICKS", "MAX_LOOP_MISSES", "CallFailed", "FailureReason", "SandboxedPlugin"]
+__all__ = [
+    "LOOP_TICKS",
+    "MAX_LOOP_MISSES",
+    "SLOW_LOOP_RUN",
+    "CallFailed",
+    "FailureReason",
+    "SandboxedPlugin",
+]
 
 LOOP_TICKS = 4
 """Epoch ticks a chat filter may run on the event loop's thread: 15-20 ms."""
+SLOW_LOOP_RUN = EPOCH_TICK_SECONDS
+"""A run on the loop that took longer, finished or not, is a miss: the loop is for quick ones."""
 MAX_LOOP_MISSES = 8
-"""Runs on the loop a plugin's filter may leave unfinished (by waiting, or by running for
-:data:`LOOP_TICKS`) before its filter only runs on the plugin's threads."""
-_LONG_RUN = (LOOP_TICKS - 1) * EPOCH_TICK_SECONDS
-"""A run ended sooner was cut by ticks the ticker caught up at once (it woke late), which is
-the machine's doing, not the guest's: not a miss."""
+"""Misses (a run on the loop that would wait, or took longer than :data:`SLOW_LOOP_RUN`) after
+which a plugin's filter only runs on the plugin's threads."""
 
 
 class SandboxedPlugin:
@@ -180,14 +188,20 @@ class SandboxedPlugin:
                     answer = instance.call_handle(kind, payload)
             except wasmtime.WasmtimeError as exc:  # it would wait, ran too long or trapped
                 instance.close()
-                ran = time.monotonic() - (deadline.at - deadline.seconds)
-                if isinstance(exc, WouldWait) or "would wait" in str(exc) or ran >= _LONG_RUN:
+                # A quick cut is the ticker's: it woke late and caught up several ticks at once
+                if "would wait" in str(exc) or self._ran(deadline) > SLOW_LOOP_RUN:
                     self._loop_misses += 1
                 return None
+        if self._ran(deadline) > SLOW_LOOP_RUN:
+            self._loop_misses += 1
         self._pool.give(instance)
         for level, message in call.lines:
             self.logs.log(level, message)
         return self._deferred(answer, call), call.adds
+
+    @staticmethod
+    def _ran(deadline: Deadline) -> float:
+        return time.monotonic() - (deadline.at - deadline.seconds)
 
     def _deferred(self, answer: object, call: CurrentCall) -> object:
         """``answer`` without the effects it carried (:mod:`effects`): their log lines are

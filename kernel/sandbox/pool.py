@@ -72,6 +72,12 @@ class WarmInstance:
         self._timer = timer
         self._fast: FastHandle | None = fast_handle(handle, store)
 
+    @property
+    def slept(self) -> bool:
+        """The guest was given a timer: it may still hold one and wait on it in a later call,
+        inside wasmtime, where no epoch tick reaches (so never on the event loop)."""
+        return self._timer.used
+
     def call_handle(self, kind: str, request: str) -> object:
         """``handle(kind, request)``: through the string ABI's fast path when its type allows."""
         if self._fast is not None:
@@ -162,26 +168,31 @@ class InstancePool:
         before ``deadline`` (blocking: call on a call thread, inside ``SandboxEngine.running``
         so the epoch advances)."""
         config = dict(self._config())
-        return self.take_idle(config) or self._create(deadline, config)
+        return self._take_idle(config, sleepers=True) or self._create(deadline, config)
 
-    def take_idle(self, config: Mapping[str, Any] | None = None) -> WarmInstance | None:
-        """An idle instance created with ``config`` (the current configuration by default), or
-        None; never instantiates, so it does not block."""
-        wanted = dict(self._config()) if config is None else config
+    def take_idle(self) -> WarmInstance | None:
+        """An idle instance created with the current configuration that never slept, or None;
+        never instantiates nor waits, so it may be called on the event loop."""
+        return self._take_idle(dict(self._config()), sleepers=False)
+
+    def _take_idle(self, config: Mapping[str, Any], *, sleepers: bool) -> WarmInstance | None:
+        """The most recently used idle instance created with ``config`` (one that never slept
+        unless ``sleepers``); idle instances of another configuration are closed."""
         stale: list[WarmInstance] = []
-        try:
-            with self._lock:
-                if self._closed:
-                    raise wasmtime.WasmtimeError("the plugin is unloaded")
-                while self._idle:
-                    instance = self._idle.pop()
-                    if instance.config == wanted:
-                        return instance
+        found: WarmInstance | None = None
+        with self._lock:
+            if self._closed:
+                raise wasmtime.WasmtimeError("the plugin is unloaded")
+            for instance in reversed(self._idle):
+                if instance.config != config:
                     stale.append(instance)
-        finally:
-            for instance in stale:
-                instance.close()
-        return None
+                elif found is None and (sleepers or not instance.slept):
+                    found = instance
+            if found is not None or stale:
+                self._idle = [i for i in self._idle if i is not found and i not in stale]
+        for instance in stale:
+            instance.close()
+        return found
 
     def give(self, instance: WarmInstance) -> None:
         """Return a healthy instance for reuse."""

@@ -22,7 +22,11 @@ DEFER_ENV = "DEFERRED_EFFECTS"
 """The effects the host takes with the answer instead of a host call each, e.g. ``log,kv-add``
 (``kernel/sandbox/effects.py`` on the host's side)."""
 MAX_LINES = 32
-"""Deferred log lines held at most: more are sent through the host first."""
+MAX_HELD_CHARS = 20_000
+"""Deferred log lines held at most, in lines and characters: more are sent through the host
+first (the host takes 256 KiB of effects; a character may take 6 bytes of JSON)."""
+MAX_LINE_CHARS = 2000
+"""The host keeps that much of a line."""
 MAX_ADD_KEYS = 64
 MAX_KEY_CHARS = 256
 _S64 = range(-(2**63), 2**63)
@@ -57,6 +61,7 @@ class _Imports:
         self._config: dict[str, str] = {}
         self._deferred: frozenset[str] | None = None
         self._lines: list[tuple[str, str]] = []
+        self._held = 0
         self._adds: dict[str, int] = {}
 
     def _defers(self, effect: str) -> bool:
@@ -65,7 +70,7 @@ class _Imports:
         return effect in self._deferred
 
     def _flush(self) -> None:
-        lines, self._lines = self._lines, []
+        lines, self._lines, self._held = self._lines, [], 0
         for level, message in lines:
             self._host.log(level, message)
 
@@ -90,7 +95,7 @@ class _Imports:
             effects["log"] = self._lines
         if self._adds:
             effects["kv_add"] = self._adds
-        self._lines, self._adds = [], {}
+        self._lines, self._held, self._adds = [], 0, {}
         return f"\x1e{CODEC.encode(effects)}\n\x1e{answer}\n"
 
     def abandon(self) -> None:
@@ -102,8 +107,10 @@ class _Imports:
         if not self._defers("log"):
             self._host.log(level, message)
             return
-        self._lines.append((level, message))
-        if len(self._lines) >= MAX_LINES:
+        line = message[:MAX_LINE_CHARS]
+        self._lines.append((level, line))
+        self._held += len(line)
+        if len(self._lines) >= MAX_LINES or self._held >= MAX_HELD_CHARS:
             self._flush()
 
     def kv_get(self, key: str) -> str:

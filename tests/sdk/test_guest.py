@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from enclava_sdk import BasePlugin, FilterContext, Request, chat_filter, endpoint
-from enclava_sdk.guest import DEFER_ENV, MAX_ADD_KEYS, MAX_LINES, world_for
+from enclava_sdk.guest import DEFER_ENV, MAX_ADD_KEYS, MAX_LINE_CHARS, MAX_LINES, world_for
 
 from kernel.sandbox.effects import DEFER_ENV as HOST_DEFER_ENV
 from kernel.sandbox.effects import split_answer
@@ -159,3 +159,16 @@ def test_additions_keep_the_hosts_key_limit(host: _Host, monkeypatch: pytest.Mon
     assert len(effects.kv_add) == MAX_ADD_KEYS
     with pytest.raises(_Err, match=f"kv-add reached {MAX_ADD_KEYS} keys"):
         world.handle("endpoint", request % (MAX_ADD_KEYS + 1))
+
+
+def test_held_lines_are_cut_and_bounded_in_characters(
+    host: _Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DEFER_ENV, "log")
+    words = ["é" * 5000] * 12  # 12 lines cut to 2,000 characters: 24,000 held at most 20,000
+    _, effects = split_answer(_filter(_world(), words=words))
+    logged = [call for call in host.calls if call[0] == "log"]
+    assert len(logged) == 10
+    assert effects is not None
+    assert len(effects.log) == 2
+    assert {len(message) for _, message in effects.log} == {MAX_LINE_CHARS}

@@ -83,3 +83,29 @@ async def test_a_spinning_filter_is_cut_on_the_loop_then_times_out_on_its_thread
     assert info.value.reason == "timeout"
     assert plugin.metrics.snapshot().traps == 1  # the cut on the loop is no failure
     assert time.monotonic() - loop_blocked < 0.3 + 0.05 + 0.15
+
+
+async def test_an_instance_given_a_timer_never_runs_on_the_loop(load: Load) -> None:
+    # It could keep the pollable and wait on it in a later call, inside wasmtime
+    naps = f"(call $sleep (i64.const 1000)) {ECHO}"
+    plugin = load(component(naps, sleep=True), filter={"request": True})
+    await plugin.warm()
+    assert await plugin.call("filter-request", FILTER) == FILTER  # would wait: rerun on a thread
+    assert _call_threads() == {"wasm-fixture-filter-1"}
+    misses = plugin._loop_misses
+    assert await plugin.call("filter-request", FILTER) == FILTER  # its instance slept: no try
+    assert plugin._loop_misses == misses
+
+
+async def test_runs_slower_than_a_tick_are_misses_even_when_they_finish(load: Load) -> None:
+    spins = """
+      (local $i i32)
+      (loop $spin (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $spin (i32.lt_u (local.get $i) (i32.const 50000000))))
+      (call $ret (i32.const 0) (local.get $req) (local.get $req_len))
+    """
+    # 50 million rounds take well over a tick: cut on the loop, or finished there too late
+    plugin = load(component(spins), filter={"request": True})
+    await plugin.warm()
+    assert await plugin.call("filter-request", FILTER) == FILTER
+    assert plugin._loop_misses == 1
