@@ -1,19 +1,23 @@
-"""Plugin sandbox benchmark (issue #7): what one WASM chat filter adds to the hot path, and how
-many plugin endpoint calls per second one worker serves.
+"""Plugin sandbox benchmark (issues #7, #19): what one WASM chat filter adds to the hot path,
+and how many plugin endpoint calls per second one worker serves.
 
-Usage: ``.venv/bin/python bench/plugins.py [--duration 5] [--concurrency 1,16] [--json FILE]``
+Usage: ``.venv/bin/python bench/plugins.py [--duration 5] [--concurrency 1,16] [--repeat 1]
+[--json FILE]``
 
 Method: the mock upstream and the closed-loop load generator share core 0; Enclava runs as
-``enclava serve`` (one worker, core 1) twice with a fresh data dir each: ``base`` without
-sandboxed plugins, ``filter`` with ``pii_redactor`` (a Python guest, chat filter on requests)
-and ``hello`` auto-enabled. The prompt carries an email address and a phone number, so the
-filter rewrites every request and bumps two KV counters. "added" is the p50 latency of
-``filter`` minus ``base``; "cpu/req" is the server's CPU time (its process tree's utime +
-stime) per request, and "added cpu" that of ``filter`` minus ``base``: what one filtered
-request costs, whatever else runs on the machine. Both servers run at once (the idle one
-sleeps) and their runs alternate, base then filter, so a machine that gets noisier or quieter
-during the bench moves both sides alike; ``--repeat N`` measures every cell N times per server
-and keeps the run with the median CPU per request. Endpoint rows are
+``enclava serve`` (one worker, core 1) three times with a fresh data dir each: ``base`` without
+sandboxed plugins; ``filter`` with ``pii_redactor`` (a Python guest, chat filter on requests)
+and ``hello`` auto-enabled; ``light`` with ``keep``, a chat filter on requests whose guest is a
+few lines of WebAssembly text (no CPython: it answers "keep the body" at once), which measures
+what a filter costs apart from its guest's own work (the host's side of the call, the
+instance, the request's encoding). The prompt carries an email address and a phone number, so
+``pii_redactor`` rewrites every request and bumps two KV counters. "added" is the p50 latency
+of ``filter`` (or ``light``) minus ``base``; "cpu/req" is the server's CPU time (its process
+tree's utime + stime) per request, and "added cpu" that of ``filter`` (or ``light``) minus
+``base``: what one filtered request costs, whatever else runs on the machine. The servers run
+at once (the idle ones sleep) and their runs alternate, so a machine that gets noisier or
+quieter during the bench moves every side alike; ``--repeat N`` measures every cell N times
+per server and keeps the run with the median CPU per request. Endpoint rows are
 ``GET /api/v1/plugins/hello/hello``. Components are built (or taken from ``.cache/enclava``)
 before the clock starts. Never part of the tests.
 """
@@ -36,6 +40,23 @@ from procs import cpu_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "enclava"
+KEEP_TOML = """name = "keep"
+version = "1.0.0"
+abi = "0.1.0"
+description = "Keeps every chat request as it is (a guest without CPython)."
+
+[filter]
+order = 100
+request = true
+response = false
+
+[limits]
+memory_mb = 64
+timeout_ms = 1000
+instances = 2
+"""
+KEEP_WAT = "(call $ret (i32.const 0) (i32.const 256) (i32.const 14))"
+"""``handle``: answer ``{"body": null}`` (keep the body), placed at 256 by ``component``."""
 PROMPT = "Write to jane.doe@example.com or call +49 30 1234 5678 about the invoice."
 
 
@@ -53,6 +74,20 @@ def build(tmp: Path) -> Path:
     return directory
 
 
+def build_keep(tmp: Path) -> Path:
+    """The folder of the ``keep`` filter (WebAssembly text, see ``KEEP_WAT``) and ``hello``."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.wat_components import component
+
+    directory = tmp / "light"
+    (directory / "keep").mkdir(parents=True)
+    (directory / "keep" / "plugin.toml").write_text(KEEP_TOML)
+    wasm = component(KEEP_WAT, data=['{"body": null}'])
+    (directory / "keep" / "plugin.wasm").write_bytes(wasm)
+    shutil.copytree(tmp / "plugins" / "hello", directory / "hello")
+    return directory
+
+
 def chat_body(stream: bool = False) -> bytes:
     """A chat request whose prompt the filter rewrites."""
     messages = [{"role": "user", "content": PROMPT}]
@@ -60,12 +95,12 @@ def chat_body(stream: bool = False) -> bytes:
     return json.dumps(body).encode()
 
 
-def filter_env(plugins: Path) -> dict[str, str]:
-    """Settings that load ``plugins`` (from :func:`build`) with both auto-enabled."""
+def filter_env(plugins: Path, enable: str = "pii_redactor,hello") -> dict[str, str]:
+    """Settings that load ``plugins`` (from :func:`build`) with ``enable`` auto-enabled."""
     return {
         "ENCLAVA_WASM_PLUGINS_DIRECTORY": str(plugins),
         "ENCLAVA_WASM_PLUGINS_CACHE_DIR": str(CACHE / "native"),
-        "ENCLAVA_WASM_PLUGINS_AUTO_ENABLE": "pii_redactor,hello",
+        "ENCLAVA_WASM_PLUGINS_AUTO_ENABLE": enable,
     }
 
 
@@ -125,11 +160,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         tmp = Path(scratch)
         plugins = build(tmp)
+        light = build_keep(tmp)
         mock = servers.start_mock(stack, tmp)
         targets: dict[str, servers.Server] = {}
         for target, extra in (
             ("base", {"ENCLAVA_WASM_PLUGINS_DIRECTORY": str(tmp / "none")}),
             ("filter", filter_env(plugins)),
+            ("light", filter_env(light, "keep,hello")),
         ):
             env = servers.enclava_env(tmp / f"data-{target}", mock.base, **extra)
             targets[target] = servers.start_enclava(stack, env, tmp / f"{target}.log")
@@ -148,7 +185,7 @@ def _report(results: dict[str, dict[str, Result]], levels: list[int], out: Path 
         for cell, result in cells.items():
             summary = result.summary()
             added = added_cpu = ""
-            if target == "filter" and cell.startswith("chat"):
+            if target != "base" and cell.startswith("chat"):
                 base = results["base"][cell]
                 added = f"{float(summary['p50_ms']) - float(base.summary()['p50_ms']):.2f}"  # type: ignore[arg-type]
                 added_cpu = f"{(result.cpu_ms or 0.0) - (base.cpu_ms or 0.0):.3f}"
