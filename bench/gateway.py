@@ -5,9 +5,10 @@ Usage: ``.venv/bin/python bench/gateway.py [--duration 5] [--repeats 3] [--concu
 [--json FILE] [--env ENCLAVA_KEY=VALUE ...] [--tracing] [--postgres DSN] [--redis URL]``
 
 One command, one table: for chat (non-streaming) and stream (20 content chunks, 22 SSE events)
-at every concurrency, each target's req/s, p50/p99 latency, added p50 over direct-to-mock, time
-to first chunk (TTFC) and its overhead, gateway CPU per request and that CPU as a multiple of
-the floor's; then issue #19's targets with PASS/MISS for both Enclava setups.
+at every concurrency, each target's req/s, p50/p99 latency, added p50 and p99 over
+direct-to-mock, time to first chunk (TTFC) and its overhead, gateway CPU per request and that
+CPU as a multiple of the floor's; then issue #19's targets with PASS/MISS for both Enclava
+setups.
 
 Targets: ``direct`` (the mock itself, the latency baseline, always measured); ``floor``
 (``floor.py``: bare Litestar + aiohttp forwarding bytes on uvloop); ``enclava`` (embedded

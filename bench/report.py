@@ -60,6 +60,7 @@ def _row(key: Key, cell: Cell, direct: Cell | None, floor: Cell | None) -> str:
     target, mode, conc = key
     baseline = direct if direct and target != DIRECT else None
     added = cell.p50 - baseline.p50 if baseline else math.nan
+    added_p99 = cell.p99 - baseline.p99 if baseline else math.nan
     ttfc_added = cell.ttfc - baseline.ttfc if baseline else math.nan
     times_floor = cell.cpu / floor.cpu if floor and target != FLOOR and floor.cpu else math.nan
     cols = [
@@ -70,6 +71,7 @@ def _row(key: Key, cell: Cell, direct: Cell | None, floor: Cell | None) -> str:
         _fmt(cell.p50),
         _fmt(cell.p99),
         _fmt(added, sign=True),
+        _fmt(added_p99, sign=True),
         _fmt(cell.ttfc),
         _fmt(ttfc_added, sign=True),
         _fmt(cell.cpu, 3),
@@ -82,9 +84,9 @@ def _row(key: Key, cell: Cell, direct: Cell | None, floor: Cell | None) -> str:
 def table(cells: dict[Key, Cell], order: list[str]) -> str:
     """One markdown table, grouped by mode and concurrency, targets in ``order``."""
     head = (
-        "| target | mode | c | req/s | p50 ms | p99 ms | added p50 ms | TTFC p50 ms "
-        "| TTFC added ms | gateway CPU/req ms | x floor | errors |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| target | mode | c | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms "
+        "| TTFC p50 ms | TTFC added ms | gateway CPU/req ms | x floor | errors |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     rows = [head]
     keys = sorted(cells, key=lambda k: (k[1], k[2], order.index(k[0])))
