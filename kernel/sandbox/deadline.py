@@ -18,11 +18,23 @@ from typing import Any, Protocol
 
 import wasmtime
 
-__all__ = ["CallScope", "CurrentCall", "Deadline", "DeadlineExceeded", "Timer", "WouldWait"]
+__all__ = [
+    "WOULD_WAIT",
+    "CallScope",
+    "CurrentCall",
+    "Deadline",
+    "DeadlineExceeded",
+    "Timer",
+    "WouldWait",
+]
 
 
 MAX_HELD_LINES = 1000
 """``log`` lines a call on the event loop keeps (the newest) until it finishes."""
+
+
+WOULD_WAIT = "would wait on the event loop's thread"
+"""In the message of :class:`WouldWait`: the trap that ends the guest carries only the text."""
 
 
 class DeadlineExceeded(wasmtime.WasmtimeError):
@@ -38,7 +50,7 @@ class WouldWait(DeadlineExceeded):
     and the call runs again on one of the plugin's call threads."""
 
     def __init__(self, what: str) -> None:  # its own message, not DeadlineExceeded's
-        wasmtime.WasmtimeError.__init__(self, f"{what} would wait on the event loop's thread")
+        wasmtime.WasmtimeError.__init__(self, f"{what} {WOULD_WAIT}")
 
 
 class Deadline:

@@ -27,7 +27,7 @@ import time
 import wasmtime
 from wasmtime.component import Component, Variant
 
-from kernel.sandbox.deadline import CurrentCall, Deadline
+from kernel.sandbox.deadline import WOULD_WAIT, CurrentCall, Deadline
 from kernel.sandbox.effects import DEFER_ENV, EffectsRejected, advertised, split_answer
 from kernel.sandbox.engine import EPOCH_TICK_SECONDS, SandboxEngine
 from kernel.sandbox.failures import CallFailed, FailureReason, failure_of_trap
@@ -192,17 +192,20 @@ class SandboxedPlugin:
                     answer = instance.call_handle(kind, payload)
             except wasmtime.WasmtimeError as exc:  # it would wait, ran too long or trapped
                 instance.close()
-                # A quick cut is the ticker's: it woke late and caught up several ticks at once
-                slow = time.thread_time() - began > SLOW_LOOP_RUN
-                if slow or "would wait" in str(exc):
-                    self._loop_misses += 1
+                self._count_miss(began, would_wait=WOULD_WAIT in str(exc))
                 return None
-        if time.thread_time() - began > SLOW_LOOP_RUN:
-            self._loop_misses += 1
+        self._count_miss(began)
         self._pool.give(instance)
         for level, message in call.lines:
             self.logs.log(level, message)
         return self._deferred(answer, call), call.adds
+
+    def _count_miss(self, began: float, *, would_wait: bool = False) -> None:
+        """Count a run on the loop as a miss when it would wait or took more than
+        :data:`SLOW_LOOP_RUN` of the loop thread's CPU since ``began``, finished or not (a
+        quick cut is the ticker's: it woke late and caught up several ticks at once)."""
+        if would_wait or time.thread_time() - began > SLOW_LOOP_RUN:
+            self._loop_misses += 1
 
     def _deferred(self, answer: object, call: CurrentCall) -> object:
         """``answer`` without the effects it carried (:mod:`effects`): their log lines are
